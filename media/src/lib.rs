@@ -1,0 +1,7 @@
+//! caudal-media: the pure-Rust heart of Caudal.
+//!
+//! Everything here is sans-I/O: parsers take bytes, decision makers take time and
+//! events and answer with actions. Nothing reads a clock, a socket or a file, so the
+//! same code runs natively, in tests, in the simulator and in the wasm player.
+
+pub mod mime;
