@@ -1,0 +1,160 @@
+//! One log line per request: method, path, range, status, bytes actually
+//! sent, and milliseconds until the body finished (or was dropped, e.g. by a
+//! client that went away). Bytes are counted as the body is polled, so a cut
+//! connection logs what really left, not what Content-Length promised.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+
+/// Tower layer adding the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLogLayer {
+    pub enabled: bool,
+}
+
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog {
+            inner,
+            enabled: self.enabled,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    enabled: bool,
+}
+
+/// What is known about a request when it arrives.
+#[derive(Debug)]
+struct Line {
+    method: http::Method,
+    path: String,
+    range: Option<String>,
+    start: Instant,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for AccessLog<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body + Unpin,
+{
+    type Response = Response<LoggedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let line = self.enabled.then(|| Line {
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            range: request
+                .headers()
+                .get(http::header::RANGE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            start: Instant::now(),
+        });
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            let status = response.status().as_u16();
+            let expected = match &line {
+                Some(line) if line.method == http::Method::HEAD => Some(0),
+                _ => response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok()),
+            };
+            Ok(response.map(|body| LoggedBody {
+                body,
+                line,
+                status,
+                sent: 0,
+                expected,
+            }))
+        })
+    }
+}
+
+/// A response body that counts what it yields and logs once, at its end.
+#[derive(Debug)]
+pub struct LoggedBody<B> {
+    body: B,
+    line: Option<Line>,
+    status: u16,
+    sent: u64,
+    /// Content-Length, when known: a drop before it is reached is a cut.
+    expected: Option<u64>,
+}
+
+impl<B> LoggedBody<B> {
+    fn log(&mut self, outcome: &str) {
+        if let Some(line) = self.line.take() {
+            tracing::info!(
+                target: "caudal::access",
+                "{} {} range={} {} {}B {:.1}ms{}",
+                line.method,
+                line.path,
+                line.range.as_deref().unwrap_or("-"),
+                self.status,
+                self.sent,
+                line.start.elapsed().as_secs_f64() * 1000.0,
+                outcome,
+            );
+        }
+    }
+}
+
+impl<B: Body + Unpin> Body for LoggedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.sent += bytes::Buf::remaining(data) as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.log(" (body error)"),
+            Poll::Ready(None) => self.log(""),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl<B> Drop for LoggedBody<B> {
+    fn drop(&mut self) {
+        // Reached without a logged end: HEAD, a body hyper knew was complete
+        // without polling to the end, or a client that went away mid-body.
+        let cut = self.expected.is_some_and(|expected| self.sent < expected);
+        let outcome = if cut { " (cut short)" } else { "" };
+        self.log(outcome);
+    }
+}

@@ -1,0 +1,173 @@
+//! Turns a [`ResponsePlan`] for an open file into an HTTP response: status,
+//! the headers RFC 9110 asks of each status, and a body that is read in one
+//! piece when small and streamed in bounded chunks when not.
+
+use std::ops::RangeInclusive;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderValue};
+use warp::Reply;
+
+use crate::file_body::{self, FileStream, OpenFile, Segment};
+use crate::plan::ResponsePlan;
+
+/// Bodies up to this size are read whole before the response starts.
+const READ_WHOLE_MAX: u64 = 512 * 1024;
+
+pub type HttpResponse = warp::reply::Response;
+
+/// Per-response settings that come from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct FileHeaders {
+    pub content_type: &'static str,
+    pub cache_control: Option<HeaderValue>,
+}
+
+/// Builds the response for `plan`. `head` skips reading the file.
+pub fn file_response(
+    plan: ResponsePlan,
+    file: OpenFile,
+    headers: &FileHeaders,
+    head: bool,
+) -> HttpResponse {
+    let identity = *file.identity();
+    let len = file.len();
+    let (status, content_type, segments) = match plan {
+        ResponsePlan::NotModified => {
+            return with_validators(simple(StatusCode::NOT_MODIFIED, ""), &file, headers);
+        }
+        ResponsePlan::PreconditionFailed => {
+            return simple(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
+        }
+        ResponsePlan::RangeNotSatisfiable => {
+            let mut response = simple(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
+            insert(
+                &mut response,
+                header::CONTENT_RANGE,
+                format!("bytes */{len}"),
+            );
+            insert(&mut response, header::ACCEPT_RANGES, "bytes".into());
+            return response;
+        }
+        ResponsePlan::Full if len == 0 => (StatusCode::OK, headers.content_type.to_owned(), vec![]),
+        ResponsePlan::Full => (
+            StatusCode::OK,
+            headers.content_type.to_owned(),
+            vec![Segment::File(0..=len - 1)],
+        ),
+        ResponsePlan::Partial(range) => (
+            StatusCode::PARTIAL_CONTENT,
+            headers.content_type.to_owned(),
+            vec![Segment::File(range)],
+        ),
+        ResponsePlan::Multipart(ranges) => {
+            let boundary = boundary_for(&identity.etag());
+            (
+                StatusCode::PARTIAL_CONTENT,
+                format!("multipart/byteranges; boundary={boundary}"),
+                multipart_segments(&ranges, len, headers.content_type, &boundary),
+            )
+        }
+    };
+    let body_len = file_body::total_len(&segments);
+    let single_range = match (&segments[..], status) {
+        ([Segment::File(range)], StatusCode::PARTIAL_CONTENT) => Some(range.clone()),
+        _ => None,
+    };
+    let mut response = if head || body_len == 0 {
+        HttpResponse::new(Default::default())
+    } else if body_len <= READ_WHOLE_MAX {
+        match file_body::read_all(&file, &segments) {
+            Ok(bytes) => HttpResponse::new(bytes.into()),
+            Err(error) => {
+                tracing::warn!(%error, "reading file failed");
+                return simple(StatusCode::INTERNAL_SERVER_ERROR, "read error\n");
+            }
+        }
+    } else {
+        warp::reply::stream(FileStream::new(file.clone(), segments)).into_response()
+    };
+    *response.status_mut() = status;
+    insert(&mut response, header::CONTENT_TYPE, content_type);
+    insert(&mut response, header::CONTENT_LENGTH, body_len.to_string());
+    if let Some(range) = single_range {
+        insert(
+            &mut response,
+            header::CONTENT_RANGE,
+            content_range(&range, len),
+        );
+    }
+    with_validators(response, &file, headers)
+}
+
+/// A short plain-text response for errors and refusals.
+pub fn simple(status: StatusCode, text: &'static str) -> HttpResponse {
+    let mut response = HttpResponse::new(Bytes::from_static(text.as_bytes()).into());
+    *response.status_mut() = status;
+    if !text.is_empty() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
+}
+
+fn with_validators(
+    mut response: HttpResponse,
+    file: &OpenFile,
+    headers: &FileHeaders,
+) -> HttpResponse {
+    let identity = file.identity();
+    insert(&mut response, header::ACCEPT_RANGES, "bytes".into());
+    insert(&mut response, header::ETAG, identity.etag());
+    insert(
+        &mut response,
+        header::LAST_MODIFIED,
+        httpdate::fmt_http_date(identity.last_modified()),
+    );
+    if let Some(cache_control) = &headers.cache_control {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, cache_control.clone());
+    }
+    response
+}
+
+fn insert(response: &mut HttpResponse, name: header::HeaderName, value: String) {
+    // Every value built here is ASCII; a failure would be a bug, not input.
+    if let Ok(value) = HeaderValue::try_from(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+fn content_range(range: &RangeInclusive<u64>, len: u64) -> String {
+    format!("bytes {}-{}/{len}", range.start(), range.end())
+}
+
+/// A boundary that cannot occur in the part headers and is stable for one
+/// version of a file (derived from its ETag).
+fn boundary_for(etag: &str) -> String {
+    let tag: String = etag.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("caudal-{tag}")
+}
+
+fn multipart_segments(
+    ranges: &[RangeInclusive<u64>],
+    len: u64,
+    part_type: &str,
+    boundary: &str,
+) -> Vec<Segment> {
+    let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
+    for range in ranges {
+        let head = format!(
+            "\r\n--{boundary}\r\nContent-Type: {part_type}\r\nContent-Range: {}\r\n\r\n",
+            content_range(range, len)
+        );
+        segments.push(Segment::Literal(head.into()));
+        segments.push(Segment::File(range.clone()));
+    }
+    segments.push(Segment::Literal(format!("\r\n--{boundary}--\r\n").into()));
+    segments
+}

@@ -1,0 +1,283 @@
+/*
+ * Caudal player loader (classic script, no module, no dependencies).
+ *
+ *   <script src="https://host/player.js"></script>
+ *   <video data-src="/media/clip.mp4" controls></video>   <!-- auto-attached -->
+ *   <script>
+ *     const player = await Caudal.attach(video, url, { });
+ *     player.stats();    // plain object, see stats() below
+ *     player.destroy();
+ *   </script>
+ *
+ * The loader finds the wasm player relative to its OWN url
+ * (document.currentScript.src), not the page's, so a page on another origin
+ * can embed it with one <script> tag. Cross-origin embedding needs the
+ * server of player.js to send CORS headers for pkg/*: the module import and
+ * the wasm fetch are CORS requests; the wasm also needs `application/wasm`
+ * for streaming compilation.
+ *
+ * What works today, honestly: the wasm module loads (Caudal.ready, version(),
+ * mseSupported()), but playback is NATIVE: attach() sets `video.src = url`
+ * and reports `mode: "native"`. The MSE player (MediaSource + ranged fetches
+ * driven by Caudal's own buffer policy) arrives with the player issue; the
+ * API below (attach / stats / destroy / caudal:* events) is the one it keeps.
+ *
+ * Events, dispatched on the <video> element (not bubbling):
+ *   caudal:state  detail {state, previous, mode, reason?}
+ *   caudal:stall  detail {mode, at, stalls}        (playback ran dry)
+ *   caudal:error  detail {mode, what, why, code?}  (what failed and why)
+ */
+(function () {
+  'use strict';
+
+  if (window.Caudal && window.Caudal.attach) return; // loaded twice: keep the first
+
+  // --- where am I? -------------------------------------------------------
+  // currentScript is only set while this classic script first runs, so read
+  // it now. Fallbacks: a <script src=".../player.js">, then the page itself.
+  function ownUrl() {
+    var script = document.currentScript;
+    if (script && script.src) return script.src;
+    var scripts = document.getElementsByTagName('script');
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/(^|\/)player\.js([?#]|$)/.test(scripts[i].src)) return scripts[i].src;
+    }
+    return document.baseURI;
+  }
+  var base = ownUrl();
+  var jsUrl = new URL('pkg/caudal_player.js', base);
+  var wasmUrl = new URL('pkg/caudal_player_bg.wasm', base);
+
+  // --- the wasm module ---------------------------------------------------
+  var wasm = null;
+  var ready = import(jsUrl.href).then(function (mod) {
+    // wasm-bindgen "web" target: the default export is init(); the single
+    // object argument is its non-deprecated calling convention.
+    return mod.default({ module_or_path: wasmUrl }).then(function () {
+      wasm = mod;
+    });
+  });
+  // Playback does not depend on the wasm yet: report a failure once, but
+  // keep `ready` rejecting for whoever awaits it.
+  ready.catch(function (err) {
+    console.error('caudal: could not load the player module from ' + jsUrl.href, err);
+  });
+
+  // --- players -----------------------------------------------------------
+  var players = new WeakMap(); // video -> player
+
+  function now() {
+    return performance.now();
+  }
+
+  function rangesOf(timeRanges) {
+    var out = [];
+    for (var i = 0; i < timeRanges.length; i++) {
+      out.push([timeRanges.start(i), timeRanges.end(i)]);
+    }
+    return out;
+  }
+
+  // Seconds buffered ahead of `t` in the range that contains it.
+  function aheadOf(ranges, t) {
+    for (var i = 0; i < ranges.length; i++) {
+      if (ranges[i][0] <= t + 0.1 && t < ranges[i][1]) return ranges[i][1] - t;
+    }
+    return 0;
+  }
+
+  function emit(video, name, detail) {
+    video.dispatchEvent(new CustomEvent('caudal:' + name, { detail: detail }));
+  }
+
+  var MEDIA_ERRORS = {
+    1: 'aborted', // MEDIA_ERR_ABORTED
+    2: 'network', // MEDIA_ERR_NETWORK
+    3: 'decode', // MEDIA_ERR_DECODE
+    4: 'unsupported' // MEDIA_ERR_SRC_NOT_SUPPORTED
+  };
+
+  // Native playback: the browser fetches and buffers; we observe and report.
+  function NativePlayer(video, url, options) {
+    var self = this;
+    this.video = video;
+    this.url = String(url);
+    this.options = options || {};
+    this.state = 'idle';
+    this.reason = 'MSE playback is not implemented yet: the browser plays the file natively';
+    this.t0 = now();
+    this.playAt = null; // first play request
+    this.loadedMs = null; // attach -> first frame decodable (loadeddata)
+    this.startupMs = null; // first play request -> playback running
+    this.stalls = 0;
+    this.stallMs = 0;
+    this.stallSince = null;
+    this.lastError = null;
+
+    var on = {
+      loadeddata: function () {
+        if (self.loadedMs === null) self.loadedMs = Math.round(now() - self.t0);
+      },
+      canplay: function () {
+        if (self.state === 'loading') self.setState('ready');
+      },
+      play: function () {
+        if (self.playAt === null) self.playAt = now();
+      },
+      waiting: function () {
+        if (self.startupMs === null) return; // still starting: stays 'loading'
+        if (self.stallSince === null && !video.seeking) {
+          self.stalls += 1;
+          self.stallSince = now();
+          emit(video, 'stall', { mode: 'native', at: video.currentTime, stalls: self.stalls });
+        }
+        self.setState('buffering');
+      },
+      playing: function () {
+        if (self.startupMs === null) self.startupMs = Math.round(now() - (self.playAt === null ? self.t0 : self.playAt));
+        self.endStall();
+        self.setState('playing');
+      },
+      pause: function () {
+        if (!video.ended) self.setState('paused');
+      },
+      seeking: function () { self.endStall(); },
+      ended: function () {
+        self.endStall();
+        self.setState('ended');
+      },
+      error: function () {
+        var e = video.error;
+        var code = e ? e.code : 0;
+        self.lastError = {
+          mode: 'native',
+          what: 'media ' + (MEDIA_ERRORS[code] || 'error'),
+          why: (e && e.message) || 'the browser could not play ' + self.url,
+          code: code
+        };
+        self.endStall();
+        self.setState('error');
+        emit(video, 'error', self.lastError);
+      }
+    };
+    this.listeners = on;
+    Object.keys(on).forEach(function (type) {
+      video.addEventListener(type, on[type]);
+    });
+
+    video.src = this.url;
+    this.setState('loading');
+    if (video.autoplay) {
+      var p = video.play();
+      if (p && p.catch) p.catch(function () {}); // autoplay policy may refuse
+    }
+  }
+
+  NativePlayer.prototype.endStall = function () {
+    if (this.stallSince !== null) {
+      this.stallMs += now() - this.stallSince;
+      this.stallSince = null;
+    }
+  };
+
+  NativePlayer.prototype.setState = function (state) {
+    if (state === this.state) return;
+    var previous = this.state;
+    this.state = state;
+    var detail = { state: state, previous: previous, mode: 'native' };
+    if (previous === 'idle') detail.reason = this.reason;
+    emit(this.video, 'state', detail);
+  };
+
+  /** A plain, JSON-serialisable snapshot. Unknowns are null, not guessed. */
+  NativePlayer.prototype.stats = function () {
+    var v = this.video;
+    var buffered = rangesOf(v.buffered);
+    var stallMs = this.stallMs + (this.stallSince !== null ? now() - this.stallSince : 0);
+    return {
+      mode: 'native',
+      reason: this.reason,
+      state: this.state,
+      url: this.url,
+      loadedMs: this.loadedMs,
+      startupMs: this.startupMs,
+      stalls: this.stalls,
+      stallMs: Math.round(stallMs),
+      currentTime: v.currentTime,
+      duration: isFinite(v.duration) ? v.duration : null,
+      bufferAhead: aheadOf(buffered, v.currentTime),
+      buffered: buffered,
+      bytesFetched: null, // the browser's own fetches are not observable
+      throughputBps: null,
+      readyState: v.readyState,
+      error: this.lastError
+    };
+  };
+
+  NativePlayer.prototype.destroy = function () {
+    if (this.state === 'destroyed') return;
+    var v = this.video;
+    var on = this.listeners;
+    Object.keys(on).forEach(function (type) {
+      v.removeEventListener(type, on[type]);
+    });
+    this.endStall();
+    if (players.get(v) === this) players.delete(v);
+    v.removeAttribute('src');
+    v.load(); // drop the connection and the buffer
+    this.setState('destroyed');
+  };
+
+  /**
+   * Attach a player to `video` for `url`. Returns a Promise of the player
+   * (the MSE player will need the wasm; native playback starts at once).
+   * Attaching again to the same element replaces the previous player.
+   */
+  function attach(video, url, options) {
+    if (!video || typeof video.play !== 'function') {
+      return Promise.reject(new TypeError('Caudal.attach: the first argument must be a <video> or <audio> element'));
+    }
+    var old = players.get(video);
+    if (old) old.destroy();
+    var player = new NativePlayer(video, new URL(url, document.baseURI).href, options);
+    players.set(video, player);
+    return Promise.resolve(player);
+  }
+
+  function autoAttach() {
+    var videos = document.querySelectorAll('video[data-src]');
+    for (var i = 0; i < videos.length; i++) {
+      var v = videos[i];
+      if (players.has(v)) continue;
+      attach(v, v.getAttribute('data-src'), {}).catch(function (err) {
+        console.error('caudal: auto-attach failed', err);
+      });
+    }
+  }
+
+  window.Caudal = {
+    /** Resolves once the wasm player module is loaded and initialised. */
+    ready: ready,
+    /** The wasm player's version, or null before `ready` resolves. */
+    version: function () {
+      return wasm ? wasm.version() : null;
+    },
+    /** MediaSource.isTypeSupported(mime) via the wasm; null before `ready`. */
+    mseSupported: function (mime) {
+      return wasm ? wasm.mseSupported(String(mime)) : null;
+    },
+    attach: attach,
+    /** The player attached to `video`, or null. */
+    get: function (video) {
+      return players.get(video) || null;
+    },
+    /** Where the loader found itself (for diagnostics). */
+    base: base
+  };
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', autoAttach);
+  } else {
+    autoAttach();
+  }
+})();
