@@ -11,6 +11,10 @@ pub struct Validators<'a> {
     pub etag: &'a str,
     /// Whole seconds, as sent in Last-Modified.
     pub last_modified: SystemTime,
+    /// Whether `last_modified` is a strong validator (RFC 9110 §8.8.2.2): the
+    /// file was last written at least a second before now, so no second write
+    /// can share that date. Only then may an If-Range date select a range.
+    pub last_modified_is_strong: bool,
 }
 
 /// The conditional headers of a GET or HEAD request, raw.
@@ -36,31 +40,34 @@ pub enum Precondition {
 
 /// RFC 9110 §13.2.2 steps 1–4, for GET and HEAD.
 pub fn evaluate(conditions: &Conditions<'_>, validators: &Validators<'_>) -> Precondition {
-    if let Some(if_match) = conditions.if_match {
-        if !list_matches(if_match, validators.etag, Comparison::Strong) {
-            return Precondition::Failed;
-        }
-    } else if let Some(date) = conditions.if_unmodified_since.and_then(parse_date) {
-        if validators.last_modified > date {
-            return Precondition::Failed;
-        }
+    let failed = match conditions.if_match {
+        Some(if_match) => !list_matches(if_match, validators.etag, Comparison::Strong),
+        None => conditions
+            .if_unmodified_since
+            .and_then(parse_date)
+            .is_some_and(|date| validators.last_modified > date),
+    };
+    if failed {
+        return Precondition::Failed;
     }
-    if let Some(if_none_match) = conditions.if_none_match {
-        if list_matches(if_none_match, validators.etag, Comparison::Weak) {
-            return Precondition::NotModified;
-        }
-    } else if let Some(date) = conditions.if_modified_since.and_then(parse_date) {
-        if validators.last_modified <= date {
-            return Precondition::NotModified;
-        }
+    let not_modified = match conditions.if_none_match {
+        Some(if_none_match) => list_matches(if_none_match, validators.etag, Comparison::Weak),
+        None => conditions
+            .if_modified_since
+            .and_then(parse_date)
+            .is_some_and(|date| validators.last_modified <= date),
+    };
+    if not_modified {
+        return Precondition::NotModified;
     }
     Precondition::Proceed
 }
 
 /// RFC 9110 §13.1.5: whether a Range may be honoured. An absent If-Range
 /// allows it; an entity-tag must match strongly (a weak tag never does); an
-/// HTTP-date must equal Last-Modified exactly. Anything else (unparseable
-/// included) means "send the whole representation".
+/// HTTP-date must equal Last-Modified exactly, and Last-Modified must be
+/// strong. Anything else (unparseable included) means "send the whole
+/// representation".
 pub fn if_range_allows_range(if_range: Option<&[u8]>, validators: &Validators<'_>) -> bool {
     let Some(raw) = if_range else { return true };
     let Ok(text) = std::str::from_utf8(raw) else {
@@ -70,7 +77,7 @@ pub fn if_range_allows_range(if_range: Option<&[u8]>, validators: &Validators<'_
     if text.starts_with('"') || text.starts_with("W/") {
         return !text.starts_with("W/") && text == validators.etag;
     }
-    parse_date(raw) == Some(validators.last_modified)
+    validators.last_modified_is_strong && parse_date(raw) == Some(validators.last_modified)
 }
 
 #[derive(Clone, Copy)]
@@ -131,6 +138,7 @@ mod tests {
         Validators {
             etag: ETAG,
             last_modified: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            last_modified_is_strong: true,
         }
     }
 
@@ -250,5 +258,16 @@ mod tests {
         assert!(!if_range_allows_range(Some(b"W/\"abc-10-99\""), &v));
         assert!(!if_range_allows_range(Some(other.as_bytes()), &v));
         assert!(!if_range_allows_range(Some(b"nonsense"), &v));
+    }
+
+    #[test]
+    fn if_range_date_of_a_file_written_this_second_is_not_trusted() {
+        let v = Validators {
+            last_modified_is_strong: false,
+            ..validators()
+        };
+        let same = date(1_700_000_000);
+        assert!(!if_range_allows_range(Some(same.as_bytes()), &v));
+        assert!(if_range_allows_range(Some(ETAG.as_bytes()), &v));
     }
 }

@@ -19,6 +19,9 @@ pub struct Config {
     pub cors: bool,
     /// A client must send a complete request head within this time (slowloris).
     pub header_timeout: Duration,
+    /// A response write that makes no progress for this long ends the
+    /// connection (a client that stopped reading).
+    pub send_timeout: Duration,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// Largest request head (request line and headers) accepted; larger is 431.
@@ -40,6 +43,7 @@ impl Config {
             cache_control: Some("no-cache".to_owned()),
             cors: true,
             header_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
             allow_symlinks_outside: false,

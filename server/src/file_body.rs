@@ -89,6 +89,10 @@ impl Segment {
             Segment::File(range) => range.end() - range.start() + 1,
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Total body length of a list of segments.

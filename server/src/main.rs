@@ -41,6 +41,9 @@ struct ServeArgs {
     /// Seconds a client has to send a complete request head.
     #[arg(long, default_value_t = 10.0)]
     header_timeout: f64,
+    /// Seconds a response write may make no progress before the connection is closed.
+    #[arg(long, default_value_t = 60.0)]
+    send_timeout: f64,
     /// Connections served at once; more are answered 503.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -122,6 +125,7 @@ fn config_from(args: ServeArgs) -> Result<Config, String> {
         cache_control: Some(args.cache_control).filter(|v| v != "off"),
         cors: !args.no_cors,
         header_timeout: seconds(args.header_timeout, "header-timeout")?,
+        send_timeout: seconds(args.send_timeout, "send-timeout")?,
         max_connections: args.max_connections,
         max_header_bytes: args.max_header_bytes,
         allow_symlinks_outside: args.follow_symlinks_outside,

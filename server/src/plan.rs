@@ -64,6 +64,7 @@ mod tests {
         let validators = Validators {
             etag: ETAG,
             last_modified: UNIX_EPOCH + Duration::from_secs(1000),
+            last_modified_is_strong: true,
         };
         let request = RequestHeaders {
             range: range.map(str::as_bytes),

@@ -257,3 +257,111 @@ mod tests {
         assert_eq!(req("bytes=-1", 0), RangeRequest::Ignore);
     }
 }
+
+/// Property tests of the parser and resolver against a reference model that
+/// works byte by byte: no cleverness, so it can be trusted.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference: which bytes of a `len`-byte file a spec asks for.
+    fn reference_bytes(spec: &RangeSpec, len: u64) -> Option<(u64, u64)> {
+        match *spec {
+            RangeSpec::FromTo { first, last } => {
+                let last = last.unwrap_or(u64::MAX).min(len.checked_sub(1)?);
+                (first <= last).then_some((first, last))
+            }
+            RangeSpec::Suffix(n) => (n > 0 && len > 0).then(|| (len.saturating_sub(n), len - 1)),
+        }
+    }
+
+    fn spec_strategy() -> impl Strategy<Value = RangeSpec> {
+        prop_oneof![
+            (0u64..3000, proptest::option::of(0u64..3000)).prop_map(|(a, b)| {
+                let (first, last) = match b {
+                    Some(b) => (a.min(b), Some(a.max(b))),
+                    None => (a, None),
+                };
+                RangeSpec::FromTo { first, last }
+            }),
+            (0u64..3000).prop_map(RangeSpec::Suffix),
+        ]
+    }
+
+    fn write_spec(spec: &RangeSpec) -> String {
+        match spec {
+            RangeSpec::FromTo {
+                first,
+                last: Some(last),
+            } => format!("{first}-{last}"),
+            RangeSpec::FromTo { first, last: None } => format!("{first}-"),
+            RangeSpec::Suffix(n) => format!("-{n}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_header_bytes_never_panic_and_stay_inside_the_file(
+            header in proptest::collection::vec(any::<u8>(), 0..64),
+            len in 0u64..5000,
+        ) {
+            if let RangeRequest::Ranges(ranges) = range_request(Some(&header), len) {
+                for r in ranges {
+                    prop_assert!(r.start() <= r.end() && *r.end() < len);
+                }
+            }
+        }
+
+        #[test]
+        fn header_shaped_strings_never_panic(
+            header in "(?i)(bytes|items)? ?=[0-9 ,\t-]{0,40}",
+            len in 0u64..5000,
+        ) {
+            let _ = range_request(Some(header.as_bytes()), len);
+        }
+
+        #[test]
+        fn resolved_ranges_cover_exactly_what_was_asked_plus_small_gaps(
+            specs in proptest::collection::vec(spec_strategy(), 1..20),
+            len in 0u64..2500,
+        ) {
+            let header = format!("bytes={}", specs.iter().map(write_spec).collect::<Vec<_>>().join(","));
+            let wanted: Vec<(u64, u64)> = specs.iter().filter_map(|s| reference_bytes(s, len)).collect();
+            let result = range_request(Some(header.as_bytes()), len);
+            if specs.len() > MAX_RANGE_SPECS {
+                prop_assert_eq!(result, RangeRequest::Ignore);
+                return Ok(());
+            }
+            if len == 0 {
+                prop_assert!(matches!(result, RangeRequest::Ignore | RangeRequest::Unsatisfiable));
+                return Ok(());
+            }
+            match result {
+                RangeRequest::Ignore => prop_assert!(false, "valid header ignored: {}", header),
+                RangeRequest::Unsatisfiable => prop_assert!(wanted.is_empty()),
+                RangeRequest::Ranges(ranges) => {
+                    prop_assert!(!wanted.is_empty());
+                    let mut total = 0;
+                    for pair in ranges.windows(2) {
+                        // Disjoint, ascending, and not mergeable.
+                        prop_assert!(*pair[1].start() > pair[0].end() + COALESCE_GAP);
+                    }
+                    for r in &ranges {
+                        prop_assert!(*r.end() < len);
+                        total += r.end() - r.start() + 1;
+                        // Each part starts and ends on a byte that was asked for.
+                        prop_assert!(wanted.iter().any(|w| w.0 <= *r.start() && *r.start() <= w.1));
+                        prop_assert!(wanted.iter().any(|w| w.0 <= *r.end() && *r.end() <= w.1));
+                    }
+                    prop_assert!(total <= len, "never more than the file");
+                    for (first, last) in &wanted {
+                        prop_assert!(ranges.iter().any(|r| r.start() <= first && last <= r.end()));
+                    }
+                }
+            }
+        }
+    }
+}

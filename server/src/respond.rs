@@ -22,6 +22,9 @@ pub type HttpResponse = warp::reply::Response;
 pub struct FileHeaders {
     pub content_type: &'static str,
     pub cache_control: Option<HeaderValue>,
+    /// Last-Modified is only sent once it is strong, so that no client can
+    /// later present a date shared by two versions of the file in If-Range.
+    pub send_last_modified: bool,
 }
 
 /// Builds the response for `plan`. `head` skips reading the file.

@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
@@ -95,7 +96,11 @@ fn serve_file(
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed();
     }
-    let real = match safe_path::decode(raw_path).and_then(|relative| root.resolve(&relative)) {
+    let relative = match safe_path::decode(raw_path) {
+        Ok(relative) => relative,
+        Err(refusal) => return refuse(raw_path, &refusal),
+    };
+    let real = match root.resolve(&relative) {
         Ok(real) => real,
         Err(refusal) => return refuse(raw_path, &refusal),
     };
@@ -105,9 +110,11 @@ fn serve_file(
     };
     let identity: FileIdentity = *file.identity();
     let etag = identity.etag();
+    let last_modified_is_strong = identity.last_modified_is_strong(SystemTime::now());
     let validators = crate::conditional::Validators {
         etag: &etag,
         last_modified: identity.last_modified(),
+        last_modified_is_strong,
     };
     let get = |name: header::HeaderName| headers.get(name).map(HeaderValue::as_bytes);
     let request = RequestHeaders {
@@ -122,8 +129,10 @@ fn serve_file(
     };
     let decision = plan::plan(&request, &validators, identity.len);
     let file_headers = FileHeaders {
-        content_type: caudal_media::mime::content_type_for(raw_path),
+        // By the name on disk, not as spelled in the URL (`a%2Emp4`).
+        content_type: caudal_media::mime::content_type_for(&relative.to_string_lossy()),
         cache_control: state.cache_control.clone(),
+        send_last_modified: last_modified_is_strong,
     };
     respond::file_response(decision, file, &file_headers, method == Method::HEAD)
 }

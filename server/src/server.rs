@@ -151,8 +151,11 @@ impl Server {
                 tokio::spawn(refuse_busy(stream));
                 continue;
             };
+            // A client that stops reading must not hold its slot forever.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(config.send_timeout));
             let connection = http.serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(Box::pin(stream)),
                 TowerToHyperService::new(service.clone()),
             );
             let connection = graceful.watch(connection);

@@ -37,6 +37,15 @@ impl FileIdentity {
         let secs = (self.mtime_ns.div_euclid(1_000_000_000)).max(0);
         UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
     }
+
+    /// Whether Last-Modified is a strong validator at `now`: a file written
+    /// within the last second could be written again with the same date.
+    pub fn last_modified_is_strong(&self, now: SystemTime) -> bool {
+        let Ok(now) = now.duration_since(UNIX_EPOCH) else {
+            return false;
+        };
+        self.mtime_ns + 1_000_000_000 <= now.as_nanos() as i128
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +76,18 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn last_modified_is_strong_only_a_second_after_the_write() {
+        let id = FileIdentity {
+            dev: 0,
+            ino: 0,
+            len: 0,
+            mtime_ns: 5_000_000_000,
+        };
+        assert!(!id.last_modified_is_strong(UNIX_EPOCH + Duration::from_millis(5_999)));
+        assert!(id.last_modified_is_strong(UNIX_EPOCH + Duration::from_millis(6_000)));
     }
 
     #[test]
