@@ -13,6 +13,7 @@ pub mod access_log;
 pub mod conditional;
 pub mod config;
 pub mod file_body;
+pub mod file_cache;
 pub mod listing;
 pub mod plan;
 pub mod range;

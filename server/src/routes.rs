@@ -17,7 +17,7 @@ use http::{HeaderMap, Method, StatusCode};
 use warp::{Filter, Reply};
 
 use crate::conditional::Conditions;
-use crate::file_body::OpenFile;
+use crate::file_cache::FileCache;
 use crate::listing;
 use crate::plan::{self, RequestHeaders};
 use crate::respond::{self, FileHeaders, HttpResponse};
@@ -30,6 +30,7 @@ pub struct AppState {
     pub media: Root,
     pub www: Option<Root>,
     pub cache_control: Option<HeaderValue>,
+    pub files: FileCache,
 }
 
 /// All routes; never rejects (unknown paths end as 404 from the site route).
@@ -100,13 +101,9 @@ fn serve_file(
         Ok(relative) => relative,
         Err(refusal) => return refuse(raw_path, &refusal),
     };
-    let real = match root.resolve(&relative) {
-        Ok(real) => real,
-        Err(refusal) => return refuse(raw_path, &refusal),
-    };
-    let file = match OpenFile::open(&real) {
+    let file = match state.files.open(root, &relative) {
         Ok(file) => file,
-        Err(_) => return refuse(raw_path, &PathError::NotFound),
+        Err(refusal) => return refuse(raw_path, &refusal),
     };
     let identity: FileIdentity = *file.identity();
     let etag = identity.etag();

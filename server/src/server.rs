@@ -74,6 +74,7 @@ impl Server {
             media,
             www,
             cache_control,
+            files: Default::default(),
         });
         Ok(Server {
             listener,
