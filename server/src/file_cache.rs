@@ -30,10 +30,10 @@ impl FileCache {
         // Keyed by the full path: several roots (media, www) share one cache.
         let key = root.dir().join(relative);
         let now = std::fs::metadata(&key).ok().map(|m| FileIdentity::of(&m));
-        if let (Some(now), Ok(handles)) = (now, self.handles.lock()) {
-            if let Some(cached) = handles.get(&key).filter(|c| *c.identity() == now) {
-                return Ok(cached.clone());
-            }
+        if let (Some(now), Ok(handles)) = (now, self.handles.lock())
+            && let Some(cached) = handles.get(&key).filter(|c| *c.identity() == now)
+        {
+            return Ok(cached.clone());
         }
         let opened = root
             .resolve(relative)
