@@ -4,4 +4,8 @@
 //! events and answer with actions. Nothing reads a clock, a socket or a file, so the
 //! same code runs natively, in tests, in the simulator and in the wasm player.
 
+pub mod index;
 pub mod mime;
+pub mod mp4;
+pub mod policy;
+pub mod webm;

@@ -1,0 +1,155 @@
+//! What every container reader produces: a [`MediaIndex`] — the tracks, the
+//! MIME type to give `MediaSource.addSourceBuffer`, the duration, where the
+//! init segment is, and a time ↔ byte map of *appendable units* (an fMP4
+//! `moof`+`mdat` pair, a WebM `Cluster`): the pieces the buffer policy fetches
+//! and MSE accepts.
+//!
+//! Readers are incremental and sans-I/O ([`ContainerIndexer`]): they say
+//! which bytes they need next ([`Step::NeedBytes`]); the caller fetches them
+//! however it likes and feeds them back.
+
+use std::ops::Range;
+
+/// The container formats the player feeds to MSE as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// Fragmented ISO BMFF (`moov` with `mvex`, then `moof`/`mdat` pairs).
+    FragmentedMp4,
+    /// WebM (Matroska subset).
+    WebM,
+}
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    Video,
+    Audio,
+    Other,
+}
+
+/// One track of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Container track number (`tkhd` track_ID, WebM TrackNumber).
+    pub id: u64,
+    pub kind: TrackKind,
+    /// RFC 6381 codec string: `avc1.4d401e`, `mp4a.40.2`, `vp09.00.30.08`,
+    /// `av01.0.04M.08`, `opus`, `vorbis`, `hvc1...`.
+    pub codec: String,
+}
+
+/// One appendable unit: starts with a random access point, so appending may
+/// begin at any unit after `SourceBuffer.abort()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Presentation start, seconds.
+    pub start: f64,
+    /// Presentation end, seconds (start of the next unit, or the duration).
+    pub end: f64,
+    /// Bytes of the file that make up this unit.
+    pub bytes: Range<u64>,
+}
+
+/// Everything the player needs to stream a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaIndex {
+    pub container: Container,
+    pub tracks: Vec<Track>,
+    /// Seconds, when the file says (mvhd/mehd, WebM Duration) or the index
+    /// covers the whole file.
+    pub duration: Option<f64>,
+    /// The init segment (fMP4: `ftyp`..end of `moov`; WebM: EBML header to the
+    /// first Cluster, i.e. header, Info, Tracks; Cues and the like may lie
+    /// inside — MSE skips what it does not need).
+    pub init: Range<u64>,
+    /// Appendable units, ascending and contiguous in time and bytes.
+    pub segments: Vec<Segment>,
+    /// True when `segments` covers the whole file (from `sidx`, Cues, or a
+    /// scan that reached the end); false while units are still discovered as
+    /// bytes arrive.
+    pub complete: bool,
+}
+
+impl MediaIndex {
+    /// `video/mp4; codecs="avc1.4d401e,mp4a.40.2"` — for `isTypeSupported`
+    /// and `addSourceBuffer`. One SourceBuffer takes the muxed stream.
+    pub fn mime_type(&self) -> String {
+        let has_video = self.tracks.iter().any(|t| t.kind == TrackKind::Video);
+        let base = match (self.container, has_video) {
+            (Container::FragmentedMp4, true) => "video/mp4",
+            (Container::FragmentedMp4, false) => "audio/mp4",
+            (Container::WebM, true) => "video/webm",
+            (Container::WebM, false) => "audio/webm",
+        };
+        let codecs: Vec<&str> = self
+            .tracks
+            .iter()
+            .filter(|t| t.kind != TrackKind::Other)
+            .map(|t| t.codec.as_str())
+            .collect();
+        format!("{base}; codecs=\"{}\"", codecs.join(","))
+    }
+
+    /// The unit that contains time `t` (or the last one starting before it).
+    pub fn segment_at(&self, t: f64) -> Option<usize> {
+        match self.segments.partition_point(|s| s.start <= t) {
+            0 => (!self.segments.is_empty()).then_some(0),
+            n => Some(n - 1),
+        }
+    }
+
+    /// The unit that contains byte `offset`.
+    pub fn segment_containing_byte(&self, offset: u64) -> Option<usize> {
+        let n = self.segments.partition_point(|s| s.bytes.start <= offset);
+        (n > 0 && self.segments[n - 1].bytes.contains(&offset)).then(|| n - 1)
+    }
+
+    /// Average bits per second over the known units, if any.
+    pub fn bitrate(&self) -> Option<f64> {
+        let first = self.segments.first()?;
+        let last = self.segments.last()?;
+        let seconds = last.end - first.start;
+        (seconds > 0.0).then(|| (last.bytes.end - first.bytes.start) as f64 * 8.0 / seconds)
+    }
+}
+
+/// What an indexer wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Feed the bytes from `offset`, at least `len` of them (more is fine).
+    NeedBytes { offset: u64, len: u64 },
+    /// [`ContainerIndexer::index`] is available. If it is not complete, keep
+    /// feeding the media bytes (contiguously, from the end of the last known
+    /// unit) and units are appended as they are found.
+    Ready,
+}
+
+/// Why a file cannot be streamed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    #[error("not a media file Caudal can stream (no MP4 'ftyp' or WebM EBML header)")]
+    UnknownFormat,
+    #[error("the MP4 is not fragmented (no 'mvex' in 'moov'); it needs remuxing")]
+    NotFragmented,
+    #[error("malformed {container} data at byte {offset}: {reason}")]
+    Malformed { container: &'static str, offset: u64, reason: String },
+    #[error("unsupported {container} feature: {what}")]
+    Unsupported { container: &'static str, what: String },
+    #[error("the file ends at byte {len}, before the {what} it promises")]
+    Truncated { len: u64, what: &'static str },
+    #[error("{what} larger than the {limit}-byte limit")]
+    TooLarge { what: &'static str, limit: u64 },
+}
+
+/// An incremental, bounded, total container reader.
+///
+/// The caller starts by feeding bytes from offset 0 (as many as it has) and
+/// then follows [`Step::NeedBytes`]. `feed` never panics, never allocates from
+/// an unchecked length, and every input ends in a `Step` or an error.
+/// `file_len` is the total file size once known (from Content-Range).
+pub trait ContainerIndexer {
+    /// Offers `data`, which starts at byte `offset` of the file.
+    fn feed(&mut self, offset: u64, data: &[u8], file_len: Option<u64>) -> Result<Step, MediaError>;
+    /// The index once [`Step::Ready`] was returned.
+    fn index(&self) -> Option<&MediaIndex>;
+}
