@@ -16,16 +16,17 @@
  * the wasm fetch are CORS requests; the wasm also needs `application/wasm`
  * for streaming compilation.
  *
- * What works today, honestly: the wasm module loads (Caudal.ready, version(),
- * mseSupported()), but playback is NATIVE: attach() sets `video.src = url`
- * and reports `mode: "native"`. The MSE player (MediaSource + ranged fetches
- * driven by Caudal's own buffer policy) arrives with the player issue; the
- * API below (attach / stats / destroy / caudal:* events) is the one it keeps.
+ * attach() streams the file through Media Source Extensions under Caudal's
+ * own buffer policy (the wasm Player: ranged fetches, startup/stall/resume
+ * decisions, eviction). Where MSE or the codecs are unsupported the wasm
+ * player falls back to `video.src = url` and says so in stats().mode and
+ * stats().reason; if the wasm itself cannot load, the NativePlayer below
+ * does the same.
  *
  * Events, dispatched on the <video> element (not bubbling):
- *   caudal:state  detail {state, previous, mode, reason?}
- *   caudal:stall  detail {mode, at, stalls}        (playback ran dry)
- *   caudal:error  detail {mode, what, why, code?}  (what failed and why)
+ *   caudal:state  detail {state, previous}  (+ mode, reason on native fallback)
+ *   caudal:stall  detail {position}         (playback ran dry)
+ *   caudal:error  detail {code, message}    (what failed and why)
  */
 (function () {
   'use strict';
@@ -129,7 +130,7 @@
         if (self.stallSince === null && !video.seeking) {
           self.stalls += 1;
           self.stallSince = now();
-          emit(video, 'stall', { mode: 'native', at: video.currentTime, stalls: self.stalls });
+          emit(video, 'stall', { mode: 'native', position: video.currentTime, stalls: self.stalls });
         }
         self.setState('buffering');
       },
@@ -151,9 +152,8 @@
         var code = e ? e.code : 0;
         self.lastError = {
           mode: 'native',
-          what: 'media ' + (MEDIA_ERRORS[code] || 'error'),
-          why: (e && e.message) || 'the browser could not play ' + self.url,
-          code: code
+          code: 'media-' + (MEDIA_ERRORS[code] || 'error'),
+          message: (e && e.message) || 'the browser could not play ' + self.url
         };
         self.endStall();
         self.setState('error');
@@ -203,12 +203,15 @@
       startupMs: this.startupMs,
       stalls: this.stalls,
       stallMs: Math.round(stallMs),
-      currentTime: v.currentTime,
+      position: v.currentTime,
       duration: isFinite(v.duration) ? v.duration : null,
       bufferAhead: aheadOf(buffered, v.currentTime),
       buffered: buffered,
       bytesFetched: null, // the browser's own fetches are not observable
-      throughputBps: null,
+      throughput: null,
+      requests: null,
+      aborted: null,
+      errors: this.lastError ? 1 : 0,
       readyState: v.readyState,
       error: this.lastError
     };
@@ -233,15 +236,54 @@
    * (the MSE player will need the wasm; native playback starts at once).
    * Attaching again to the same element replaces the previous player.
    */
+  /** The MSE player: the wasm Player (Caudal's buffer policy) behind the JS API. */
+  function MsePlayer(video, url, options) {
+    var inner = wasm.Player.attach(video, url, options || {});
+    this.video = video;
+    this.url = url;
+    this.stats = function () {
+      if (!inner) return { mode: 'mse', state: 'destroyed' };
+      var s = inner.stats();
+      s.url = url;
+      s.buffered = rangesOf(video.buffered);
+      return s;
+    };
+    this.destroy = function () {
+      if (!inner) return;
+      inner.destroy();
+      inner.free();
+      inner = null;
+      if (players.get(video) === this) players.delete(video);
+    };
+  }
+
   function attach(video, url, options) {
     if (!video || typeof video.play !== 'function') {
       return Promise.reject(new TypeError('Caudal.attach: the first argument must be a <video> or <audio> element'));
     }
     var old = players.get(video);
     if (old) old.destroy();
-    var player = new NativePlayer(video, new URL(url, document.baseURI).href, options);
-    players.set(video, player);
-    return Promise.resolve(player);
+    var href = new URL(url, document.baseURI).href;
+    // Without the wasm (blocked, failed to load) the browser plays natively.
+    return ready.then(function () {
+      return new MsePlayer(video, href, options);
+    }, function () {
+      return new NativePlayer(video, href, options);
+    }).then(function (player) {
+      players.set(video, player);
+      return player;
+    });
+  }
+
+  /** Options from data-* attributes: data-startup, data-goal, data-resume, data-behind, data-max-bytes. */
+  function dataOptions(v) {
+    var options = {};
+    var names = { startup: 'startup', goal: 'goal', resume: 'resume', behind: 'behind', maxBytes: 'max-bytes' };
+    Object.keys(names).forEach(function (key) {
+      var raw = v.getAttribute('data-' + names[key]);
+      if (raw !== null && raw !== '' && isFinite(Number(raw))) options[key] = Number(raw);
+    });
+    return options;
   }
 
   function autoAttach() {
@@ -249,7 +291,7 @@
     for (var i = 0; i < videos.length; i++) {
       var v = videos[i];
       if (players.has(v)) continue;
-      attach(v, v.getAttribute('data-src'), {}).catch(function (err) {
+      attach(v, v.getAttribute('data-src'), dataOptions(v)).catch(function (err) {
         console.error('caudal: auto-attach failed', err);
       });
     }

@@ -132,9 +132,16 @@ pub enum MediaError {
     #[error("the MP4 is not fragmented (no 'mvex' in 'moov'); it needs remuxing")]
     NotFragmented,
     #[error("malformed {container} data at byte {offset}: {reason}")]
-    Malformed { container: &'static str, offset: u64, reason: String },
+    Malformed {
+        container: &'static str,
+        offset: u64,
+        reason: String,
+    },
     #[error("unsupported {container} feature: {what}")]
-    Unsupported { container: &'static str, what: String },
+    Unsupported {
+        container: &'static str,
+        what: String,
+    },
     #[error("the file ends at byte {len}, before the {what} it promises")]
     Truncated { len: u64, what: &'static str },
     #[error("{what} larger than the {limit}-byte limit")]
@@ -149,7 +156,8 @@ pub enum MediaError {
 /// `file_len` is the total file size once known (from Content-Range).
 pub trait ContainerIndexer {
     /// Offers `data`, which starts at byte `offset` of the file.
-    fn feed(&mut self, offset: u64, data: &[u8], file_len: Option<u64>) -> Result<Step, MediaError>;
+    fn feed(&mut self, offset: u64, data: &[u8], file_len: Option<u64>)
+    -> Result<Step, MediaError>;
     /// The index once [`Step::Ready`] was returned.
     fn index(&self) -> Option<&MediaIndex>;
 }

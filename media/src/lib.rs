@@ -8,4 +8,5 @@ pub mod index;
 pub mod mime;
 pub mod mp4;
 pub mod policy;
+pub mod probe;
 pub mod webm;

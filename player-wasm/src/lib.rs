@@ -4,21 +4,20 @@
 //! `www/player.js` (the classic-script loader), which imports the
 //! wasm-bindgen "web" target output from `pkg/` next to itself.
 //!
-//! For now it exports only what the loader and the demo page need to prove
-//! the pipeline end to end:
-//!
-//! - [`version`]: the crate version, so a page can tell which player it runs;
-//! - [`mse_supported`]: whether Media Source Extensions can play a MIME type.
-//!
-//! The MSE player itself (MediaSource/SourceBuffer, ranged fetches, the
-//! buffer policy from `caudal-media`) arrives with the player issue. Until
-//! then the loader plays everything natively (`video.src = url`) and says so
-//! in `stats().mode`.
+//! It exports [`Player`] (`attach`, `stats`, `destroy`), [`version`] and
+//! [`mse_supported`]. All decisions — what to fetch, when to start, stall,
+//! resume, evict — are made by `caudal_media::policy::Policy`; this crate
+//! only performs them with MediaSource, fetch and timers.
 //!
 //! The crate also compiles for the host so that `cargo clippy --workspace
 //! --all-targets` and `cargo test` cover it; there, no browser exists, so
 //! [`mse_supported`] answers `false`.
 
+mod fetcher;
+mod js;
+mod player;
+
+use caudal_media::policy::PolicyOptions;
 use wasm_bindgen::prelude::*;
 
 /// The player's version (the crate version, e.g. `"0.1.0"`).
@@ -42,7 +41,7 @@ pub fn mse_supported(mime: &str) -> bool {
 /// Checked before calling `MediaSource.isTypeSupported`, which would throw a
 /// `ReferenceError` through the wasm boundary if `MediaSource` were absent.
 #[cfg(target_arch = "wasm32")]
-fn media_source_present() -> bool {
+pub(crate) fn media_source_present() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("MediaSource"))
         .map(|ctor| ctor.is_function())
         .unwrap_or(false)
@@ -50,8 +49,65 @@ fn media_source_present() -> bool {
 
 /// On the host there is no browser, hence no `MediaSource`.
 #[cfg(not(target_arch = "wasm32"))]
-fn media_source_present() -> bool {
+pub(crate) fn media_source_present() -> bool {
     false
+}
+
+/// A player attached to one `<video>`.
+#[wasm_bindgen]
+pub struct Player {
+    shared: player::Shared,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Player")
+    }
+}
+
+#[wasm_bindgen]
+impl Player {
+    /// Attaches to `video` and streams `url` under Caudal's buffer policy.
+    /// `options` may set `startup`, `goal`, `resume`, `behind` (seconds) and
+    /// `maxBytes`.
+    pub fn attach(video: web_sys::HtmlVideoElement, url: String, options: JsValue) -> Player {
+        Player {
+            shared: player::Shared::attach(video, url, policy_options(&options)),
+        }
+    }
+
+    /// A plain object of counters and the current state.
+    pub fn stats(&self) -> JsValue {
+        self.shared.stats()
+    }
+
+    /// Stops every request and detaches from the `<video>`.
+    pub fn destroy(&self) {
+        self.shared.destroy();
+    }
+}
+
+/// Policy options from a JS object; missing or non-positive numbers keep
+/// the defaults.
+fn policy_options(options: &JsValue) -> PolicyOptions {
+    let mut o = PolicyOptions::default();
+    let positive = |key: &str| js::number(options, key).filter(|v| v.is_finite() && *v > 0.0);
+    if let Some(v) = positive("startup") {
+        o.startup = v;
+    }
+    if let Some(v) = positive("goal") {
+        o.goal = v;
+    }
+    if let Some(v) = positive("resume") {
+        o.resume = v;
+    }
+    if let Some(v) = positive("behind") {
+        o.behind = v;
+    }
+    if let Some(v) = positive("maxBytes") {
+        o.max_bytes = v as u64;
+    }
+    o
 }
 
 #[cfg(test)]

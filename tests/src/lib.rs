@@ -1,1 +1,182 @@
-//! End-to-end test harness.
+//! End-to-end test harness: the real `caudal` server, the real player, a
+//! real headless Chromium.
+//!
+//! - [`server`]: `caudal_server::Server` in-process on a free loopback port;
+//! - [`proxy`]: a shaping TCP proxy (shared token bucket, rate changeable at
+//!   runtime, outages) between the browser and the server;
+//! - [`browser`]: chromedriver + headless Chromium via fantoccini, killed
+//!   (by pid) on drop;
+//! - [`page`]: test pages served from a second origin, and typed read-back of
+//!   the video, `player.stats()`, `caudal:*` events and console messages;
+//! - [`media`]: the samples, and broken media made at test time;
+//! - [`dts`]: reading names out of `www/player.d.ts`.
+//!
+//! A browser test is a `#[test]` that calls [`browser_test`]: it is skipped
+//! (with a `skipped: ...` line on stderr) when `CAUDAL_SKIP_BROWSER=1` or
+//! Chromium/chromedriver are not installed; otherwise it takes the process-wide
+//! browser lock (browser tests run one at a time: playback timing on a
+//! 2-core machine is not something to share), starts its own browser, and runs
+//! the body under an overall time limit.
+
+pub mod browser;
+pub mod dts;
+pub mod media;
+pub mod page;
+pub mod proxy;
+pub mod server;
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+
+pub use browser::{Availability, Browser};
+pub use page::{Page, PageHost, Stats, VideoState};
+pub use proxy::ShapingProxy;
+pub use server::TestServer;
+
+/// Browser tests in one process run one at a time.
+static BROWSER_LOCK: Mutex<()> = Mutex::new(());
+
+/// Writes a line to stderr even under libtest's output capture.
+pub fn say(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+/// Panics with instructions when the wasm player has not been built.
+pub fn require_player_build() {
+    let wasm = server::www_dir().join("pkg").join("caudal_player_bg.wasm");
+    let js = server::www_dir().join("player.js");
+    assert!(
+        js.is_file(),
+        "{} is missing: the loader is part of the checkout",
+        js.display()
+    );
+    assert!(
+        wasm.is_file(),
+        "{} is missing: run `cargo xtask build-player` before the browser tests",
+        wasm.display()
+    );
+}
+
+/// Runs a browser test: skip or lock, runtime, browser, body under `limit`.
+/// A failure panics with the error chain (which carries a page snapshot
+/// when it came from a [`Page`] wait).
+pub fn browser_test<F, Fut>(name: &str, limit: Duration, body: F)
+where
+    F: FnOnce(Browser) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let paths = match browser::availability() {
+        Availability::Ready(paths) => paths,
+        Availability::Skip(why) => {
+            say(&format!("skipped: {name}: {why}"));
+            return;
+        }
+        Availability::Misconfigured(why) => panic!("{name}: {why}"),
+    };
+    require_player_build();
+    let _guard = BROWSER_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let t0 = Instant::now();
+    let result = runtime.block_on(async {
+        let browser = Browser::start(&paths).await?;
+        let up = t0.elapsed();
+        let r = tokio::time::timeout(limit, body(browser))
+            .await
+            .map_err(|_| anyhow!("the test did not finish within {} s", limit.as_secs()))
+            .and_then(|r| r);
+        Ok::<_, anyhow::Error>((up, r))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let total = t0.elapsed().as_secs_f64();
+    match result {
+        Ok((up, Ok(()))) => say(&format!(
+            "{name}: ok in {total:.1} s (browser up in {:.1} s)",
+            up.as_secs_f64()
+        )),
+        Ok((_, Err(e))) => panic!("{name} failed after {total:.1} s: {e:#}"),
+        Err(e) => panic!("{name}: could not start the browser: {e:#}"),
+    }
+}
+
+/// Shorthand for a `Duration` of seconds.
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// Everything a test page needs: the player's server (origin A: `www/` and
+/// a media dir), the page host (origin B) and, on request, a shaping proxy in
+/// front of origin A (origin C).
+#[derive(Debug)]
+pub struct Stage {
+    pub server: TestServer,
+    pub pages: PageHost,
+    pub proxy: Option<ShapingProxy>,
+    _media: Option<tempfile::TempDir>,
+}
+
+impl Stage {
+    /// The samples in `www/media`.
+    pub async fn start() -> Result<Stage> {
+        let server =
+            TestServer::start(&server::sample_media_dir(), Some(&server::www_dir())).await?;
+        Self::with(server, None).await
+    }
+
+    /// A media dir made by the test (kept alive as long as the stage).
+    pub async fn with_media(dir: tempfile::TempDir) -> Result<Stage> {
+        let server = TestServer::start(dir.path(), Some(&server::www_dir())).await?;
+        Self::with(server, Some(dir)).await
+    }
+
+    async fn with(server: TestServer, media: Option<tempfile::TempDir>) -> Result<Stage> {
+        Ok(Stage {
+            server,
+            pages: PageHost::start().await?,
+            proxy: None,
+            _media: media,
+        })
+    }
+
+    /// Adds a shaping proxy in front of the server (unlimited until set).
+    pub async fn add_proxy(&mut self) -> Result<&ShapingProxy> {
+        let proxy = ShapingProxy::start(self.server.addr()).await?;
+        Ok(self.proxy.insert(proxy))
+    }
+
+    pub fn proxy(&self) -> Result<&ShapingProxy> {
+        self.proxy
+            .as_ref()
+            .ok_or_else(|| anyhow!("this stage has no proxy"))
+    }
+
+    /// `player.js` on origin A.
+    pub fn player_js(&self) -> String {
+        self.server.url("/player.js")
+    }
+
+    /// A media file on origin A, straight.
+    pub fn media_url(&self, name: &str) -> String {
+        self.server.url(&format!("/media/{name}"))
+    }
+
+    /// A media file through the proxy.
+    pub fn proxied_media_url(&self, name: &str) -> Result<String> {
+        Ok(self.proxy()?.url(&format!("/media/{name}")))
+    }
+
+    /// Writes a test page (origin B) with these video attributes and opens it.
+    pub async fn open(&self, browser: &Browser, video_attrs: &[(&str, &str)]) -> Result<Page> {
+        let html = page::test_page_html(&self.player_js(), video_attrs);
+        let url = self.pages.write(&html)?;
+        Page::open(browser, &url).await
+    }
+}

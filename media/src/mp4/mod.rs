@@ -1,1 +1,20 @@
 //! Fragmented MP4 (ISO BMFF) reading.
+//!
+//! Laid out like symphonia's `symphonia-format-isomp4`: [`boxes`] holds one
+//! small, bounded parser per box kind (each takes a payload slice and its file
+//! offset, and never reads past it); [`Fmp4Indexer`] is the incremental,
+//! sans-I/O state machine that walks the top-level boxes of a file as bytes
+//! arrive and builds a [`MediaIndex`](crate::index::MediaIndex) from them.
+//!
+//! Only what the player needs is read: track ids, kinds and RFC 6381 codec
+//! strings (`moov`), the fragment defaults (`mvex`), a whole-file `sidx` when
+//! there is one, and otherwise each `moof`'s start time and duration in the
+//! timing track. Sample tables and `mdat` payloads are never buffered.
+
+pub mod boxes;
+mod indexer;
+
+pub use indexer::Fmp4Indexer;
+
+/// The `container` name used in [`MediaError`](crate::index::MediaError)s.
+pub(crate) const CONTAINER: &str = "mp4";

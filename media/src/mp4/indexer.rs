@@ -1,0 +1,1091 @@
+//! [`Fmp4Indexer`]: walks the top-level boxes of a fragmented MP4 as bytes
+//! arrive and builds its [`MediaIndex`].
+//!
+//! The walk keeps one cursor, `pos`, the file offset of the next top-level
+//! box. Boxes whose contents matter (`ftyp`, `moov`, `sidx`, `moof`) are
+//! parsed once whole — buffered across `feed` calls when they arrive in
+//! pieces, up to a per-kind size limit; everything else (`mdat` above all)
+//! is skipped by moving `pos` past it, without holding its bytes.
+
+use super::CONTAINER;
+use super::boxes::moov::{self, Movie};
+use super::boxes::sidx::{self, Sidx};
+use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, moof};
+use crate::index::{
+    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+};
+
+/// At most this many segments: 1M two-second fragments is 24 days of
+/// media; more than that is a hostile file growing our memory.
+const MAX_SEGMENTS: usize = 1 << 20;
+
+/// Shortest box header.
+const MIN_HEADER: u64 = 8;
+
+/// Keep at most this much buffer capacity between boxes.
+const KEEP_CAPACITY: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing read yet: the first box decides whether this is ISO BMFF.
+    First,
+    /// Looking for `moov`.
+    Header,
+    /// `moov` read, index available; scanning fragments.
+    Media,
+}
+
+/// What one look at the bytes at `pos` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// The box at `pos` is dealt with; the next one starts this many bytes on.
+    Advance(u64),
+    /// This many bytes from `pos` are needed to go on.
+    Need(u64),
+    /// A size-0 `mdat` closes the current unit at the end of the file, whose
+    /// length is not known yet. Holds the header length.
+    NeedFileLen(u8),
+    /// The rest of the file is one box: no unit can follow.
+    Finished,
+}
+
+/// The track whose fragment times define the segment times.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timing {
+    track_id: u32,
+    timescale: u32,
+    /// `trex` default sample duration.
+    default_duration: u32,
+}
+
+/// Fragments read (`moof`s) whose `mdat` has not been seen yet.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    /// A `moof` was read since the last unit ended.
+    moof: bool,
+    /// Start and duration in timing-track ticks, once a `moof` had a `traf`
+    /// of the timing track.
+    ticks: Option<(u64, u64)>,
+}
+
+/// Incremental index of a fragmented MP4 (see [`ContainerIndexer`]).
+///
+/// Feed bytes from offset 0 and follow [`Step::NeedBytes`] until
+/// [`Step::Ready`]. If the file has a whole-file `sidx` the index is then
+/// complete; otherwise keep feeding the media bytes contiguously from
+/// [`Fmp4Indexer::position`] and each `moof`+`mdat` pair becomes a
+/// [`Segment`] as it goes by (only `moof`s are held, `mdat` payloads are
+/// skipped). Data that does not reach the position wanted is ignored.
+///
+/// After an error every later `feed` returns the same error.
+#[derive(Debug)]
+pub struct Fmp4Indexer {
+    /// File offset of the next top-level box (and of `buf[0]`).
+    pos: u64,
+    /// Bytes from `pos` when the box there came in pieces.
+    buf: Vec<u8>,
+    /// Bytes from `pos` needed before the box there can be dealt with.
+    need: u64,
+    file_len: Option<u64>,
+    phase: Phase,
+    /// Stopped at a size-0 `mdat` until `file_len` is known.
+    waiting_len: bool,
+    error: Option<MediaError>,
+    index: Option<MediaIndex>,
+    timing: Timing,
+    /// Decode time, in timing-track ticks, after the last fragment read: the
+    /// start of a fragment that has no `tfdt`.
+    next_decode: u64,
+    /// Where the next unit starts: the end of the last one (or of `moov`).
+    unit_start: u64,
+    pending: Pending,
+    /// A `moof` was scanned (so a `sidx` met later is a per-fragment one).
+    scanned_moof: bool,
+    /// The `sidx` reference_ID the segments came from, if they did.
+    sidx_track: Option<u32>,
+    /// Boxes before this offset are covered by `sidx`-derived segments.
+    covered_end: u64,
+    /// The segments come from a whole-file `sidx` on another track's
+    /// timeline; a `sidx` of the timing track may still follow. The index is
+    /// complete at the next box that is not a `sidx`.
+    complete_after_sidxs: bool,
+}
+
+impl Default for Fmp4Indexer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fmp4Indexer {
+    pub fn new() -> Self {
+        Fmp4Indexer {
+            pos: 0,
+            buf: Vec::new(),
+            need: MIN_HEADER,
+            file_len: None,
+            phase: Phase::First,
+            waiting_len: false,
+            error: None,
+            index: None,
+            timing: Timing::default(),
+            next_decode: 0,
+            unit_start: 0,
+            pending: Pending::default(),
+            scanned_moof: false,
+            sidx_track: None,
+            covered_end: 0,
+            complete_after_sidxs: false,
+        }
+    }
+
+    /// The file offset of the next byte the indexer wants: where to go on
+    /// feeding from.
+    pub fn position(&self) -> u64 {
+        self.pos.saturating_add(self.buf.len() as u64)
+    }
+
+    fn run(&mut self, offset: u64, data: &[u8], file_len: Option<u64>) -> Result<Step, MediaError> {
+        if self.file_len.is_none() {
+            self.file_len = file_len;
+        }
+        loop {
+            if self.index.as_ref().is_some_and(|i| i.complete) {
+                break;
+            }
+            if let Some(len) = self.file_len {
+                if self.pos == len {
+                    self.finish(len)?;
+                    break;
+                }
+                if self.pos > len {
+                    return Err(MediaError::Truncated { len, what: "box" });
+                }
+            }
+            self.check_reachable()?;
+            if self.waiting_len {
+                if self.file_len.is_none() {
+                    break;
+                }
+                self.waiting_len = false;
+            }
+            // `available`: how many bytes from `pos` the parser was shown.
+            let (progress, available) = if self.buf.is_empty() {
+                // Parse straight from the caller's bytes: no copy unless the
+                // box at `pos` is cut off.
+                let Some(slice) = slice_from(offset, data, self.pos) else {
+                    break;
+                };
+                if (slice.len() as u64) < self.need {
+                    self.buf.extend_from_slice(slice); // shorter than `need`, which is bounded
+                    break;
+                }
+                let progress = self.parse_at(slice)?;
+                if let Progress::NeedFileLen(header_len) = progress {
+                    // Keep the header to read again once the length is known.
+                    self.buf
+                        .extend_from_slice(slice.get(..usize::from(header_len)).unwrap_or(slice));
+                }
+                (progress, slice.len())
+            } else {
+                let want = self.need.saturating_sub(self.buf.len() as u64);
+                if want > 0 {
+                    let Some(slice) = slice_from(offset, data, self.position()) else {
+                        break;
+                    };
+                    let take = usize::try_from(want).unwrap_or(usize::MAX).min(slice.len());
+                    self.buf
+                        .extend_from_slice(slice.get(..take).unwrap_or(slice));
+                    if (self.buf.len() as u64) < self.need {
+                        break;
+                    }
+                }
+                let buf = std::mem::take(&mut self.buf);
+                let progress = self.parse_at(&buf);
+                self.buf = buf;
+                (progress?, self.buf.len())
+            };
+            match progress {
+                Progress::Advance(n) => self.advance(n)?,
+                Progress::Need(n) => {
+                    if n <= available as u64 {
+                        // Cannot happen: parse_at only asks for more than it
+                        // had. Refuse rather than spin.
+                        return Err(malformed(self.pos, "indexer made no progress"));
+                    }
+                    self.need = n;
+                    self.check_reachable()?;
+                }
+                Progress::NeedFileLen(header_len) => {
+                    self.need = u64::from(header_len);
+                    self.waiting_len = true;
+                    break;
+                }
+                Progress::Finished => {
+                    self.complete();
+                    break;
+                }
+            }
+        }
+        Ok(self.step())
+    }
+
+    /// What to tell the caller after a feed.
+    fn step(&self) -> Step {
+        if self.phase == Phase::Media {
+            return Step::Ready;
+        }
+        let have = self.buf.len() as u64;
+        Step::NeedBytes {
+            offset: self.position(),
+            len: self.need.saturating_sub(have).max(1),
+        }
+    }
+
+    /// Moves `pos` to the next box.
+    fn advance(&mut self, n: u64) -> Result<(), MediaError> {
+        if n < MIN_HEADER {
+            return Err(malformed(self.pos, "indexer made no progress"));
+        }
+        self.pos = self
+            .pos
+            .checked_add(n)
+            .ok_or_else(|| malformed(self.pos, "box extends past 2^64 bytes"))?;
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n >= self.buf.len() {
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+        } else {
+            self.buf.drain(..n);
+        }
+        self.need = MIN_HEADER;
+        self.check_reachable()
+    }
+
+    /// The bytes we wait for must exist: with the file length known, a box
+    /// (or header) reaching past the end is a truncated file, not a wait.
+    fn check_reachable(&self) -> Result<(), MediaError> {
+        match self.file_len {
+            Some(len) if self.pos < len && self.pos.saturating_add(self.need) > len => {
+                Err(if self.phase == Phase::First {
+                    MediaError::UnknownFormat
+                } else {
+                    MediaError::Truncated {
+                        len,
+                        what: "box header",
+                    }
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The walk reached the end of the file.
+    fn finish(&mut self, len: u64) -> Result<(), MediaError> {
+        match self.phase {
+            Phase::First => Err(MediaError::UnknownFormat),
+            Phase::Header => Err(MediaError::Truncated {
+                len,
+                what: "'moov' box",
+            }),
+            Phase::Media => {
+                self.complete();
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks the index complete and fills in the duration if nothing said it.
+    fn complete(&mut self) {
+        if let Some(index) = self.index.as_mut() {
+            index.complete = true;
+            if index.duration.is_none() {
+                index.duration = index.segments.last().map(|s| s.end);
+            }
+        }
+        self.buf = Vec::new();
+    }
+
+    /// Deals with the box at `pos`, whose bytes (as far as they are here)
+    /// are `bytes`.
+    fn parse_at(&mut self, bytes: &[u8]) -> Result<Progress, MediaError> {
+        let header = match BoxHeader::read(bytes, self.pos)? {
+            HeaderRead::Complete(h) => h,
+            HeaderRead::Need(n) => return Ok(Progress::Need(n)),
+        };
+        let kind = &header.kind;
+        if self.phase == Phase::First {
+            // The first box must look like ISO BMFF; anything else (WebM's
+            // EBML magic, an MP3 frame) is another format.
+            if !matches!(
+                kind,
+                b"ftyp" | b"styp" | b"free" | b"skip" | b"wide" | b"pdin" | b"moov" | b"sidx"
+            ) {
+                return Err(MediaError::UnknownFormat);
+            }
+            self.phase = Phase::Header;
+        }
+        let size = match (header.size, self.file_len) {
+            (Some(size), _) => size,
+            (None, Some(len)) => len.saturating_sub(self.pos),
+            (None, None) => return self.open_ended(&header),
+        };
+        match self.file_len {
+            Some(len)
+                if self.pos.saturating_add(size) > len || size < u64::from(header.header_len) =>
+            {
+                return Err(MediaError::Truncated {
+                    len,
+                    what: box_name(kind),
+                });
+            }
+            _ => {}
+        }
+        // Saturating: an end past 2^64 is refused by a size limit below or
+        // when `advance` moves past it.
+        let end = self.pos.saturating_add(size);
+        let media = self.phase == Phase::Media;
+        if self.complete_after_sidxs && kind != b"sidx" {
+            return Ok(Progress::Finished);
+        }
+        let incomplete = media && self.index.as_ref().is_some_and(|i| !i.complete);
+        // Boxes a `sidx` covers are not scanned again.
+        let scanning = incomplete && self.pos >= self.covered_end;
+        match kind {
+            b"ftyp" if !media => {
+                let Some(payload) = whole(bytes, &header, size, ftyp::MAX_SIZE, "'ftyp' box")?
+                else {
+                    return Ok(Progress::Need(size));
+                };
+                ftyp::Ftyp::parse(payload, header.payload_offset())?;
+            }
+            b"moov" if !media => {
+                let Some(payload) = whole(bytes, &header, size, moov::MAX_SIZE, "'moov' box")?
+                else {
+                    return Ok(Progress::Need(size));
+                };
+                self.read_moov(&Child::top_level(header, payload), end)?;
+            }
+            b"moof" if !media => return Err(malformed(self.pos, "'moof' before 'moov'")),
+            b"moof" if scanning => {
+                let Some(payload) = whole(bytes, &header, size, moof::MAX_SIZE, "'moof' box")?
+                else {
+                    return Ok(Progress::Need(size));
+                };
+                self.read_moof(&Child::top_level(header, payload))?;
+            }
+            b"mdat" if scanning => self.end_unit(end)?,
+            b"sidx" if incomplete && !self.scanned_moof => {
+                let Some(payload) = whole(bytes, &header, size, sidx::MAX_SIZE, "'sidx' box")?
+                else {
+                    return Ok(Progress::Need(size));
+                };
+                let sidx = Sidx::parse(payload, header.payload_offset())?;
+                self.read_sidx(&sidx, end)?;
+            }
+            _ => {}
+        }
+        Ok(Progress::Advance(size))
+    }
+
+    /// A box of size 0 ("to the end of the file") while the file length is
+    /// unknown.
+    fn open_ended(&mut self, header: &BoxHeader) -> Result<Progress, MediaError> {
+        match (self.phase, &header.kind) {
+            (Phase::Media, b"mdat")
+                if self.pending.ticks.is_some() && self.pos >= self.covered_end =>
+            {
+                Ok(Progress::NeedFileLen(header.header_len))
+            }
+            (Phase::Media, _) => Ok(Progress::Finished),
+            (_, b"moov") => Err(MediaError::Unsupported {
+                container: CONTAINER,
+                what: "a 'moov' of size 0 (to the end of a file of unknown length)".into(),
+            }),
+            _ => Err(malformed(
+                self.pos,
+                "box runs to the end of the file before 'moov'",
+            )),
+        }
+    }
+
+    fn read_moov(&mut self, moov: &Child<'_>, end: u64) -> Result<(), MediaError> {
+        let movie = Movie::parse(moov)?;
+        let Some(mvex) = movie.mvex.as_ref() else {
+            return Err(MediaError::NotFragmented);
+        };
+        let timing = movie
+            .tracks
+            .iter()
+            .find(|t| t.kind == TrackKind::Video)
+            .or(movie.tracks.first())
+            .ok_or_else(|| malformed(moov.header.offset, "'moov' without tracks"))?;
+        if timing.timescale == 0 {
+            return Err(malformed(moov.header.offset, "track timescale is 0"));
+        }
+        self.timing = Timing {
+            track_id: timing.id,
+            timescale: timing.timescale,
+            default_duration: mvex.default_duration(timing.id),
+        };
+        let duration = movie.duration_secs();
+        let tracks = movie
+            .tracks
+            .into_iter()
+            .map(|t| Track {
+                id: u64::from(t.id),
+                kind: t.kind,
+                codec: t.codec,
+            })
+            .collect();
+        self.index = Some(MediaIndex {
+            container: Container::FragmentedMp4,
+            tracks,
+            duration,
+            init: 0..end,
+            segments: Vec::new(),
+            complete: false,
+        });
+        self.phase = Phase::Media;
+        self.unit_start = end;
+        self.covered_end = end;
+        Ok(())
+    }
+
+    fn read_moof(&mut self, moof: &Child<'_>) -> Result<(), MediaError> {
+        self.scanned_moof = true;
+        self.pending.moof = true;
+        let Timing {
+            track_id,
+            default_duration,
+            ..
+        } = self.timing;
+        let Some(t) = moof::track_timing(moof, track_id, default_duration)? else {
+            return Ok(());
+        };
+        let start = t.base_decode_time.unwrap_or(self.next_decode);
+        self.next_decode = start.saturating_add(t.duration);
+        self.pending.ticks = Some(match self.pending.ticks {
+            // A unit of several fragments: its start, all their durations.
+            Some((first, duration)) => (first, duration.saturating_add(t.duration)),
+            None => (start, t.duration),
+        });
+        Ok(())
+    }
+
+    /// An `mdat` ending at `end`: closes the unit if `moof`s with the timing
+    /// track came before it.
+    fn end_unit(&mut self, end: u64) -> Result<(), MediaError> {
+        if !self.pending.moof {
+            // Media data outside any fragment: not part of a unit.
+            self.unit_start = end;
+            return Ok(());
+        }
+        let Some((start, duration)) = self.pending.ticks else {
+            // Fragments without the timing track: they join the next unit.
+            return Ok(());
+        };
+        let scale = f64::from(self.timing.timescale);
+        let segment = Segment {
+            start: start as f64 / scale,
+            end: start.saturating_add(duration) as f64 / scale,
+            bytes: self.unit_start..end,
+        };
+        self.push_segment(segment)?;
+        self.unit_start = end;
+        self.pending = Pending::default();
+        Ok(())
+    }
+
+    fn push_segment(&mut self, segment: Segment) -> Result<(), MediaError> {
+        let Some(index) = self.index.as_mut() else {
+            return Ok(());
+        };
+        if index.segments.len() >= MAX_SEGMENTS {
+            return Err(MediaError::Unsupported {
+                container: CONTAINER,
+                what: "more than 2^20 fragments".into(),
+            });
+        }
+        if let Some(prev) = index.segments.last_mut() {
+            if segment.start < prev.start {
+                return Err(malformed(
+                    segment.bytes.start,
+                    "fragment times go backwards",
+                ));
+            }
+            // Units are contiguous in time: one ends where the next starts.
+            prev.end = segment.start;
+        }
+        index.segments.push(segment);
+        Ok(())
+    }
+
+    /// A `sidx` met before any `moof`: its references are the units.
+    ///
+    /// With several (ffmpeg writes one per track), the one on the timing
+    /// track's timeline wins. A `sidx` listing several fragments, or reaching
+    /// the end of the file, is taken as the whole-file index; one listing a
+    /// single fragment may be the first of per-fragment `sidx`s, so scanning
+    /// goes on after what it covers.
+    fn read_sidx(&mut self, sidx: &Sidx, end: u64) -> Result<(), MediaError> {
+        let have_segments = self.index.as_ref().is_some_and(|i| !i.segments.is_empty());
+        let better = self.sidx_track.is_some_and(|t| t != self.timing.track_id)
+            && sidx.reference_id == self.timing.track_id;
+        if sidx.references.is_empty() || (have_segments && !better) {
+            return Ok(());
+        }
+        let scale = f64::from(sidx.timescale);
+        let mut offset = end
+            .checked_add(sidx.first_offset)
+            .ok_or_else(|| malformed(end, "'sidx' first_offset past 2^64"))?;
+        let mut time = sidx.earliest_presentation_time;
+        let mut segments = Vec::with_capacity(sidx.references.len());
+        for r in &sidx.references {
+            let next = offset
+                .checked_add(u64::from(r.size))
+                .ok_or_else(|| malformed(end, "'sidx' references past 2^64"))?;
+            let next_time = time.saturating_add(u64::from(r.duration));
+            segments.push(Segment {
+                start: time as f64 / scale,
+                end: next_time as f64 / scale,
+                bytes: offset..next,
+            });
+            offset = next;
+            time = next_time;
+        }
+        match self.file_len {
+            Some(len) if offset > len => {
+                return Err(MediaError::Truncated {
+                    len,
+                    what: "fragments the 'sidx' lists",
+                });
+            }
+            _ => {}
+        }
+        let Some(index) = self.index.as_mut() else {
+            return Ok(());
+        };
+        index.segments = segments;
+        self.sidx_track = Some(sidx.reference_id);
+        self.covered_end = offset;
+        self.unit_start = offset;
+        if sidx.references.len() > 1 || self.file_len == Some(offset) {
+            if sidx.reference_id == self.timing.track_id {
+                self.complete();
+            } else {
+                self.complete_after_sidxs = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ContainerIndexer for Fmp4Indexer {
+    fn feed(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        file_len: Option<u64>,
+    ) -> Result<Step, MediaError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        self.run(offset, data, file_len).inspect_err(|e| {
+            self.error = Some(e.clone());
+            self.buf = Vec::new();
+        })
+    }
+
+    fn index(&self) -> Option<&MediaIndex> {
+        self.index.as_ref()
+    }
+}
+
+/// The part of `data` (which starts at file offset `offset`) from `at` on,
+/// if `data` reaches `at` and goes past it.
+fn slice_from(offset: u64, data: &[u8], at: u64) -> Option<&[u8]> {
+    let skip = usize::try_from(at.checked_sub(offset)?).ok()?;
+    data.get(skip..).filter(|s| !s.is_empty())
+}
+
+/// The payload of the box at the start of `bytes` if all `size` bytes of it
+/// are here; `None` if more must come. Sizes over `limit` are refused before
+/// anything is buffered.
+fn whole<'a>(
+    bytes: &'a [u8],
+    header: &BoxHeader,
+    size: u64,
+    limit: u64,
+    what: &'static str,
+) -> Result<Option<&'a [u8]>, MediaError> {
+    if size > limit {
+        return Err(MediaError::TooLarge { what, limit });
+    }
+    let size = usize::try_from(size).map_err(|_| MediaError::TooLarge { what, limit })?;
+    Ok(bytes.get(usize::from(header.header_len)..size))
+}
+
+/// A name for a box in a [`MediaError::Truncated`].
+fn box_name(kind: &[u8; 4]) -> &'static str {
+    match kind {
+        b"ftyp" => "'ftyp' box",
+        b"moov" => "'moov' box",
+        b"sidx" => "'sidx' box",
+        b"moof" => "'moof' box",
+        b"mdat" => "'mdat' box",
+        _ => "box",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn full(version: u8, flags: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = (u32::from(version) << 24 | flags).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn be32(values: &[u32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    fn ftyp() -> Vec<u8> {
+        boxed(b"ftyp", b"iso5\0\0\0\x01iso5dash")
+    }
+
+    /// A video track (id 1, timescale 1000) and an audio track (id 2).
+    fn trak(id: u32, handler: &[u8; 4], entry: Vec<u8>) -> Vec<u8> {
+        let tkhd = boxed(b"tkhd", &full(0, 3, &be32(&[0, 0, id, 0, 0])));
+        let mdhd = boxed(b"mdhd", &full(0, 0, &be32(&[0, 0, 1000, 0, 0])));
+        let mut hdlr_body = be32(&[0]);
+        hdlr_body.extend_from_slice(handler);
+        hdlr_body.extend_from_slice(&[0; 13]);
+        let hdlr = boxed(b"hdlr", &full(0, 0, &hdlr_body));
+        let mut stsd_body = full(0, 0, &be32(&[1]));
+        stsd_body.extend(entry);
+        let stbl = boxed(b"stbl", &boxed(b"stsd", &stsd_body));
+        let minf = boxed(b"minf", &stbl);
+        let mdia = boxed(b"mdia", &[mdhd, hdlr, minf].concat());
+        boxed(b"trak", &[tkhd, mdia].concat())
+    }
+
+    fn avc1() -> Vec<u8> {
+        let mut p = vec![0u8; 78];
+        p.extend(boxed(b"avcC", &[1, 0x4d, 0x40, 0x1e]));
+        boxed(b"avc1", &p)
+    }
+
+    fn moov(mvex: bool) -> Vec<u8> {
+        let mvhd = boxed(b"mvhd", &full(0, 0, &be32(&[0, 0, 1000, 0])));
+        let mut parts = vec![
+            mvhd,
+            trak(2, b"soun", boxed(b"fLaC", &[0; 28])),
+            trak(1, b"vide", avc1()),
+        ];
+        if mvex {
+            let trex = |id| boxed(b"trex", &full(0, 0, &be32(&[id, 1, 100, 0, 0])));
+            parts.push(boxed(b"mvex", &[trex(1), trex(2)].concat()));
+        }
+        boxed(b"moov", &parts.concat())
+    }
+
+    /// moof + mdat: `samples` video samples of the trex default duration
+    /// (100 ticks) from `tfdt`, and an audio traf.
+    fn fragment(seq: u32, tfdt: u64, samples: u32) -> Vec<u8> {
+        let traf = |track: u32| {
+            let tfhd = boxed(b"tfhd", &full(0, 0x02_0000, &be32(&[track])));
+            let mut t = 0u32.to_be_bytes().to_vec();
+            t.extend_from_slice(&tfdt.to_be_bytes());
+            let tfdt = boxed(b"tfdt", &full(1, 0, &t[4..]));
+            let trun = boxed(b"trun", &full(0, 0x01, &be32(&[samples, 0])));
+            boxed(b"traf", &[tfhd, tfdt, trun].concat())
+        };
+        let moof = boxed(
+            b"moof",
+            &[boxed(b"mfhd", &full(0, 0, &be32(&[seq]))), traf(2), traf(1)].concat(),
+        );
+        [moof, boxed(b"mdat", &vec![0xAB; 50 + seq as usize])].concat()
+    }
+
+    fn file() -> Vec<u8> {
+        [
+            ftyp(),
+            moov(true),
+            fragment(1, 0, 20),
+            boxed(b"free", &[]),
+            fragment(2, 2000, 20),
+            fragment(3, 4000, 15),
+        ]
+        .concat()
+    }
+
+    fn feed_in_chunks(
+        data: &[u8],
+        chunk: usize,
+        known_len: bool,
+    ) -> Result<(Step, Fmp4Indexer), MediaError> {
+        let mut ix = Fmp4Indexer::new();
+        let len = known_len.then_some(data.len() as u64);
+        let mut step = ix.feed(0, &[], len)?;
+        let mut at = 0;
+        while at < data.len() {
+            let end = (at + chunk).min(data.len());
+            step = ix.feed(at as u64, &data[at..end], len)?;
+            at = end;
+        }
+        Ok((step, ix))
+    }
+
+    #[test]
+    fn indexes_a_synthetic_file_whole_and_byte_by_byte() {
+        let data = file();
+        let (step, ix) = feed_in_chunks(&data, data.len(), true).expect("indexes");
+        assert_eq!(step, Step::Ready);
+        let index = ix.index().expect("index").clone();
+        assert_eq!(index.container, Container::FragmentedMp4);
+        let codecs: Vec<_> = index
+            .tracks
+            .iter()
+            .map(|t| (t.id, t.kind, t.codec.as_str()))
+            .collect();
+        assert_eq!(
+            codecs,
+            [
+                (2, TrackKind::Audio, "flac"),
+                (1, TrackKind::Video, "avc1.4d401e")
+            ]
+        );
+        let moov_end = (ftyp().len() + moov(true).len()) as u64;
+        assert_eq!(index.init, 0..moov_end);
+        let times: Vec<_> = index.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, [(0.0, 2.0), (2.0, 4.0), (4.0, 5.5)]);
+        assert_eq!(index.segments[0].bytes.start, moov_end);
+        for pair in index.segments.windows(2) {
+            assert_eq!(pair[0].bytes.end, pair[1].bytes.start);
+        }
+        assert_eq!(index.segments[2].bytes.end, data.len() as u64);
+        assert!(index.complete);
+        assert_eq!(index.duration, Some(5.5));
+        assert_eq!(index.mime_type(), "video/mp4; codecs=\"flac,avc1.4d401e\"");
+
+        for chunk in [1, 3, 8, 100] {
+            let (_, ix) = feed_in_chunks(&data, chunk, true).expect("indexes in chunks");
+            assert_eq!(ix.index(), Some(&index), "chunk {chunk}");
+        }
+        // Without a file length the last unit is known but not that it is last.
+        let (_, ix) = feed_in_chunks(&data, 7, false).expect("indexes");
+        let open = ix.index().expect("index");
+        assert_eq!((open.segments.len(), open.complete), (3, false));
+    }
+
+    #[test]
+    fn asks_for_the_rest_of_moov_then_is_ready_before_any_fragment() {
+        let data = file();
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(
+            ix.feed(0, &data[..4], None),
+            Ok(Step::NeedBytes { offset: 4, len: 4 })
+        );
+        let moov_at = ftyp().len() as u64;
+        let moov_len = moov(true).len() as u64;
+        assert_eq!(
+            ix.feed(4, &data[4..40], None),
+            Ok(Step::NeedBytes {
+                offset: 40,
+                len: moov_at + moov_len - 40
+            })
+        );
+        assert!(ix.index().is_none());
+        let moov_end = (moov_at + moov_len) as usize;
+        assert_eq!(ix.feed(40, &data[40..moov_end], None), Ok(Step::Ready));
+        let index = ix.index().expect("index");
+        assert!(index.segments.is_empty() && !index.complete && index.duration.is_none());
+        assert_eq!(ix.position(), moov_end as u64);
+        // Bytes that do not reach the wanted position are ignored.
+        assert_eq!(
+            ix.feed(moov_end as u64 + 10, &data[moov_end + 10..], None),
+            Ok(Step::Ready)
+        );
+        assert!(ix.index().is_some_and(|i| i.segments.is_empty()));
+        assert_eq!(
+            ix.feed(moov_end as u64, &data[moov_end..], Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+        assert!(
+            ix.index()
+                .is_some_and(|i| i.complete && i.segments.len() == 3)
+        );
+    }
+
+    #[test]
+    fn skips_an_mdat_before_moov_by_asking_past_it() {
+        let mdat = boxed(b"mdat", &[0; 1000]);
+        let data = [ftyp(), mdat, moov(false)].concat();
+        let mut ix = Fmp4Indexer::new();
+        let step = ix.feed(0, &data[..100], None);
+        let moov_at = ftyp().len() + 1008;
+        assert_eq!(
+            step,
+            Ok(Step::NeedBytes {
+                offset: moov_at as u64,
+                len: 8
+            })
+        );
+        assert_eq!(
+            ix.feed(moov_at as u64, &data[moov_at..], None),
+            Err(MediaError::NotFragmented)
+        );
+        // Errors stick.
+        assert_eq!(ix.feed(0, &data, None), Err(MediaError::NotFragmented));
+    }
+
+    #[test]
+    fn recognises_other_formats_and_empty_files() {
+        let webm = [0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01];
+        assert_eq!(
+            Fmp4Indexer::new().feed(0, &webm, None),
+            Err(MediaError::UnknownFormat)
+        );
+        assert_eq!(
+            Fmp4Indexer::new().feed(0, &[], Some(0)),
+            Err(MediaError::UnknownFormat)
+        );
+        assert_eq!(
+            Fmp4Indexer::new().feed(0, b"\0\0", Some(2)),
+            Err(MediaError::UnknownFormat)
+        );
+    }
+
+    #[test]
+    fn truncated_moov_is_an_error_once_the_length_is_known() {
+        let data = [ftyp(), moov(true)].concat();
+        let cut = &data[..data.len() - 10];
+        let mut ix = Fmp4Indexer::new();
+        assert!(matches!(ix.feed(0, cut, None), Ok(Step::NeedBytes { .. })));
+        let err = Fmp4Indexer::new().feed(0, cut, Some(cut.len() as u64));
+        assert_eq!(
+            err,
+            Err(MediaError::Truncated {
+                len: cut.len() as u64,
+                what: "'moov' box"
+            })
+        );
+        let n = ftyp().len() as u64;
+        let err = Fmp4Indexer::new().feed(0, &ftyp(), Some(n));
+        assert_eq!(
+            err,
+            Err(MediaError::Truncated {
+                len: n,
+                what: "'moov' box"
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_sizes() {
+        let large = |kind: &[u8; 4], size: u64| {
+            let mut v = 1u32.to_be_bytes().to_vec();
+            v.extend_from_slice(kind);
+            v.extend_from_slice(&size.to_be_bytes());
+            v
+        };
+        // A 2^64 - 1 byte moov is refused before anything is buffered.
+        let data = [ftyp(), large(b"moov", u64::MAX)].concat();
+        let err = Fmp4Indexer::new().feed(0, &data, None);
+        assert_eq!(
+            err,
+            Err(MediaError::TooLarge {
+                what: "'moov' box",
+                limit: moov::MAX_SIZE
+            })
+        );
+        // A 2^64 - 1 byte mdat: past the end of any file.
+        let data = [ftyp(), moov(true), large(b"mdat", u64::MAX)].concat();
+        let n = data.len() as u64;
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, Some(n)),
+            Err(MediaError::Truncated { .. })
+        ));
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        // ... and a 2^64 - 1 byte free before moov.
+        let data = [ftyp(), large(b"free", u64::MAX - 100)].concat();
+        let step = Fmp4Indexer::new().feed(0, &data, None);
+        assert_eq!(
+            step,
+            Ok(Step::NeedBytes {
+                offset: u64::MAX - 100 + ftyp().len() as u64,
+                len: 8
+            })
+        );
+        // Sizes smaller than the header, at the top and inside moov.
+        let data = [ftyp(), 4u32.to_be_bytes().to_vec(), b"free".to_vec()].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        let data = [ftyp(), large(b"moof", 15)].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        let mut bad_moov = moov(true);
+        bad_moov[8..12].copy_from_slice(&3u32.to_be_bytes()); // mvhd size 3
+        let data = [ftyp(), bad_moov].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        // A huge moof is refused.
+        let data = [ftyp(), moov(true), large(b"moof", 1 << 40)].concat();
+        let err = Fmp4Indexer::new().feed(0, &data, None);
+        assert_eq!(
+            err,
+            Err(MediaError::TooLarge {
+                what: "'moof' box",
+                limit: moof::MAX_SIZE
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_counts() {
+        // trun claiming 2^32 - 1 samples with durations.
+        let tfhd = boxed(b"tfhd", &full(0, 0, &be32(&[1])));
+        let trun = boxed(b"trun", &full(0, 0x100, &be32(&[u32::MAX, 5, 5])));
+        let moof = boxed(b"moof", &boxed(b"traf", &[tfhd, trun].concat()));
+        let data = [ftyp(), moov(true), moof, boxed(b"mdat", &[])].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        // sidx claiming 65535 references.
+        let mut sidx_body = full(0, 0, &be32(&[1, 1000, 0, 0]));
+        sidx_body.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        sidx_body.extend(be32(&[100, 1000, 0]));
+        let data = [ftyp(), moov(true), boxed(b"sidx", &sidx_body)].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        // stsd claiming 2^32 - 1 entries but holding none.
+        let mut m = moov(true);
+        let at = m.windows(4).position(|w| w == b"stsd").expect("stsd") + 8;
+        m[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let data = [ftyp(), m].concat();
+        assert!(
+            Fmp4Indexer::new().feed(0, &data, None).is_ok(),
+            "only the first entry is read"
+        );
+        let empty_stsd = trak(1, b"vide", Vec::new());
+        let mvhd = boxed(b"mvhd", &full(0, 0, &be32(&[0, 0, 1000, 0])));
+        let data = [ftyp(), boxed(b"moov", &[mvhd, empty_stsd].concat())].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_ends() {
+        // 5000 nested traks, and a trak nested in mdia nested in trak ...
+        let mut inner = boxed(b"free", &[]);
+        for i in 0..5000 {
+            inner = boxed(if i % 2 == 0 { b"trak" } else { b"mdia" }, &inner);
+        }
+        let data = [ftyp(), boxed(b"moov", &inner)].concat();
+        let got = Fmp4Indexer::new().feed(0, &data, Some(data.len() as u64));
+        assert!(matches!(got, Err(MediaError::Malformed { .. })));
+    }
+
+    #[test]
+    fn size_zero_mdat_ends_the_last_unit_at_the_end_of_the_file() {
+        let mut data = [ftyp(), moov(true), fragment(1, 0, 20)].concat();
+        let last = fragment(2, 2000, 10);
+        let mdat_at = last.windows(4).position(|w| w == b"mdat").expect("mdat") - 4;
+        let mut last = last;
+        last[mdat_at..mdat_at + 4].copy_from_slice(&[0; 4]);
+        data.extend(last);
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(ix.feed(0, &data, None), Ok(Step::Ready));
+        assert!(
+            ix.index()
+                .is_some_and(|i| i.segments.len() == 1 && !i.complete)
+        );
+        // Once the length is known (no new bytes needed) the unit closes.
+        assert_eq!(
+            ix.feed(data.len() as u64, &[], Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+        let index = ix.index().expect("index");
+        assert!(index.complete);
+        assert_eq!(
+            index.segments.last().map(|s| (s.end, s.bytes.end)),
+            Some((3.0, data.len() as u64))
+        );
+        // A size-0 moov needs the file length.
+        let mut m = moov(true);
+        m[..4].copy_from_slice(&[0; 4]);
+        let data = [ftyp(), m].concat();
+        assert!(matches!(
+            Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::Unsupported { .. })
+        ));
+        assert_eq!(
+            Fmp4Indexer::new().feed(0, &data, Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+    }
+
+    #[test]
+    fn sidx_after_moov_gives_a_complete_index() {
+        let frags = [fragment(1, 0, 20), fragment(2, 2000, 20)];
+        let sidx = |id: u32, timescale: u32, dur: u32| {
+            let mut body = full(1, 0, &be32(&[id, timescale]));
+            body.extend_from_slice(&0u64.to_be_bytes());
+            body.extend_from_slice(&0u64.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0, 2]);
+            for f in &frags {
+                body.extend(be32(&[f.len() as u32, dur, 0x9000_0000]));
+            }
+            boxed(b"sidx", &body)
+        };
+        // The audio sidx first: the video one replaces it.
+        let data = [
+            ftyp(),
+            moov(true),
+            sidx(2, 48000, 96000),
+            sidx(1, 1000, 2000),
+            frags.concat(),
+        ]
+        .concat();
+        let mut ix = Fmp4Indexer::new();
+        let upto_sidx = data.len() - frags.concat().len();
+        assert_eq!(
+            ix.feed(0, &data[..upto_sidx], Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+        let index = ix.index().expect("index");
+        assert!(index.complete);
+        let times: Vec<_> = index.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, [(0.0, 2.0), (2.0, 4.0)]);
+        assert_eq!(index.segments[0].bytes.start, upto_sidx as u64);
+        assert_eq!(index.segments[1].bytes.end, data.len() as u64);
+        assert_eq!(index.duration, Some(4.0));
+    }
+}

@@ -1,0 +1,49 @@
+//! The knobs of the buffer policy, with defaults a demanding viewer would pick.
+
+/// Buffer policy options. All times in seconds, sizes in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOptions {
+    /// Seconds buffered ahead before the first frame plays (and after a seek).
+    pub startup: f64,
+    /// Seconds ahead of the playhead to keep; nothing is fetched beyond it.
+    pub goal: f64,
+    /// Seconds buffered ahead before a stall ends.
+    pub resume: f64,
+    /// Seconds kept behind the playhead; older media is evicted.
+    pub behind: f64,
+    /// Most bytes held in the buffer (ahead and behind together).
+    pub max_bytes: u64,
+    /// Size of the very first request, which carries the index and the
+    /// startup seconds in one round trip.
+    pub first_request: u64,
+    /// A request should last about this long on the current link.
+    pub request_seconds: f64,
+    /// Request size bounds.
+    pub min_request: u64,
+    pub max_request: u64,
+    /// Retries of a failed request before giving up (backoff doubles from
+    /// `retry_base_ms` up to 8 s).
+    pub max_retries: u32,
+    pub retry_base_ms: f64,
+    /// A request that delivers nothing for this long is aborted and retried.
+    pub request_timeout_ms: f64,
+}
+
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        PolicyOptions {
+            startup: 1.0,
+            goal: 30.0,
+            resume: 3.0,
+            behind: 30.0,
+            max_bytes: 96 * 1024 * 1024,
+            first_request: 512 * 1024,
+            request_seconds: 1.5,
+            min_request: 64 * 1024,
+            max_request: 8 * 1024 * 1024,
+            max_retries: 12,
+            retry_base_ms: 250.0,
+            request_timeout_ms: 10_000.0,
+        }
+    }
+}

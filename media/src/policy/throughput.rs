@@ -1,0 +1,123 @@
+//! Throughput estimation: two exponentially weighted moving averages of the
+//! download rate, a fast one that reacts to drops and a slow one that
+//! remembers the long run; the estimate is the lower of the two, so a drop is
+//! believed at once and a burst only slowly.
+
+/// Milliseconds of a sample below which it only accumulates (timer noise).
+const MIN_SAMPLE_MS: f64 = 50.0;
+
+#[derive(Debug, Clone)]
+pub struct ThroughputEstimator {
+    fast: Ewma,
+    slow: Ewma,
+    pending_bytes: u64,
+    pending_ms: f64,
+}
+
+impl Default for ThroughputEstimator {
+    fn default() -> Self {
+        ThroughputEstimator {
+            fast: Ewma::new(2.0),
+            slow: Ewma::new(8.0),
+            pending_bytes: 0,
+            pending_ms: 0.0,
+        }
+    }
+}
+
+impl ThroughputEstimator {
+    /// Records `bytes` that took `ms` of transfer time.
+    pub fn sample(&mut self, bytes: u64, ms: f64) {
+        self.pending_bytes += bytes;
+        self.pending_ms += ms.max(0.0);
+        if self.pending_ms < MIN_SAMPLE_MS {
+            return;
+        }
+        let bits_per_second = self.pending_bytes as f64 * 8.0 * 1000.0 / self.pending_ms;
+        let seconds = self.pending_ms / 1000.0;
+        self.fast.add(seconds, bits_per_second);
+        self.slow.add(seconds, bits_per_second);
+        self.pending_bytes = 0;
+        self.pending_ms = 0.0;
+    }
+
+    /// Bits per second, once there is a sample.
+    pub fn estimate(&self) -> Option<f64> {
+        Some(self.fast.value()?.min(self.slow.value()?))
+    }
+}
+
+/// An EWMA weighted by sample duration, with a half-life in seconds and
+/// zero-bias correction (as in Shaka's estimator).
+#[derive(Debug, Clone)]
+struct Ewma {
+    alpha_per_second: f64,
+    estimate: f64,
+    total_weight: f64,
+}
+
+impl Ewma {
+    fn new(half_life_seconds: f64) -> Self {
+        Ewma {
+            alpha_per_second: 0.5f64.powf(1.0 / half_life_seconds),
+            estimate: 0.0,
+            total_weight: 0.0,
+        }
+    }
+
+    fn add(&mut self, weight_seconds: f64, value: f64) {
+        let alpha = self.alpha_per_second.powf(weight_seconds);
+        self.estimate = value * (1.0 - alpha) + alpha * self.estimate;
+        self.total_weight += weight_seconds;
+    }
+
+    fn value(&self) -> Option<f64> {
+        if self.total_weight <= 0.0 {
+            return None;
+        }
+        let zero_factor = 1.0 - self.alpha_per_second.powf(self.total_weight);
+        Some(self.estimate / zero_factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_rate_is_estimated_exactly() {
+        let mut t = ThroughputEstimator::default();
+        assert_eq!(t.estimate(), None);
+        for _ in 0..10 {
+            t.sample(125_000, 1000.0); // 1 Mbit/s
+        }
+        let estimate = t.estimate().expect("estimate");
+        assert!((estimate - 1_000_000.0).abs() < 1.0, "{estimate}");
+    }
+
+    #[test]
+    fn a_drop_is_believed_fast_a_burst_slowly() {
+        let mut t = ThroughputEstimator::default();
+        for _ in 0..20 {
+            t.sample(125_000, 1000.0);
+        }
+        t.sample(12_500, 1000.0); // one second at 100 kbit/s
+        assert!(t.estimate().expect("estimate") < 800_000.0);
+        let mut u = ThroughputEstimator::default();
+        for _ in 0..20 {
+            u.sample(125_000, 1000.0);
+        }
+        u.sample(1_250_000, 1000.0); // one second at 10 Mbit/s
+        assert!(u.estimate().expect("estimate") < 3_000_000.0);
+    }
+
+    #[test]
+    fn tiny_samples_accumulate() {
+        let mut t = ThroughputEstimator::default();
+        for _ in 0..10 {
+            t.sample(1250, 10.0); // 1 Mbit/s in 10 ms pieces
+        }
+        let estimate = t.estimate().expect("estimate");
+        assert!((estimate - 1_000_000.0).abs() < 1.0, "{estimate}");
+    }
+}

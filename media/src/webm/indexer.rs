@@ -1,0 +1,967 @@
+//! The WebM indexer: a sans-I/O state machine from the first byte of the
+//! file to a [`MediaIndex`] whose units are Clusters.
+//!
+//! It reads the EBML header and the Segment's top-level elements up to the
+//! first Cluster (buffering each of SeekHead, Info, Tracks and Cues whole,
+//! within limits), then either
+//! - builds every unit from the Cues (found before the Clusters, or fetched
+//!   from the end of the file where the SeekHead says they are), or
+//! - returns an incomplete index and discovers Clusters one by one as the
+//!   caller keeps feeding the media bytes, skipping their payloads by offset
+//!   (live writers' unknown-size Clusters end where the next top-level
+//!   element starts).
+
+use super::cluster::{self, ClusterScan};
+use super::cues::Cue;
+use super::ebml::{self, Header, MAX_HEADER_LEN};
+use super::elements as id;
+use super::info::Info;
+use super::seekhead::Seek;
+use super::{cues, header, info, malformed, seekhead, tracks};
+use crate::index::{
+    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+};
+
+/// Largest SeekHead, Info, Tracks or Cues element we buffer. Cues of a
+/// two-hour film with a cue per second are about 50 KB; 16 MiB is generous
+/// while still bounding memory.
+pub const MAX_HEADER_ELEMENT: u64 = 16 << 20;
+
+/// Input is taken in pieces of at most this size, so that a large feed that
+/// is mostly Cluster payload is skipped rather than copied.
+const PIECE: usize = 64 << 10;
+
+/// Where the indexer is in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At byte 0, expecting the EBML header.
+    EbmlHeader,
+    /// Expecting the Segment element header.
+    SegmentHeader,
+    /// Reading the Segment's children up to the first Cluster.
+    TopLevel,
+    /// Jumped to the Cues the SeekHead points to (after the Clusters).
+    CuesAtEnd,
+    /// Index ready but incomplete: discovering Clusters as bytes arrive.
+    Scan,
+    /// Index complete; nothing more to read.
+    Done,
+}
+
+/// Incremental WebM reader; see the module docs.
+#[derive(Debug)]
+pub struct WebmIndexer {
+    state: State,
+    /// Buffered bytes; `buf[head]` is the byte at the cursor.
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    base: u64,
+    head: usize,
+    file_len: Option<u64>,
+    /// The first error, repeated on every later call: the input is bad.
+    failed: Option<MediaError>,
+    /// File offset of the Segment payload: SeekHead and Cues positions
+    /// count from here.
+    segment_start: u64,
+    /// File offset where the Segment ends, unless its size is unknown.
+    segment_end: Option<u64>,
+    info: Info,
+    tracks: Vec<Track>,
+    seeks: Vec<Seek>,
+    /// The Cues and their file offset, when read.
+    cues: Option<(u64, Vec<Cue>)>,
+    first_cluster: u64,
+    index: Option<MediaIndex>,
+    /// The Cluster being scanned.
+    scan: Option<ClusterScan>,
+    /// Offset and start time of the last unit, whose end is not known yet.
+    open_unit: Option<(u64, f64)>,
+    /// File offset where the last scanned Cluster ended.
+    last_cluster_end: u64,
+}
+
+impl Default for WebmIndexer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WebmIndexer {
+    pub fn new() -> Self {
+        WebmIndexer {
+            state: State::EbmlHeader,
+            buf: Vec::new(),
+            base: 0,
+            head: 0,
+            file_len: None,
+            failed: None,
+            segment_start: 0,
+            segment_end: None,
+            info: Info::default(),
+            tracks: Vec::new(),
+            seeks: Vec::new(),
+            cues: None,
+            first_cluster: 0,
+            index: None,
+            scan: None,
+            open_unit: None,
+            last_cluster_end: 0,
+        }
+    }
+
+    /// File offset of the next byte to parse.
+    fn cursor(&self) -> u64 {
+        self.base + self.head as u64
+    }
+
+    /// File offset just past the buffered bytes.
+    fn have_end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    /// The buffered bytes from the cursor on.
+    fn avail(&self) -> &[u8] {
+        self.buf.get(self.head..).unwrap_or(&[])
+    }
+
+    /// Moves the cursor forward to `target`, dropping what lies before it;
+    /// bytes not yet received are skipped when they arrive.
+    fn skip_to(&mut self, target: u64) {
+        if target <= self.have_end() {
+            // target - base <= buf.len(), so it fits in usize.
+            self.head = usize::try_from(target - self.base).unwrap_or(self.buf.len());
+        } else {
+            self.jump(target);
+        }
+    }
+
+    /// Moves the cursor anywhere, forgetting the buffer.
+    fn jump(&mut self, target: u64) {
+        self.buf.clear();
+        self.base = target;
+        self.head = 0;
+    }
+
+    /// Takes the part of `data` (at file offset `offset`) that extends the
+    /// buffer contiguously; returns how many bytes of `data` it used or
+    /// skipped as already known, or `None` if `data` starts past a gap.
+    fn offer(&mut self, offset: u64, data: &[u8]) -> Option<usize> {
+        let have_end = self.have_end();
+        if offset > have_end {
+            return None;
+        }
+        let known = usize::try_from(have_end - offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        if known > 0 {
+            return Some(known);
+        }
+        let take = data.len().min(PIECE);
+        if self.head > 0 {
+            let cursor = self.cursor();
+            self.buf.drain(..self.head);
+            self.base = cursor;
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(data.get(..take).unwrap_or(&[]));
+        Some(take)
+    }
+
+    /// What to ask for when `total` bytes from the cursor are needed. With a
+    /// known file length, asking past its end means the file is truncated.
+    fn need(&self, total: u64, what: &'static str) -> Result<Step, MediaError> {
+        let have_end = self.have_end();
+        let mut want_end = self.cursor().saturating_add(total);
+        if let Some(len) = self.file_len {
+            if have_end >= len {
+                return Err(MediaError::Truncated { len, what });
+            }
+            want_end = want_end.min(len);
+        }
+        Ok(Step::NeedBytes {
+            offset: have_end,
+            len: want_end.saturating_sub(have_end).max(1),
+        })
+    }
+
+    /// The element header at the cursor, if all its bytes are here.
+    fn header(&self) -> Result<Option<Header>, MediaError> {
+        ebml::read_header(self.avail()).map_err(|reason| malformed(self.cursor(), reason))
+    }
+
+    /// Where the element at the cursor ends, checked against overflow, the
+    /// file length and `parent_end`. Unknown sizes are refused here: only
+    /// Segment and Cluster may have one, and they are handled apart.
+    fn element_end(
+        &self,
+        h: &Header,
+        parent_end: Option<u64>,
+        what: &'static str,
+    ) -> Result<u64, MediaError> {
+        let at = self.cursor();
+        let Some(size) = h.size else {
+            return Err(malformed(
+                at,
+                "unknown size on an element that must have one",
+            ));
+        };
+        let end = at
+            .checked_add(h.len as u64)
+            .and_then(|e| e.checked_add(size))
+            .ok_or_else(|| malformed(at, "element size overflows"))?;
+        if parent_end.is_some_and(|p| end > p) {
+            return Err(malformed(at, "element extends past its parent"));
+        }
+        match self.file_len {
+            Some(len) if end > len => Err(MediaError::Truncated { len, what }),
+            _ => Ok(end),
+        }
+    }
+
+    /// Waits for a whole element of at most `limit` bytes at the cursor;
+    /// `Ok(Ok(total))` once header and payload are buffered, else
+    /// `Ok(Err(step))` with the request for the rest.
+    fn whole(
+        &self,
+        h: &Header,
+        limit: u64,
+        what: &'static str,
+    ) -> Result<Result<usize, Step>, MediaError> {
+        let end = self.element_end(h, self.segment_end, what)?;
+        let size = end - self.cursor() - h.len as u64;
+        if size > limit {
+            return Err(MediaError::TooLarge { what, limit });
+        }
+        // size <= limit (16 MiB), so the total fits in usize.
+        let total = h.len + usize::try_from(size).unwrap_or(usize::MAX - h.len);
+        if self.avail().len() >= total {
+            Ok(Ok(total))
+        } else {
+            self.need(total as u64, what).map(Err)
+        }
+    }
+
+    /// The payload of a whole element of `total` bytes at the cursor.
+    fn payload(&self, h: &Header, total: usize) -> (&[u8], u64) {
+        (
+            self.avail().get(h.len..total).unwrap_or(&[]),
+            self.cursor() + h.len as u64,
+        )
+    }
+
+    /// Where the media ends: the Segment end and the file end, whichever
+    /// is known and first.
+    fn media_end(&self) -> Option<u64> {
+        match (self.segment_end, self.file_len) {
+            (Some(s), Some(f)) => Some(s.min(f)),
+            (s, f) => s.or(f),
+        }
+    }
+
+    fn is_video_track(&self, number: u64) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.id == number && t.kind == TrackKind::Video)
+    }
+
+    /// Runs the state machine over the buffered bytes until it needs more.
+    fn run(&mut self) -> Result<Step, MediaError> {
+        loop {
+            match self.state {
+                State::EbmlHeader => {
+                    let avail = self.avail();
+                    let magic = id::EBML.to_be_bytes();
+                    let n = avail.len().min(magic.len());
+                    if avail.get(..n) != magic.get(..n) {
+                        return Err(MediaError::UnknownFormat);
+                    }
+                    let Some(h) = self.header()? else {
+                        return self.need(MAX_HEADER_LEN as u64, "EBML header");
+                    };
+                    let total = match self.whole(&h, header::MAX_EBML_HEADER, "EBML header")? {
+                        Ok(total) => total,
+                        Err(step) => return Ok(step),
+                    };
+                    let (payload, at) = self.payload(&h, total);
+                    header::check(payload, at)?;
+                    self.skip_to(self.cursor() + total as u64);
+                    self.state = State::SegmentHeader;
+                }
+                State::SegmentHeader => {
+                    let Some(h) = self.header()? else {
+                        return self.need(MAX_HEADER_LEN as u64, "Segment");
+                    };
+                    if h.id != id::SEGMENT {
+                        return Err(malformed(
+                            self.cursor(),
+                            "expected a Segment after the EBML header",
+                        ));
+                    }
+                    if h.size.is_some() {
+                        self.segment_end = Some(self.element_end(&h, None, "Segment")?);
+                    }
+                    self.segment_start = self.cursor() + h.len as u64;
+                    self.skip_to(self.segment_start);
+                    self.state = State::TopLevel;
+                }
+                State::TopLevel => {
+                    if self.media_end().is_some_and(|end| self.cursor() >= end) {
+                        return Err(malformed(self.cursor(), "Segment without a Cluster"));
+                    }
+                    let Some(h) = self.header()? else {
+                        return self.need(MAX_HEADER_LEN as u64, "Segment element");
+                    };
+                    match h.id {
+                        id::CLUSTER => {
+                            self.first_cluster = self.cursor();
+                            return self.after_headers();
+                        }
+                        id::SEEK_HEAD | id::INFO | id::TRACKS | id::CUES => {
+                            let total =
+                                match self.whole(&h, MAX_HEADER_ELEMENT, "WebM header element")? {
+                                    Ok(total) => total,
+                                    Err(step) => return Ok(step),
+                                };
+                            let (payload, at) = self.payload(&h, total);
+                            match h.id {
+                                id::SEEK_HEAD => self.seeks = seekhead::parse(payload, at)?,
+                                id::INFO => self.info = info::parse(payload, at)?,
+                                id::TRACKS => self.tracks = tracks::parse(payload, at)?,
+                                _ => self.cues = Some((self.cursor(), cues::parse(payload, at)?)),
+                            }
+                            self.skip_to(self.cursor() + total as u64);
+                        }
+                        _ => {
+                            let end = self.element_end(&h, self.segment_end, "Segment element")?;
+                            self.skip_to(end);
+                        }
+                    }
+                }
+                State::CuesAtEnd => {
+                    let Some(h) = self.header()? else {
+                        return self.need(MAX_HEADER_LEN as u64, "Cues");
+                    };
+                    if h.id != id::CUES {
+                        // A stale SeekHead: index by scanning instead.
+                        return Ok(self.start_scan());
+                    }
+                    let total = match self.whole(&h, MAX_HEADER_ELEMENT, "Cues")? {
+                        Ok(total) => total,
+                        Err(step) => return Ok(step),
+                    };
+                    let (payload, at) = self.payload(&h, total);
+                    self.cues = Some((self.cursor(), cues::parse(payload, at)?));
+                    return Ok(self.index_from_cues());
+                }
+                State::Scan => {
+                    if !self.scan_step()? {
+                        return Ok(Step::Ready);
+                    }
+                }
+                State::Done => return Ok(Step::Ready),
+            }
+        }
+    }
+
+    /// The index as known before any unit: tracks, duration, init range.
+    fn base_index(&self) -> MediaIndex {
+        MediaIndex {
+            container: Container::WebM,
+            tracks: self.tracks.clone(),
+            duration: self.info.duration_seconds(),
+            init: 0..self.first_cluster,
+            segments: Vec::new(),
+            complete: false,
+        }
+    }
+
+    /// The first Cluster is at the cursor: decide how to index.
+    fn after_headers(&mut self) -> Result<Step, MediaError> {
+        if self.tracks.is_empty() {
+            return Err(malformed(
+                self.first_cluster,
+                "no Tracks before the first Cluster",
+            ));
+        }
+        if self.cues.is_some() {
+            return Ok(self.index_from_cues());
+        }
+        let cues_at = self
+            .seeks
+            .iter()
+            .find(|s| s.id == id::CUES)
+            .and_then(|s| self.segment_start.checked_add(s.position))
+            .filter(|&at| at > self.first_cluster);
+        match cues_at {
+            Some(at) if self.media_end().is_none_or(|end| at < end) => {
+                self.jump(at);
+                self.state = State::CuesAtEnd;
+                self.need(MAX_HEADER_LEN as u64, "Cues")
+            }
+            _ => Ok(self.start_scan()),
+        }
+    }
+
+    /// Switches to discovering Clusters from the first one.
+    fn start_scan(&mut self) -> Step {
+        if self.cursor() != self.first_cluster {
+            self.jump(self.first_cluster);
+        }
+        self.index = Some(self.base_index());
+        self.state = State::Scan;
+        Step::Ready
+    }
+
+    /// Builds the complete index from the Cues, or scans if they list
+    /// nothing usable.
+    fn index_from_cues(&mut self) -> Step {
+        match self.cue_units() {
+            Some(segments) => {
+                let mut index = self.base_index();
+                index.segments = segments;
+                index.complete = true;
+                self.index = Some(index);
+                self.buf = Vec::new();
+                self.state = State::Done;
+                Step::Ready
+            }
+            None => {
+                // Cues that list no usable Cluster: scan instead.
+                self.cues = None;
+                self.start_scan()
+            }
+        }
+    }
+
+    /// One unit per distinct Cluster the Cues list (video cues only when
+    /// there is video: audio cues may point at Clusters that do not start
+    /// with a video keyframe).
+    fn cue_units(&self) -> Option<Vec<Segment>> {
+        let (cues_at, cues) = self.cues.as_ref()?;
+        let media_end = self.media_end()?;
+        let any_video = cues.iter().any(|c| self.is_video_track(c.track));
+        let mut points: Vec<(u64, u64)> = cues
+            .iter()
+            .filter(|c| !any_video || self.is_video_track(c.track))
+            .filter_map(|c| Some((self.segment_start.checked_add(c.cluster)?, c.time)))
+            .filter(|&(at, _)| at >= self.first_cluster && at < media_end)
+            .collect();
+        points.sort_unstable();
+        points.dedup_by_key(|p| p.0);
+        // Keep time strictly increasing along with position.
+        let mut last_time = None;
+        points.retain(|&(_, t)| {
+            let keep = last_time.is_none_or(|l| t > l);
+            if keep {
+                last_time = Some(t);
+            }
+            keep
+        });
+        let (first_at, last_at) = (points.first()?.0, points.last()?.0);
+        // The last unit ends at the next top-level element we know of (Cues
+        // or Tags written after the Clusters), else at the end of the media.
+        let last_end = self
+            .seeks
+            .iter()
+            .filter_map(|s| self.segment_start.checked_add(s.position))
+            .chain(std::iter::once(*cues_at))
+            .filter(|&at| at > last_at)
+            .fold(media_end, u64::min);
+        let mut segments = Vec::with_capacity(points.len());
+        for (i, &(at, time)) in points.iter().enumerate() {
+            let start = self.info.seconds(time as f64);
+            let (end, bytes_end) = match points.get(i + 1) {
+                Some(&(next_at, next_time)) => (self.info.seconds(next_time as f64), next_at),
+                None => (
+                    self.info.duration_seconds().unwrap_or(start).max(start),
+                    last_end,
+                ),
+            };
+            segments.push(Segment {
+                start,
+                end,
+                bytes: at..bytes_end,
+            });
+        }
+        // Bytes between the first Cluster and the first cue belong to the
+        // first unit, which then starts at time 0.
+        if let Some(first) = segments
+            .first_mut()
+            .filter(|_| first_at > self.first_cluster)
+        {
+            first.bytes.start = self.first_cluster;
+            first.start = first.start.min(0.0);
+        }
+        Some(segments)
+    }
+
+    /// One step of the Cluster scan; `Ok(false)` when it needs more bytes.
+    fn scan_step(&mut self) -> Result<bool, MediaError> {
+        let at = self.cursor();
+        let media_end = self.media_end();
+        let Some(mut c) = self.scan else {
+            // At the Segment's top level.
+            if media_end.is_some_and(|end| at >= end) {
+                self.finish_scan();
+                return Ok(true);
+            }
+            let Some(h) = self.header()? else {
+                return self.wait("Segment element");
+            };
+            if h.id == id::CLUSTER {
+                let end = match h.size {
+                    Some(_) => Some(self.element_end(&h, self.segment_end, "Cluster")?),
+                    None => None,
+                };
+                self.scan = Some(ClusterScan::new(at, end));
+                self.skip_to(at + h.len as u64);
+            } else {
+                let end = self.element_end(&h, self.segment_end, "Segment element")?;
+                self.skip_to(end);
+            }
+            return Ok(true);
+        };
+        let end_reached = match c.end {
+            Some(end) => at >= end,
+            None => media_end.is_some_and(|end| at >= end),
+        };
+        if end_reached {
+            return self.close_cluster(c).map(|()| true);
+        }
+        let Some(h) = self.header()? else {
+            return self.wait("Cluster element");
+        };
+        if c.end.is_none() && id::is_top_level(h.id) {
+            return self.close_cluster(c).map(|()| true);
+        }
+        let end = self.element_end(&h, c.end.or(self.segment_end), "Cluster element")?;
+        let size = end - at - h.len as u64;
+        match h.id {
+            id::CLUSTER_TIMECODE => {
+                if size > 8 {
+                    return Err(malformed(at, "Cluster Timecode longer than 8 bytes"));
+                }
+                let total = h.len + size as usize;
+                let Some(payload) = self.avail().get(h.len..total) else {
+                    return self.wait("Cluster Timecode");
+                };
+                c.timecode = Some(ebml::read_uint(payload).map_err(|r| malformed(at, r))?);
+            }
+            id::SIMPLE_BLOCK if c.keyframe.is_none() => {
+                let want = h.len + (size as usize).min(cluster::SIMPLE_BLOCK_HEADER_MAX);
+                let head = self.avail().get(h.len..).unwrap_or(&[]);
+                let head = head.get(..want - h.len).unwrap_or(head);
+                match cluster::simple_block(head).map_err(|r| malformed(at, r))? {
+                    Some((track, key)) => {
+                        if self.is_video_track(track) {
+                            c.keyframe = Some(key);
+                        }
+                    }
+                    None if self.avail().len() < want => return self.wait("SimpleBlock"),
+                    None => return Err(malformed(at, "SimpleBlock too short")),
+                }
+            }
+            _ => {}
+        }
+        self.skip_to(end);
+        let has_video = self.tracks.iter().any(|t| t.kind == TrackKind::Video);
+        if !c.decided && c.timecode.is_some() && (c.keyframe.is_some() || !has_video) {
+            self.decide(&mut c);
+            // Nothing else in a sized Cluster matters: skip its payload.
+            if let Some(end) = c.end {
+                self.skip_to(end);
+            }
+        }
+        self.scan = Some(c);
+        Ok(true)
+    }
+
+    /// In the scan, more bytes are needed: that is a plain `Ready` (the
+    /// caller keeps feeding), unless the file is known to end here.
+    fn wait(&self, what: &'static str) -> Result<bool, MediaError> {
+        match self.file_len {
+            Some(len) if self.have_end() >= len => Err(MediaError::Truncated { len, what }),
+            _ => Ok(false),
+        }
+    }
+
+    /// Starts a unit at Cluster `c`, closing the open one, unless `c`
+    /// cannot start one (its first video block is not a keyframe, or its
+    /// time goes backwards): then it joins the open unit.
+    fn decide(&mut self, c: &mut ClusterScan) {
+        c.decided = true;
+        let start = self.info.seconds(c.timecode.unwrap_or(0) as f64);
+        match self.open_unit {
+            Some((_, open_start)) if c.keyframe == Some(false) || start <= open_start => {}
+            Some((open_at, open_start)) => {
+                if let Some(index) = self.index.as_mut() {
+                    index.segments.push(Segment {
+                        start: open_start,
+                        end: start,
+                        bytes: open_at..c.offset,
+                    });
+                }
+                self.open_unit = Some((c.offset, start));
+            }
+            None => self.open_unit = Some((c.offset, start)),
+        }
+    }
+
+    /// The Cluster ends at the cursor.
+    fn close_cluster(&mut self, mut c: ClusterScan) -> Result<(), MediaError> {
+        if !c.decided {
+            if c.timecode.is_none() {
+                return Err(malformed(c.offset, "Cluster without a Timecode"));
+            }
+            self.decide(&mut c);
+        }
+        self.scan = None;
+        self.last_cluster_end = self.cursor();
+        Ok(())
+    }
+
+    /// The media ended: close the last unit at the duration.
+    fn finish_scan(&mut self) {
+        let duration = self.info.duration_seconds();
+        if let (Some((at, start)), Some(index)) = (self.open_unit.take(), self.index.as_mut()) {
+            let end = duration.unwrap_or(start).max(start);
+            index.segments.push(Segment {
+                start,
+                end,
+                bytes: at..self.last_cluster_end.max(at),
+            });
+        }
+        if let Some(index) = self.index.as_mut() {
+            index.complete = true;
+            // The scan covered the whole file, so its end is the duration.
+            if index.duration.is_none() {
+                index.duration = index.segments.last().map(|s| s.end);
+            }
+        }
+        self.buf = Vec::new();
+        self.state = State::Done;
+    }
+}
+
+impl ContainerIndexer for WebmIndexer {
+    fn feed(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        file_len: Option<u64>,
+    ) -> Result<Step, MediaError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        if file_len.is_some() {
+            self.file_len = file_len;
+        }
+        let result = self.feed_inner(offset, data);
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    fn index(&self) -> Option<&MediaIndex> {
+        self.index.as_ref()
+    }
+}
+
+impl WebmIndexer {
+    fn feed_inner(&mut self, mut offset: u64, mut data: &[u8]) -> Result<Step, MediaError> {
+        let mut step = self.run()?;
+        while !data.is_empty() && self.state != State::Done {
+            let Some(used) = self.offer(offset, data) else {
+                break;
+            };
+            offset = offset.saturating_add(used as u64);
+            data = data.get(used..).unwrap_or(&[]);
+            step = self.run()?;
+        }
+        Ok(step)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    /// An element with an 8-byte size field.
+    fn el(id: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out: Vec<u8> = id
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x01);
+        out.extend_from_slice(&(payload.len() as u64).to_be_bytes()[1..]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn uint(id: u32, v: u64) -> Vec<u8> {
+        el(id, &v.to_be_bytes())
+    }
+
+    fn ebml_header(doc_type: &str) -> Vec<u8> {
+        el(id::EBML, &el(id::DOC_TYPE, doc_type.as_bytes()))
+    }
+
+    fn tracks() -> Vec<u8> {
+        let entry = [
+            uint(id::TRACK_NUMBER, 1),
+            uint(id::TRACK_TYPE, 1),
+            el(id::CODEC_ID, b"V_VP8"),
+        ]
+        .concat();
+        el(id::TRACKS, &el(id::TRACK_ENTRY, &entry))
+    }
+
+    fn info(duration_ms: f64) -> Vec<u8> {
+        el(
+            id::INFO,
+            &[
+                uint(id::TIMECODE_SCALE, 1_000_000),
+                el(id::DURATION, &duration_ms.to_be_bytes()),
+            ]
+            .concat(),
+        )
+    }
+
+    /// A Cluster at `timecode` ms with one video SimpleBlock.
+    fn cluster(timecode: u64, key: bool) -> Vec<u8> {
+        let block = [0x81, 0x00, 0x00, if key { 0x80 } else { 0x00 }, 0xAA, 0xBB];
+        el(
+            id::CLUSTER,
+            &[
+                uint(id::CLUSTER_TIMECODE, timecode),
+                el(id::SIMPLE_BLOCK, &block),
+            ]
+            .concat(),
+        )
+    }
+
+    /// EBML header + a sized Segment holding `children`.
+    fn file(children: &[Vec<u8>]) -> Vec<u8> {
+        [ebml_header("webm"), el(id::SEGMENT, &children.concat())].concat()
+    }
+
+    fn feed_all(data: &[u8], file_len: Option<u64>) -> Result<Step, MediaError> {
+        WebmIndexer::new().feed(0, data, file_len)
+    }
+
+    #[test]
+    fn scans_clusters_and_merges_non_keyframe_ones() {
+        let data = file(&[
+            info(3000.0),
+            tracks(),
+            cluster(0, true),
+            cluster(1000, false),
+            cluster(2000, true),
+        ]);
+        let mut ix = WebmIndexer::new();
+        let mut step = Ok(Step::Ready);
+        for (i, byte) in data.iter().enumerate() {
+            step = ix.feed(
+                i as u64,
+                std::slice::from_ref(byte),
+                Some(data.len() as u64),
+            );
+        }
+        assert_eq!(step, Ok(Step::Ready));
+        let index = ix.index().unwrap();
+        assert!(index.complete);
+        let times: Vec<_> = index.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(
+            times,
+            [(0.0, 2.0), (2.0, 3.0)],
+            "the 1 s Cluster starts with a delta frame"
+        );
+        assert_eq!(index.segments[1].bytes.end, data.len() as u64);
+        assert_eq!(index.mime_type(), "video/webm; codecs=\"vp8\"");
+    }
+
+    #[test]
+    fn cues_in_front() {
+        // Cue positions are relative to the Segment payload; lay out once
+        // to learn where the Clusters land, then fill in the Cues.
+        let cue = |time: u64, pos: u64| {
+            let positions = el(
+                id::CUE_TRACK_POSITIONS,
+                &[uint(id::CUE_TRACK, 1), uint(id::CUE_CLUSTER_POSITION, pos)].concat(),
+            );
+            el(
+                id::CUE_POINT,
+                &[uint(id::CUE_TIME, time), positions].concat(),
+            )
+        };
+        let head = [info(2000.0), tracks()].concat();
+        let cues_len = el(id::CUES, &[cue(0, 0), cue(0, 0)].concat()).len() as u64;
+        let first = head.len() as u64 + cues_len;
+        let second = first + cluster(0, true).len() as u64;
+        let cues = el(id::CUES, &[cue(0, first), cue(1000, second)].concat());
+        let data = file(&[head, cues, cluster(0, true), cluster(1000, true)]);
+        let mut ix = WebmIndexer::new();
+        assert_eq!(ix.feed(0, &data, None), Ok(Step::Ready));
+        let index = ix.index().unwrap();
+        assert!(index.complete);
+        assert_eq!(index.segments.len(), 2);
+        assert_eq!(index.segments[1].end, 2.0);
+        assert_eq!(index.segments[1].bytes.end, data.len() as u64);
+    }
+
+    #[test]
+    fn hostile_sizes() {
+        let near_2_56 = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE];
+        // Tracks claiming ~2^56 bytes: refused before buffering anything.
+        let mut data = [ebml_header("webm"), vec![0x18, 0x53, 0x80, 0x67, 0xFF]].concat();
+        data.extend_from_slice(&[0x16, 0x54, 0xAE, 0x6B]);
+        data.extend_from_slice(&near_2_56);
+        assert!(matches!(
+            feed_all(&data, None),
+            Err(MediaError::TooLarge { .. })
+        ));
+
+        // A Void of ~2^56 bytes is skipped by offset: ask for what follows it,
+        // or call the file truncated when its length is known.
+        let mut data = [
+            ebml_header("webm"),
+            vec![0x18, 0x53, 0x80, 0x67, 0xFF, 0xEC],
+        ]
+        .concat();
+        data.extend_from_slice(&near_2_56);
+        assert!(
+            matches!(feed_all(&data, None), Ok(Step::NeedBytes { offset, .. }) if offset > 1 << 55)
+        );
+        assert!(matches!(
+            feed_all(&data, Some(1000)),
+            Err(MediaError::Truncated { len: 1000, .. })
+        ));
+
+        // Offsets that would overflow u64 are errors, not wraps.
+        let mut ix = WebmIndexer::new();
+        let head = [
+            ebml_header("webm"),
+            vec![0x18, 0x53, 0x80, 0x67, 0xFF, 0xEC],
+        ]
+        .concat();
+        assert!(matches!(
+            ix.feed(0, &head, None),
+            Ok(Step::NeedBytes { .. })
+        ));
+        assert!(ix.feed(u64::MAX - 2, &[1, 2, 3], None).is_ok());
+    }
+
+    #[test]
+    fn invalid_leading_bytes() {
+        let base = [ebml_header("webm"), vec![0x18, 0x53, 0x80, 0x67, 0xFF]].concat();
+        let bad_id = [base.clone(), vec![0x00, 0x81, 0x00]].concat();
+        assert!(matches!(
+            feed_all(&bad_id, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        let bad_size = [base.clone(), vec![0xEC, 0x00, 0x00]].concat();
+        assert!(matches!(
+            feed_all(&bad_size, None),
+            Err(MediaError::Malformed { .. })
+        ));
+        // Unknown size is only for Segment and Cluster.
+        let unknown_info = [base, vec![0x15, 0x49, 0xA9, 0x66, 0xFF]].concat();
+        assert!(matches!(
+            feed_all(&unknown_info, None),
+            Err(MediaError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_skipped_not_followed() {
+        // 10 000 nested Tags-like masters: skipped by size, no recursion.
+        let mut nested = Vec::new();
+        for _ in 0..10_000 {
+            nested = el(0x7373, &nested);
+        }
+        let data = file(&[
+            info(1000.0),
+            tracks(),
+            el(id::TAGS, &nested),
+            cluster(0, true),
+        ]);
+        assert_eq!(feed_all(&data, Some(data.len() as u64)), Ok(Step::Ready));
+
+        // Nested children that claim more than their parent: an error.
+        let entry = el(id::TRACK_ENTRY, &[0xE0, 0x85, 0x00]);
+        let data = file(&[el(id::TRACKS, &entry), cluster(0, true)]);
+        assert!(matches!(
+            feed_all(&data, None),
+            Err(MediaError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_and_foreign() {
+        let data = file(&[info(1000.0), tracks(), cluster(0, true)]);
+        assert!(matches!(
+            feed_all(&data[..20], None),
+            Ok(Step::NeedBytes { offset: 20, .. })
+        ));
+        assert!(matches!(
+            feed_all(&data[..20], Some(20)),
+            Err(MediaError::Truncated { len: 20, .. })
+        ));
+        // The Segment promises more than the file holds.
+        let short = data.len() as u64 - 1;
+        assert!(matches!(
+            feed_all(&data, Some(short)),
+            Err(MediaError::Truncated { .. })
+        ));
+        assert_eq!(
+            feed_all(b"\x00\x00\x00\x18ftypisom", None),
+            Err(MediaError::UnknownFormat)
+        );
+        assert_eq!(
+            feed_all(b"\x1A\x45", None),
+            Ok(Step::NeedBytes { offset: 2, len: 10 })
+        );
+        let mkv = [ebml_header("mkv"), el(id::SEGMENT, &[])].concat();
+        assert!(matches!(
+            feed_all(&mkv, None),
+            Err(MediaError::Unsupported { .. })
+        ));
+        let matroska = [
+            ebml_header("matroska"),
+            el(
+                id::SEGMENT,
+                &[info(1.0), tracks(), cluster(0, true)].concat(),
+            ),
+        ]
+        .concat();
+        assert_eq!(feed_all(&matroska, None), Ok(Step::Ready));
+        // No Tracks before the first Cluster.
+        assert!(matches!(
+            feed_all(&file(&[cluster(0, true)]), None),
+            Err(MediaError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn errors_are_sticky_and_gaps_ignored() {
+        let mut ix = WebmIndexer::new();
+        assert_eq!(
+            ix.feed(0, b"\x1A\x45", None),
+            Ok(Step::NeedBytes { offset: 2, len: 10 })
+        );
+        // Bytes past a gap do not count.
+        assert_eq!(
+            ix.feed(5, b"\xDF\xA3", None),
+            Ok(Step::NeedBytes { offset: 2, len: 10 })
+        );
+        assert_eq!(ix.feed(2, b"XX", None), Err(MediaError::UnknownFormat));
+        assert_eq!(
+            ix.feed(0, b"\x1A\x45\xDF\xA3", None),
+            Err(MediaError::UnknownFormat)
+        );
+        assert!(ix.index().is_none());
+    }
+}

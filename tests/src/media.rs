@@ -1,0 +1,101 @@
+//! The sample media and media made at test time (truncated, random).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::server::sample_media_dir;
+
+/// One of the committed samples in `www/media`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub name: &'static str,
+    /// Seconds, as documented in `www/media/README.md`.
+    pub duration: f64,
+}
+
+pub const MP4: Sample = Sample {
+    name: "caudal-sample.mp4",
+    duration: 20.0,
+};
+
+pub const WEBM: Sample = Sample {
+    name: "caudal-sample.webm",
+    duration: 20.0,
+};
+
+impl Sample {
+    pub fn path(&self) -> PathBuf {
+        sample_media_dir().join(self.name)
+    }
+
+    /// File size in bytes.
+    pub fn file_len(&self) -> Result<u64> {
+        Ok(std::fs::metadata(self.path())
+            .with_context(|| format!("sample {}", self.path().display()))?
+            .len())
+    }
+
+    /// Average bytes per second of media.
+    pub fn bytes_per_second(&self) -> Result<f64> {
+        Ok(self.file_len()? as f64 / self.duration)
+    }
+
+    /// Average bit rate in bit/s.
+    pub fn bit_rate(&self) -> Result<u64> {
+        Ok((self.bytes_per_second()? * 8.0) as u64)
+    }
+
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        std::fs::read(self.path()).with_context(|| format!("reading {}", self.path().display()))
+    }
+}
+
+/// A temp media dir with the given files.
+pub fn temp_media(files: &[(&str, Vec<u8>)]) -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("caudal-media-").tempdir()?;
+    for (name, bytes) in files {
+        write(dir.path(), name, bytes)?;
+    }
+    Ok(dir)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The first `n` bytes of a sample.
+pub fn truncated(sample: Sample, n: usize) -> Result<Vec<u8>> {
+    let mut bytes = sample.bytes()?;
+    bytes.truncate(n);
+    Ok(bytes)
+}
+
+/// `len` pseudo-random bytes (xorshift64*, fixed seed: the same every run).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_bytes_are_reproducible_and_not_media() {
+        let a = pseudo_random(200_000, 42);
+        assert_eq!(a.len(), 200_000);
+        assert_eq!(a, pseudo_random(200_000, 42));
+        assert_ne!(&a[4..8], b"ftyp");
+        assert_ne!(&a[..4], &[0x1a, 0x45, 0xdf, 0xa3]);
+    }
+}

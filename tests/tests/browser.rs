@@ -1,0 +1,606 @@
+//! The player in a real headless Chromium against the real server.
+//!
+//! Every test page comes from a second origin (its own `caudal`), loading
+//! `player.js` cross-origin; tests that shape the network put the shaping
+//! proxy in front of the media. Browser tests run one at a time (see
+//! `caudal_tests::browser_test`) and are skipped when Chromium is absent or
+//! `CAUDAL_SKIP_BROWSER=1`.
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use caudal_tests::media::{self, MP4, Sample, WEBM};
+use caudal_tests::page::Event;
+use caudal_tests::{Browser, Page, Stage, browser_test, dts, secs};
+use serde_json::{Value, json};
+
+/// Attaches `sample` (straight from origin A), plays it muted and checks it
+/// runs under MSE past 3 s, with a startup time.
+async fn plays_under_mse(browser: Browser, sample: Sample) -> Result<()> {
+    let stage = Stage::start().await?;
+    let page = stage.open(&browser, &[]).await?;
+    page.attach(&stage.media_url(sample.name), json!({}))
+        .await?;
+    page.play().await?;
+    page.wait_until("currentTime to pass 3 s", secs(20.0), "v.currentTime > 3")
+        .await?;
+    let stats = page.stats().await?;
+    ensure!(
+        stats.str("mode")? == "mse",
+        "stats().mode is {:?}, want \"mse\"{}",
+        stats.get("mode"),
+        page.diagnostics().await
+    );
+    let startup = stats.num("startupMs")?;
+    ensure!(startup > 0.0, "stats().startupMs is {startup}, want > 0");
+    no_panics(&page).await?;
+    no_errors(&page).await
+}
+
+#[test]
+fn fmp4_plays_under_mse() {
+    browser_test("fmp4_plays_under_mse", secs(60.0), |b| {
+        plays_under_mse(b, MP4)
+    });
+}
+
+#[test]
+fn webm_plays_under_mse() {
+    browser_test("webm_plays_under_mse", secs(60.0), |b| {
+        plays_under_mse(b, WEBM)
+    });
+}
+
+#[test]
+fn stats_has_every_documented_key() {
+    browser_test(
+        "stats_has_every_documented_key",
+        secs(60.0),
+        |browser| async move {
+            let stage = Stage::start().await?;
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.media_url(MP4.name), json!({})).await?;
+            page.play().await?;
+            page.wait_until("currentTime to pass 1 s", secs(20.0), "v.currentTime > 1")
+                .await?;
+            let stats = page.stats().await?;
+            let states = [
+                "idle",
+                "loading",
+                "buffering",
+                "playing",
+                "paused",
+                "stalled",
+                "seeking",
+                "ended",
+                "error",
+            ];
+            let mut wrong = Vec::new();
+            let mode = stats.get("mode").and_then(Value::as_str);
+            if !matches!(mode, Some("mse" | "native")) {
+                wrong.push(format!("mode: {:?}", stats.get("mode")));
+            }
+            let state = stats.get("state").and_then(Value::as_str);
+            if !state.is_some_and(|s| states.contains(&s)) {
+                wrong.push(format!("state: {:?}", stats.get("state")));
+            }
+            for key in [
+                "stalls",
+                "stallMs",
+                "bytesFetched",
+                "bufferAhead",
+                "requests",
+                "aborted",
+                "errors",
+                "position",
+            ] {
+                if !stats.get(key).is_some_and(Value::is_number) {
+                    wrong.push(format!("{key} (a number): {:?}", stats.get(key)));
+                }
+            }
+            for key in ["startupMs", "throughput", "duration"] {
+                if !stats.get(key).is_some_and(|v| v.is_number() || v.is_null()) {
+                    wrong.push(format!("{key} (number or null): {:?}", stats.get(key)));
+                }
+            }
+            ensure!(
+                wrong.is_empty(),
+                "stats() does not match the contract: {}\n  stats: {}",
+                wrong.join("; "),
+                stats.0
+            );
+            // While playing, position is the playhead and the duration is known.
+            let video = page.video().await?;
+            let position = stats.num("position")?;
+            ensure!(
+                (position - video.current_time).abs() < 1.0,
+                "stats().position {position} vs currentTime {}",
+                video.current_time
+            );
+            let duration = stats.num("duration")?;
+            ensure!(
+                (duration - MP4.duration).abs() < 0.5,
+                "stats().duration is {duration}"
+            );
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn seek_to_70_percent_resumes_there_and_aborts_in_flight() {
+    browser_test(
+        "seek_to_70_percent_resumes_there_and_aborts_in_flight",
+        secs(60.0),
+        |browser| async move {
+            let mut stage = Stage::start().await?;
+            let proxy = stage.add_proxy().await?;
+            // Twice the media's bit rate: fetching keeps up but a request
+            // is always in flight while the buffer fills.
+            proxy.set_rate(Some(2 * MP4.bit_rate()?));
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.proxied_media_url(MP4.name)?, json!({}))
+                .await?;
+            page.play().await?;
+            page.wait_until("currentTime to pass 1 s", secs(20.0), "v.currentTime >= 1")
+                .await?;
+            let proxy = stage.proxy()?;
+            wait_for(secs(5.0), "the proxy to be delivering bytes", || async {
+                Ok(proxy.idle_for().is_some_and(|d| d < secs(0.1)))
+            })
+            .await?;
+            let before = page.stats().await?;
+            let aborted_before = before.num("aborted")?;
+            let duration = page.video().await?.duration.unwrap_or(MP4.duration);
+            let target = 0.7 * duration;
+            page.js(
+                "v.currentTime = arguments[0]; return null;",
+                vec![json!(target)],
+            )
+            .await?;
+            let value = page
+                .wait_until(
+                    &format!(
+                        "currentTime to pass {:.1} s after seeking to {target:.1} s",
+                        target + 1.0
+                    ),
+                    secs(20.0),
+                    &format!("v.currentTime > {} && v.currentTime", target + 1.0),
+                )
+                .await?;
+            // Played on from the seek target, not from before it.
+            let now = value.as_f64().unwrap_or(0.0);
+            ensure!(
+                now < target + 5.0,
+                "currentTime {now} after seeking to {target}"
+            );
+            let after = page.stats().await?;
+            ensure!(
+                after.num("aborted")? > aborted_before,
+                "a fetch was in flight at the seek but stats().aborted stayed at {aborted_before}\n  stats: {}",
+                after.0
+            );
+            no_panics(&page).await?;
+            no_errors(&page).await
+        },
+    );
+}
+
+#[test]
+fn throttled_link_stalls_then_recovers_and_reaches_the_end() {
+    browser_test(
+        "throttled_link_stalls_then_recovers_and_reaches_the_end",
+        secs(90.0),
+        |browser| async move {
+            let mut stage = Stage::start().await?;
+            let bit_rate = MP4.bit_rate()?;
+            stage.add_proxy().await?.set_rate(Some(2 * bit_rate));
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(
+                &stage.proxied_media_url(MP4.name)?,
+                json!({ "startup": 1, "goal": 4, "resume": 2 }),
+            )
+            .await?;
+            page.play().await?;
+            page.wait_until("playback to start", secs(20.0), "v.currentTime > 0.5")
+                .await?;
+            // Half the bit rate, watched at double speed: the buffer runs dry.
+            let proxy = stage.proxy()?;
+            proxy.set_rate(Some(bit_rate / 2));
+            page.run("v.playbackRate = 2;").await?;
+            let stall = page
+                .wait_until(
+                    "a caudal:stall event",
+                    secs(30.0),
+                    "window.__events.filter(function (e) { return e.type === 'stall'; })[0]",
+                )
+                .await?;
+            let stalled_at = stall
+                .get("currentTime")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| anyhow!("stall event without currentTime: {stall}"))?;
+            proxy.set_rate(Some(20_000_000));
+            page.wait_until(
+                "playback to recover after the stall",
+                secs(15.0),
+                &format!("v.currentTime > {}", stalled_at + 1.0),
+            )
+            .await?;
+            page.wait_until(
+                "the end",
+                secs(30.0),
+                "v.ended || (P && P.stats().state === 'ended')",
+            )
+            .await?;
+            let stats = page.stats().await?;
+            ensure!(
+                stats.num("stalls")? >= 1.0,
+                "stats().stalls after a stall: {}",
+                stats.0
+            );
+            ensure!(
+                stats.num("stallMs")? > 0.0,
+                "stats().stallMs after a stall: {}",
+                stats.0
+            );
+            no_panics(&page).await?;
+            no_errors(&page).await
+        },
+    );
+}
+
+#[test]
+fn server_outage_of_two_seconds_leaves_no_gap() {
+    browser_test(
+        "server_outage_of_two_seconds_leaves_no_gap",
+        secs(90.0),
+        |browser| async move {
+            let mut stage = Stage::start().await?;
+            // Four times the bit rate: fetching is under way when the server goes.
+            stage.add_proxy().await?.set_rate(Some(4 * MP4.bit_rate()?));
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(
+                &stage.proxied_media_url(MP4.name)?,
+                json!({ "behind": 60, "maxBytes": 100_000_000 }),
+            )
+            .await?;
+            page.play().await?;
+            page.wait_until("currentTime to pass 1 s", secs(20.0), "v.currentTime > 1")
+                .await?;
+            let proxy = stage.proxy()?;
+            let bytes_before = proxy.bytes_down();
+            proxy.set_outage(true);
+            tokio::time::sleep(secs(2.0)).await;
+            proxy.set_outage(false);
+            let (cut, refused) = (proxy.cut_connections(), proxy.refused());
+            page.run("v.playbackRate = 2;").await?;
+            page.wait_until(
+                "the end",
+                secs(40.0),
+                "v.ended || (P && P.stats().state === 'ended')",
+            )
+            .await?;
+            let video = page.video().await?;
+            let duration = video.duration.unwrap_or(MP4.duration);
+            let covered = video.buffered.len() == 1
+                && video.buffered[0].0 <= 0.25
+                && video.buffered[0].1 >= duration - 0.25;
+            ensure!(
+                covered,
+                "buffered is {:?}, want one range covering [0, {duration}] (the outage cut {cut} \
+             connection(s), refused {refused}; {} bytes had been delivered before it){}",
+                video.buffered,
+                bytes_before,
+                page.diagnostics().await
+            );
+            no_panics(&page).await?;
+            no_errors(&page).await
+        },
+    );
+}
+
+#[test]
+fn paused_with_goal_10_stops_fetching_about_10_s_ahead() {
+    browser_test(
+        "paused_with_goal_10_stops_fetching_about_10_s_ahead",
+        secs(60.0),
+        |browser| async move {
+            let mut stage = Stage::start().await?;
+            stage.add_proxy().await?;
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.proxied_media_url(MP4.name)?, json!({ "goal": 10 }))
+                .await?;
+            page.wait_until(
+                "the player to fetch something",
+                secs(20.0),
+                "P && P.stats().bytesFetched > 0",
+            )
+            .await?;
+            // Until bytesFetched has not moved for 2 s (bounded: 30 s).
+            let deadline = std::time::Instant::now() + secs(30.0);
+            let (mut last, mut since) = (
+                page.stats().await?.num("bytesFetched")?,
+                std::time::Instant::now(),
+            );
+            loop {
+                tokio::time::sleep(secs(0.25)).await;
+                let now = page.stats().await?.num("bytesFetched")?;
+                if now != last {
+                    (last, since) = (now, std::time::Instant::now());
+                } else if since.elapsed() >= secs(2.0) {
+                    break;
+                }
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "bytesFetched still growing after 30 s (now {now}){}",
+                    page.diagnostics().await
+                );
+            }
+            let video = page.video().await?;
+            ensure!(
+                video.paused && video.current_time < 0.1,
+                "the video should still be paused at 0: {video:?}"
+            );
+            // ~10 s of media plus at most about one request more.
+            let per_second = MP4.bytes_per_second()?;
+            let fetched = last;
+            ensure!(
+                fetched > 300_000.0 && fetched < 1_200_000.0,
+                "paused with goal 10 the player fetched {fetched} bytes (~{:.1} s of media); \
+                 want 300 KB..1.2 MB (10 s ≈ {:.0} KB){}",
+                fetched / per_second,
+                10.0 * per_second / 1000.0,
+                page.diagnostics().await
+            );
+            // The wire agrees: what the proxy delivered is the bodies plus
+            // response heads (and little else).
+            let wire = stage.proxy()?.bytes_down() as f64;
+            ensure!(
+                wire >= fetched && wire <= fetched * 1.05 + 32_768.0,
+                "stats().bytesFetched is {fetched}, but the proxy delivered {wire} bytes"
+            );
+            no_panics(&page).await?;
+            no_errors(&page).await
+        },
+    );
+}
+
+/// Plays a broken file: exactly one `caudal:error` with a code and a message,
+/// nothing more in the 2 s after it but the state turning "error", no panic.
+async fn ends_in_one_error(browser: Browser, name: &str, bytes: Vec<u8>) -> Result<()> {
+    let stage = Stage::with_media(media::temp_media(&[(name, bytes)])?).await?;
+    let page = stage.open(&browser, &[]).await?;
+    page.attach(&stage.media_url(name), json!({})).await?;
+    page.play().await?;
+    page.wait_until(
+        "a caudal:error event",
+        secs(15.0),
+        "window.__events.some(function (e) { return e.type === 'error'; })",
+    )
+    .await?;
+    tokio::time::sleep(secs(2.0)).await;
+    let events = page.events().await?;
+    let first = events
+        .iter()
+        .position(|e| e.kind == "error")
+        .context("the error event went missing")?;
+    let error = &events[first];
+    let code_ok = match error.detail.get("code") {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(_)) => true,
+        _ => false,
+    };
+    let message_ok = error
+        .detail
+        .get("message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| !m.trim().is_empty());
+    ensure!(
+        code_ok && message_ok,
+        "caudal:error detail needs a non-empty code and message: {}",
+        error.detail
+    );
+    let after: Vec<&Event> = events[first + 1..]
+        .iter()
+        .filter(|e| !(e.kind == "state" && e.detail.get("state") == Some(&json!("error"))))
+        .collect();
+    let errors = events.iter().filter(|e| e.kind == "error").count();
+    ensure!(
+        errors == 1 && after.is_empty(),
+        "want exactly one caudal:error and then quiet; got {errors} error(s), then {after:?}"
+    );
+    let stats = page.stats().await?;
+    ensure!(
+        stats.str("state")? == "error",
+        "stats().state after the error: {}",
+        stats.0
+    );
+    no_panics(&page).await
+}
+
+#[test]
+fn truncated_file_ends_in_one_error() {
+    browser_test(
+        "truncated_file_ends_in_one_error",
+        secs(60.0),
+        |browser| async move {
+            // ftyp and the first half of the moov: no usable index.
+            ends_in_one_error(browser, "truncated.mp4", media::truncated(MP4, 600)?).await
+        },
+    );
+}
+
+#[test]
+fn random_bytes_file_ends_in_one_error() {
+    browser_test(
+        "random_bytes_file_ends_in_one_error",
+        secs(60.0),
+        |browser| async move {
+            ends_in_one_error(browser, "random.mp4", media::pseudo_random(200_000, 0x5eed)).await
+        },
+    );
+}
+
+#[test]
+fn second_origin_page_embeds_and_plays() {
+    browser_test(
+        "second_origin_page_embeds_and_plays",
+        secs(60.0),
+        |browser| async move {
+            let stage = Stage::start().await?;
+            let src = stage.media_url(MP4.name);
+            // Auto-attach from the markup; the page's origin is not the player's.
+            let page = stage
+                .open(&browser, &[("data-src", &src), ("data-goal", "10")])
+                .await?;
+            page.wait_until(
+                "Caudal.get(video) after auto-attach",
+                secs(15.0),
+                "window.Caudal && Caudal.get(v)",
+            )
+            .await?;
+            page.play().await?;
+            page.wait_until("currentTime to pass 2 s", secs(20.0), "v.currentTime > 2")
+                .await?;
+            let stats = page.stats().await?;
+            ensure!(stats.str("mode")? == "mse", "stats().mode: {}", stats.0);
+            let origin = page.js("return location.origin;", vec![]).await?;
+            ensure!(
+                origin.as_str() != Some(stage.server.origin().as_str()),
+                "the page should not share the player's origin"
+            );
+            no_panics(&page).await?;
+            no_errors(&page).await
+        },
+    );
+}
+
+#[test]
+fn demo_page_lists_the_sample_media() {
+    browser_test(
+        "demo_page_lists_the_sample_media",
+        secs(60.0),
+        |browser| async move {
+            let stage = Stage::start().await?;
+            let url = stage.server.url("/");
+            browser.goto(&url).await?;
+            let page = Page::current(&browser, &url);
+            page.wait_until(
+            "both sample names on the demo page",
+            secs(15.0),
+            &format!(
+                "document.body.innerText.indexOf('{}') >= 0 && document.body.innerText.indexOf('{}') >= 0",
+                MP4.name, WEBM.name
+            ),
+        )
+        .await?;
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn d_ts_matches_the_runtime_api() {
+    let path = caudal_tests::server::www_dir().join("player.d.ts");
+    if !path.is_file() {
+        caudal_tests::say(&format!(
+            "skipped: d_ts_matches_the_runtime_api: {} does not exist yet",
+            path.display()
+        ));
+        return;
+    }
+    browser_test(
+        "d_ts_matches_the_runtime_api",
+        secs(60.0),
+        |browser| async move {
+            let text = std::fs::read_to_string(&path)?;
+            let code = dts::strip_comments(&text);
+            let stage = Stage::start().await?;
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.media_url(MP4.name), json!({})).await?;
+            let names: Value = page
+            .js(
+                "function names(o) { var out = Object.keys(o || {}); \
+                   for (var p = o && Object.getPrototypeOf(o); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) \
+                     out = out.concat(Object.getOwnPropertyNames(p)); \
+                   return out.filter(function (k, i) { \
+                     return k !== 'constructor' && k.charAt(0) !== '_' && out.indexOf(k) === i; }); } \
+                 return { caudal: names(window.Caudal), player: names(P), \
+                          stats: Object.keys(P.stats()) };",
+                vec![],
+            )
+            .await?;
+            let list = |key: &str| -> Vec<String> {
+                names
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let mut missing = Vec::new();
+            for (what, name) in list("caudal")
+                .into_iter()
+                .map(|n| ("Caudal", n))
+                .chain(list("player").into_iter().map(|n| ("player", n)))
+            {
+                if !dts::mentions(&code, &name) {
+                    missing.push(format!("{what}.{name}"));
+                }
+            }
+            let declared = dts::stats_keys(&text)?;
+            for key in list("stats") {
+                if !declared.contains(&key) {
+                    missing.push(format!("stats().{key} (declared: {})", declared.join(", ")));
+                }
+            }
+            if !missing.is_empty() {
+                bail!("{} lacks: {}", path.display(), missing.join(", "));
+            }
+            Ok(())
+        },
+    );
+}
+
+/// No console message or uncaught error says the wasm panicked or trapped.
+async fn no_panics(page: &Page) -> Result<()> {
+    let panics = page.panics().await?;
+    ensure!(
+        panics.is_empty(),
+        "the player panicked: {}",
+        panics.join("\n---\n")
+    );
+    Ok(())
+}
+
+/// No `caudal:error` event was dispatched.
+async fn no_errors(page: &Page) -> Result<()> {
+    let events = page.events().await?;
+    let errors: Vec<&Event> = events.iter().filter(|e| e.kind == "error").collect();
+    ensure!(
+        errors.is_empty(),
+        "caudal:error: {errors:?}{}",
+        page.diagnostics().await
+    );
+    Ok(())
+}
+
+/// Polls a harness-side condition every 20 ms for at most `limit`.
+async fn wait_for<F, Fut>(limit: std::time::Duration, what: &str, mut ready: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !ready().await? {
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "timed out after {:.1} s waiting for {what}",
+                limit.as_secs_f64()
+            );
+        }
+        tokio::time::sleep(secs(0.02)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+// TypeScript declarations for the Caudal player loader (`player.js`).
+// Kept true by the browser test `d_ts_matches_the_runtime_api` in tests/.
+
+/** Buffer policy options; also settable as data-* attributes on <video data-src>. */
+export interface CaudalOptions {
+  /** Seconds buffered before the first frame plays (and after a seek). Default 1. */
+  startup?: number;
+  /** Seconds ahead of the playhead to keep; nothing is fetched beyond. Default 30. */
+  goal?: number;
+  /** Seconds buffered before a stall ends. Default 3. */
+  resume?: number;
+  /** Seconds kept behind the playhead; older media is evicted. Default 30. */
+  behind?: number;
+  /** Most bytes held in the buffer. Default 96 MiB. `data-max-bytes` as an attribute. */
+  maxBytes?: number;
+}
+
+export type CaudalState =
+  | "idle"
+  | "loading"
+  | "buffering"
+  | "playing"
+  | "paused"
+  | "stalled"
+  | "seeking"
+  | "ended"
+  | "error"
+  | "native"
+  | "destroyed";
+
+/** What `player.stats()` returns: a plain, JSON-able object. */
+export interface CaudalStats {
+  /** "mse": Caudal's policy drives Media Source Extensions; "native": the browser plays `src=`. */
+  mode: "mse" | "native";
+  state: CaudalState;
+  /** Why playback is native, when it is. */
+  reason: string | null;
+  url: string;
+  /** Milliseconds from attach until playback was released (first frame). */
+  startupMs: number | null;
+  stalls: number;
+  stallMs: number;
+  /** Bytes downloaded (null in native mode: not observable). */
+  bytesFetched: number | null;
+  /** Seconds buffered ahead of the playhead. */
+  bufferAhead: number;
+  /** Estimated throughput, bits per second. */
+  throughput: number | null;
+  /** HTTP requests made. */
+  requests: number | null;
+  /** Requests aborted (seeks). */
+  aborted: number | null;
+  /** Failed requests that were retried. */
+  errors: number;
+  duration: number | null;
+  position: number;
+  /** Buffered time ranges, [start, end] seconds. */
+  buffered: Array<[number, number]>;
+}
+
+export interface CaudalPlayer {
+  /** The element it plays in. */
+  readonly video: HTMLMediaElement;
+  /** The absolute URL of the media. */
+  readonly url: string;
+  stats(): CaudalStats;
+  /** Stops every request and detaches from the element. */
+  destroy(): void;
+}
+
+export interface CaudalStateDetail {
+  state: CaudalState;
+  previous: CaudalState;
+  mode?: "native";
+  reason?: string;
+}
+export interface CaudalStallDetail {
+  position: number;
+}
+export interface CaudalErrorDetail {
+  /** "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "media-…" */
+  code: string;
+  /** One sentence: what failed and why. */
+  message: string;
+}
+
+export interface CaudalApi {
+  /** Resolves once the wasm player is loaded. */
+  ready: Promise<void>;
+  /** The player's version, or null before `ready`. */
+  version(): string | null;
+  /** MediaSource.isTypeSupported(mime), or null before `ready`. */
+  mseSupported(mime: string): boolean | null;
+  /** Attach a player to `video` for `url`; replaces a previous one on the same element. */
+  attach(video: HTMLMediaElement, url: string, options?: CaudalOptions): Promise<CaudalPlayer>;
+  /** The player attached to `video`, or null. */
+  get(video: HTMLMediaElement): CaudalPlayer | null;
+  /** The URL player.js was loaded from. */
+  base: string;
+}
+
+declare global {
+  interface Window {
+    Caudal: CaudalApi;
+  }
+  const Caudal: CaudalApi;
+  interface HTMLMediaElementEventMap {
+    "caudal:state": CustomEvent<CaudalStateDetail>;
+    "caudal:stall": CustomEvent<CaudalStallDetail>;
+    "caudal:error": CustomEvent<CaudalErrorDetail>;
+  }
+}
