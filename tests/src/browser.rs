@@ -144,6 +144,8 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-extensions",
+            "--disable-breakpad",
+            "--disable-crash-reporter",
             "--autoplay-policy=no-user-gesture-required",
             "--mute-audio",
             "--window-size=1024,768",

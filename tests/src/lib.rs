@@ -46,6 +46,11 @@ pub fn say(line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
+/// `CAUDAL_TEST_VERBOSE=1`: log each wait and its duration to stderr.
+pub fn verbose() -> bool {
+    std::env::var_os("CAUDAL_TEST_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Panics with instructions when the wasm player has not been built.
 pub fn require_player_build() {
     let wasm = server::www_dir().join("pkg").join("caudal_player_bg.wasm");

@@ -387,6 +387,14 @@ impl Page {
         loop {
             let r = self.js(&body, vec![]).await?;
             if r.get("ok") == Some(&Value::Bool(true)) {
+                if crate::verbose() {
+                    let waited =
+                        timeout.saturating_sub(deadline.saturating_duration_since(Instant::now()));
+                    crate::say(&format!(
+                        "  {:6.2} s waiting for {what}",
+                        waited.as_secs_f64()
+                    ));
+                }
                 return Ok(r.get("value").cloned().unwrap_or(Value::Null));
             }
             if let Some(e) = r.get("error").and_then(Value::as_str) {
