@@ -160,4 +160,10 @@ pub trait ContainerIndexer {
     -> Result<Step, MediaError>;
     /// The index once [`Step::Ready`] was returned.
     fn index(&self) -> Option<&MediaIndex>;
+    /// Bytes that would complete an incomplete index but are not needed to
+    /// start playing (an fMP4's `mfra` at the end of the file): the caller
+    /// fetches them when convenient and feeds them like any others.
+    fn wants(&self) -> Option<Range<u64>> {
+        None
+    }
 }

@@ -228,3 +228,33 @@ fn webm_is_not_mp4() {
         Err(MediaError::UnknownFormat)
     );
 }
+
+#[test]
+fn the_mfra_at_the_end_completes_the_index_without_scanning() {
+    let data = sample();
+    let len = data.len() as u64;
+    let scanned = index_in_chunks(&data, 4096).expect("scanned index");
+    let mut ix = Fmp4Indexer::new();
+    // The first request: moov and the first fragment or so.
+    let head = &data[..64 * 1024];
+    assert_eq!(ix.feed(0, head, Some(len)), Ok(Step::Ready));
+    assert!(!ix.index().expect("index").complete);
+    let wanted = ix.wants().expect("asks for the end of the file");
+    assert_eq!(wanted.end, len);
+    let tail = &data[wanted.start as usize..];
+    assert_eq!(ix.feed(wanted.start, tail, Some(len)), Ok(Step::Ready));
+    let index = ix.index().expect("index");
+    assert!(index.complete, "complete from the mfra");
+    assert_eq!(ix.wants(), None);
+    assert_contiguous(index);
+    assert_eq!(index.segments.len(), scanned.segments.len());
+    for (from_mfra, from_scan) in index.segments.iter().zip(&scanned.segments) {
+        assert_eq!(from_mfra.bytes.start, from_scan.bytes.start);
+        assert!(
+            (from_mfra.start - from_scan.start).abs() < 0.05,
+            "{from_mfra:?} vs {from_scan:?}"
+        );
+    }
+    let duration = index.duration.expect("duration");
+    assert!((duration - 20.02).abs() < 0.1, "duration {duration}");
+}

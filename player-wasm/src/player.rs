@@ -34,6 +34,7 @@ pub enum Mode {
 #[derive(Debug)]
 enum Op {
     Remove(f64, f64),
+    Duration(f64),
     EndOfStream,
 }
 
@@ -437,6 +438,7 @@ impl Shared {
                 ]);
                 self.0.borrow_mut().events.push(("caudal:state", detail));
             }
+            Action::SetDuration(duration) => self.0.borrow_mut().ops.push_back(Op::Duration(duration)),
             Action::EndOfStream => self.0.borrow_mut().ops.push_back(Op::EndOfStream),
             Action::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();
@@ -504,6 +506,17 @@ impl Shared {
                 inner.ops.pop_front();
                 if sb.remove(start, end).is_ok() {
                     return;
+                }
+            }
+            Some(Op::Duration(duration)) => {
+                let duration = *duration;
+                inner.ops.pop_front();
+                if let Some(ms) = &inner.media_source
+                    && ms.ready_state() == MediaSourceReadyState::Open
+                    && duration.is_finite()
+                    && duration > 0.0
+                {
+                    ms.set_duration(duration);
                 }
             }
             Some(Op::EndOfStream) if inner.queue.is_empty() => {

@@ -10,7 +10,7 @@
 use super::CONTAINER;
 use super::boxes::moov::{self, Movie};
 use super::boxes::sidx::{self, Sidx};
-use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, moof};
+use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, mfra, moof};
 use crate::index::{
     Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
 };
@@ -105,6 +105,10 @@ pub struct Fmp4Indexer {
     sidx_track: Option<u32>,
     /// Boxes before this offset are covered by `sidx`-derived segments.
     covered_end: u64,
+    /// The `mfra` at the end of the file was looked for (found or not).
+    tail_done: bool,
+    /// Where the `mfra` is, once `mfro` said and it was not all there.
+    tail_range: Option<std::ops::Range<u64>>,
     /// The segments come from a whole-file `sidx` on another track's
     /// timeline; a `sidx` of the timing track may still follow. The index is
     /// complete at the next box that is not a `sidx`.
@@ -136,7 +140,98 @@ impl Fmp4Indexer {
             sidx_track: None,
             covered_end: 0,
             complete_after_sidxs: false,
+            tail_done: false,
+            tail_range: None,
         }
+    }
+
+    /// Reads the random-access index at the end of the file when `data`
+    /// reaches the end: `mfro` (last 16 bytes) gives the `mfra` size, and
+    /// `mfra` the time and `moof` offset of every keyframe — a complete index
+    /// without scanning the fragments. Tried once; without it, scanning goes on.
+    fn read_tail(&mut self, offset: u64, data: &[u8]) -> Result<(), MediaError> {
+        let Some(len) = self.file_len else {
+            return Ok(());
+        };
+        let end = offset.saturating_add(data.len() as u64);
+        if self.tail_done || self.phase != Phase::Media || end != len || data.len() < mfra::MFRO_LEN
+        {
+            return Ok(());
+        }
+        if self.index.as_ref().is_none_or(|i| i.complete) {
+            self.tail_done = true;
+            return Ok(());
+        }
+        let Some(size) = mfra::mfra_size(data) else {
+            self.tail_done = true;
+            return Ok(());
+        };
+        let mfra_start = len.saturating_sub(size);
+        let Some(skip) = mfra_start.checked_sub(offset) else {
+            // Not all here: ask for exactly the `mfra`.
+            self.tail_range = Some(mfra_start..len);
+            return Ok(());
+        };
+        self.tail_done = true;
+        let Some(mfra_box) = usize::try_from(skip).ok().and_then(|s| data.get(s..)) else {
+            return Ok(());
+        };
+        if mfra_box.len() < 8 || mfra_box.get(4..8) != Some(b"mfra".as_slice()) {
+            return Ok(());
+        }
+        let entries = mfra::track_entries(&mfra_box[8..], mfra_start + 8, self.timing.track_id)?;
+        self.segments_from_mfra(&entries, mfra_start);
+        Ok(())
+    }
+
+    /// Once the `mfra` completed the index, there is nothing more to ask.
+    fn step_after_tail(&self, step: Step) -> Step {
+        if self.index.as_ref().is_some_and(|i| i.complete) {
+            Step::Ready
+        } else {
+            step
+        }
+    }
+
+    fn segments_from_mfra(&mut self, entries: &[mfra::Entry], mfra_start: u64) {
+        let scale = f64::from(self.timing.timescale.max(1));
+        let Some(index) = self.index.as_mut() else {
+            return;
+        };
+        if entries.is_empty()
+            || entries
+                .iter()
+                .any(|e| e.moof_offset < index.init.end || e.moof_offset >= mfra_start)
+        {
+            return;
+        }
+        let mut segments: Vec<Segment> = entries
+            .windows(2)
+            .map(|w| Segment {
+                start: w[0].time as f64 / scale,
+                end: w[1].time as f64 / scale,
+                bytes: w[0].moof_offset..w[1].moof_offset,
+            })
+            .collect();
+        // The last fragment's duration is not in `mfra`: take the mean of the
+        // others (MSE trims the duration to what was appended at the end).
+        let last = entries[entries.len() - 1];
+        let start = last.time as f64 / scale;
+        let mean =
+            segments.iter().map(|s| s.end - s.start).sum::<f64>() / segments.len().max(1) as f64;
+        segments.push(Segment {
+            start,
+            end: start + mean,
+            bytes: last.moof_offset..mfra_start,
+        });
+        if let Some(first) = segments.first_mut() {
+            first.bytes.start = index.init.end;
+        }
+        if index.duration.is_none() && !segments.is_empty() && mean > 0.0 {
+            index.duration = segments.last().map(|s| s.end);
+        }
+        index.segments = segments;
+        index.complete = true;
     }
 
     /// The file offset of the next byte the indexer wants: where to go on
@@ -594,7 +689,17 @@ impl ContainerIndexer for Fmp4Indexer {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        self.run(offset, data, file_len).inspect_err(|e| {
+        if self.file_len.is_none() {
+            self.file_len = file_len;
+        }
+        // Scanning first: bytes it can use give exact times; only what it
+        // cannot reach (the end of the file) goes to the `mfra` reader.
+        let step = self.run(offset, data, file_len);
+        step.and_then(|step| {
+            self.read_tail(offset, data)
+                .map(|()| self.step_after_tail(step))
+        })
+        .inspect_err(|e| {
             self.error = Some(e.clone());
             self.buf = Vec::new();
         })
@@ -603,7 +708,22 @@ impl ContainerIndexer for Fmp4Indexer {
     fn index(&self) -> Option<&MediaIndex> {
         self.index.as_ref()
     }
+
+    fn wants(&self) -> Option<std::ops::Range<u64>> {
+        let len = self.file_len?;
+        let index = self.index.as_ref()?;
+        if self.tail_done || index.complete || self.phase != Phase::Media {
+            return None;
+        }
+        Some(self.tail_range.clone().unwrap_or_else(|| {
+            // One request that holds a typical `mfra` whole.
+            len.saturating_sub(TAIL_GUESS).max(index.init.end)..len
+        }))
+    }
 }
+
+/// Bytes fetched from the end of the file to find `mfro` and `mfra`.
+const TAIL_GUESS: u64 = 16 << 10;
 
 /// The part of `data` (which starts at file offset `offset`) from `at` on,
 /// if `data` reaches `at` and goes past it.

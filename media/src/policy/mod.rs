@@ -60,6 +60,8 @@ pub enum Action {
     Stall { position: f64 },
     /// The state changed: the `caudal:state` event.
     State { state: State, previous: State },
+    /// The duration became known (or better known) after `Configure`.
+    SetDuration(f64),
     /// Every byte is appended: `MediaSource.endOfStream()`.
     EndOfStream,
     /// Give up: the `caudal:error` event. Nothing more will be asked.
@@ -186,10 +188,17 @@ pub struct Policy {
     /// The indexer has been fed every byte before this offset of the media run.
     index_frontier: u64,
     configured: bool,
+    /// The duration the shell was last given.
+    announced_duration: Option<f64>,
+    /// Extra index bytes already asked for (see `ContainerIndexer::wants`).
+    wanted: Option<Range<u64>>,
     file_len: Option<u64>,
 
-    // Fetching.
+    // Fetching: the media run, and beside it a request for index bytes
+    // elsewhere in the file (WebM Cues or an fMP4 `mfra` at the end), so the
+    // index never waits behind a media request.
     request: Option<Request>,
+    side: Option<Request>,
     cursor: u64,
     retry_at: Option<Millis>,
     attempts: u32,
@@ -242,8 +251,11 @@ impl Policy {
             index_fetches: 0,
             index_frontier: 0,
             configured: false,
+            announced_duration: None,
+            wanted: None,
             file_len: None,
             request: None,
+            side: None,
             cursor: 0,
             retry_at: None,
             attempts: 0,
@@ -354,7 +366,7 @@ impl Policy {
     /// Response headers arrived. `total` is the file length from
     /// Content-Range (or Content-Length of a 200).
     pub fn handle_response(&mut self, now: Millis, id: RequestId, status: u16, total: Option<u64>) {
-        let Some(request) = self.request.as_ref().filter(|r| r.id == id) else {
+        let Some(request) = self.live(id).cloned() else {
             return;
         };
         let starts_at_zero = request.range.start == 0;
@@ -367,7 +379,7 @@ impl Policy {
             200 if starts_at_zero => {
                 // The server ignores Range: the whole file comes; take it.
                 self.file_len = total;
-                if let Some(request) = self.request.as_mut() {
+                if let Some(request) = self.live_mut(id) {
                     request.range.end = total.unwrap_or(u64::MAX);
                 }
             }
@@ -393,7 +405,7 @@ impl Policy {
                 }
             }
             500..=599 => {
-                self.request = None;
+                self.take_live(id);
                 self.schedule_retry(now, format!("server error {status}"));
             }
             _ => self.fail(
@@ -405,7 +417,7 @@ impl Policy {
 
     /// `data` arrived for request `id` (in order).
     pub fn handle_data(&mut self, now: Millis, id: RequestId, data: &[u8]) {
-        let Some(request) = self.request.as_mut().filter(|r| r.id == id) else {
+        let Some(request) = self.live_mut(id) else {
             return;
         };
         let offset = request.range.start + request.received;
@@ -431,14 +443,17 @@ impl Policy {
         if media && self.configured {
             self.actions.push_back(Action::Append { end: self.cursor });
         }
+        if self.side.is_none() && self.index_need.is_some() {
+            // Index bytes elsewhere: ask now, beside the media request.
+            self.plan_fetch(now);
+        }
     }
 
     /// Request `id` ended.
     pub fn handle_done(&mut self, now: Millis, id: RequestId, outcome: Outcome) {
-        let Some(request) = self.request.as_ref().filter(|r| r.id == id).cloned() else {
+        let Some(request) = self.take_live(id) else {
             return;
         };
-        self.request = None;
         let expected = request.range.end - request.range.start;
         match outcome {
             Outcome::Complete if request.received >= expected => {}
@@ -459,6 +474,10 @@ impl Policy {
             }
         }
         if !request.media {
+            // What was asked for came; the indexer asks again if it must.
+            if self.index_need.as_ref() == Some(&request.range) {
+                self.index_need = None;
+            }
             self.index_fetches += 1;
             if self.index_fetches > MAX_INDEX_FETCHES {
                 self.fail(
@@ -553,10 +572,11 @@ impl Policy {
 
     /// When [`Policy::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let stalled_request = self
-            .request
-            .as_ref()
-            .map(|r| r.last_data + self.options.request_timeout_ms);
+        let stalled_request = [&self.request, &self.side]
+            .into_iter()
+            .flatten()
+            .map(|r| r.last_data + self.options.request_timeout_ms)
+            .reduce(f64::min);
         match (self.retry_at, stalled_request) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -564,11 +584,14 @@ impl Policy {
     }
 
     pub fn handle_timeout(&mut self, now: Millis) {
-        if let Some(request) = &self.request
-            && now >= request.last_data + self.options.request_timeout_ms
-        {
-            let id = request.id;
-            self.request = None;
+        let silent: Vec<RequestId> = [&self.request, &self.side]
+            .into_iter()
+            .flatten()
+            .filter(|r| now >= r.last_data + self.options.request_timeout_ms)
+            .map(|r| r.id)
+            .collect();
+        for id in silent {
+            self.take_live(id);
             self.actions.push_back(Action::Abort { id });
             self.schedule_retry(now, "no data for too long".into());
         }
@@ -620,7 +643,10 @@ impl Policy {
         if self.state == State::Error {
             return;
         }
-        if let Some(request) = self.request.take() {
+        for request in [self.request.take(), self.side.take()]
+            .into_iter()
+            .flatten()
+        {
             self.actions.push_back(Action::Abort { id: request.id });
         }
         self.retry_at = None;
@@ -705,9 +731,30 @@ impl Policy {
                 if !self.configured {
                     self.configure();
                 }
+                self.after_index_update();
             }
         }
         Ok(())
+    }
+
+    /// Asks for bytes that would complete the index, and tells the shell a
+    /// duration that became known.
+    fn after_index_update(&mut self) {
+        let wants = self.indexer.as_ref().and_then(|i| i.wants());
+        if let Some(range) = wants
+            && self.wanted.as_ref() != Some(&range)
+            && self.index_need.is_none()
+        {
+            self.wanted = Some(range.clone());
+            self.index_need = Some(range);
+        }
+        if self.configured
+            && let Some(duration) = self.duration()
+            && self.announced_duration != Some(duration)
+        {
+            self.announced_duration = Some(duration);
+            self.actions.push_back(Action::SetDuration(duration));
+        }
     }
 
     /// A complete index that reaches past the end of the file: truncated.
@@ -734,8 +781,14 @@ impl Policy {
         }
         let Some(index) = self.index() else { return };
         let mime = index.mime_type();
-        let duration = index.duration;
+        let duration = index.duration.or_else(|| {
+            index
+                .complete
+                .then(|| index.segments.last().map(|s| s.end))
+                .flatten()
+        });
         self.configured = true;
+        self.announced_duration = duration;
         self.actions.push_back(Action::Configure { mime, duration });
         self.actions.push_back(Action::Append { end: self.cursor });
         self.set_state(State::Buffering);
@@ -886,14 +939,15 @@ impl Policy {
     }
 
     fn plan_fetch(&mut self, now: Millis) {
-        if self.request.is_some()
-            || self.retry_at.is_some()
-            || matches!(self.state, State::Error | State::Idle)
-        {
+        if self.retry_at.is_some() || matches!(self.state, State::Error | State::Idle) {
             return;
         }
-        if let Some(need) = self.index_need.clone() {
+        if self.side.is_none()
+            && let Some(need) = self.index_need.clone()
+        {
             self.issue(now, need, false);
+        }
+        if self.request.is_some() {
             return;
         }
         if self.all_fetched() {
@@ -955,17 +1009,48 @@ impl Policy {
         }
     }
 
+    /// The live request `id`, media or side.
+    fn live(&self, id: RequestId) -> Option<&Request> {
+        [&self.request, &self.side]
+            .into_iter()
+            .flatten()
+            .find(|r| r.id == id)
+    }
+
+    fn live_mut(&mut self, id: RequestId) -> Option<&mut Request> {
+        [&mut self.request, &mut self.side]
+            .into_iter()
+            .flatten()
+            .find(|r| r.id == id)
+    }
+
+    /// Removes the live request `id` from its slot.
+    fn take_live(&mut self, id: RequestId) -> Option<Request> {
+        if self.request.as_ref().is_some_and(|r| r.id == id) {
+            return self.request.take();
+        }
+        if self.side.as_ref().is_some_and(|r| r.id == id) {
+            return self.side.take();
+        }
+        None
+    }
+
     fn issue(&mut self, now: Millis, range: Range<u64>, media: bool) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.stats.requests += 1;
-        self.request = Some(Request {
+        let request = Some(Request {
             id,
             range: range.clone(),
             received: 0,
             media,
             last_data: now,
         });
+        if media {
+            self.request = request;
+        } else {
+            self.side = request;
+        }
         self.actions.push_back(Action::Fetch { id, range, media });
     }
 }

@@ -11,6 +11,7 @@ pub mod ftyp;
 pub mod header;
 pub mod moof;
 pub mod moov;
+pub mod mfra;
 pub mod mvex;
 pub mod reader;
 pub mod sidx;
