@@ -17,6 +17,13 @@ pub enum Container {
     FragmentedMp4,
     /// WebM (Matroska subset).
     WebM,
+    /// Plain (non-fragmented) MP4, remuxed to fragmented MP4 in the player
+    /// (`crate::remux`): `init` is the `moov`'s byte range, each segment a
+    /// planned fragment with the span of file bytes its samples occupy.
+    Mp4,
+    /// MP3 (MPEG audio Layer III frames, maybe behind ID3 tags), appended
+    /// as it is.
+    Mp3,
 }
 
 /// What a track carries.
@@ -74,12 +81,17 @@ impl MediaIndex {
     /// `video/mp4; codecs="avc1.4d401e,mp4a.40.2"` — for `isTypeSupported`
     /// and `addSourceBuffer`. One SourceBuffer takes the muxed stream.
     pub fn mime_type(&self) -> String {
+        // MSE's MPEG audio byte stream takes no codecs parameter.
+        if self.container == Container::Mp3 {
+            return "audio/mpeg".to_owned();
+        }
         let has_video = self.tracks.iter().any(|t| t.kind == TrackKind::Video);
         let base = match (self.container, has_video) {
-            (Container::FragmentedMp4, true) => "video/mp4",
-            (Container::FragmentedMp4, false) => "audio/mp4",
+            (Container::FragmentedMp4 | Container::Mp4, true) => "video/mp4",
+            (Container::FragmentedMp4 | Container::Mp4, false) => "audio/mp4",
             (Container::WebM, true) => "video/webm",
             (Container::WebM, false) => "audio/webm",
+            (Container::Mp3, _) => "audio/mpeg",
         };
         let codecs: Vec<&str> = self
             .tracks

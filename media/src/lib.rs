@@ -6,7 +6,9 @@
 
 pub mod index;
 pub mod mime;
+pub mod mp3;
 pub mod mp4;
 pub mod policy;
 pub mod probe;
+pub mod remux;
 pub mod webm;

@@ -13,12 +13,31 @@ pub fn indexer_for(head: &[u8]) -> Result<Box<dyn ContainerIndexer>, MediaError>
     if head.len() >= 8 && matches!(&head[4..8], b"ftyp" | b"styp" | b"moov" | b"free" | b"skip") {
         return Ok(Box::new(crate::mp4::Fmp4Indexer::new()));
     }
+    // MP3: an ID3v2 tag, or a Layer III frame header right away (checked in
+    // full, so that ADTS and random bytes with 0xFFE are not taken).
+    if head.starts_with(b"ID3") || crate::mp3::frame::parse_slice(head).is_ok() {
+        return Ok(Box::new(crate::mp3::Mp3Indexer::new()));
+    }
     Err(MediaError::UnknownFormat)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mp3_by_id3_tag_or_frame_header() {
+        assert!(indexer_for(b"ID3\x03\x00\x00\x00\x00").is_ok());
+        assert!(indexer_for(&[0xFF, 0xFB, 0x90, 0x44, 0, 0, 0, 0]).is_ok());
+        // ADTS (AAC), Layer II, and a reserved sample rate are not MP3.
+        for head in [
+            [0xFF, 0xF1, 0x50, 0x80],
+            [0xFF, 0xFD, 0x90, 0x44],
+            [0xFF, 0xFB, 0x9C, 0x44],
+        ] {
+            assert!(matches!(indexer_for(&head), Err(MediaError::UnknownFormat)));
+        }
+    }
 
     #[test]
     fn random_bytes_are_not_media() {

@@ -438,7 +438,9 @@ impl Shared {
                 ]);
                 self.0.borrow_mut().events.push(("caudal:state", detail));
             }
-            Action::SetDuration(duration) => self.0.borrow_mut().ops.push_back(Op::Duration(duration)),
+            Action::SetDuration(duration) => {
+                self.0.borrow_mut().ops.push_back(Op::Duration(duration))
+            }
             Action::EndOfStream => self.0.borrow_mut().ops.push_back(Op::EndOfStream),
             Action::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();

@@ -13,6 +13,7 @@
 
 pub mod boxes;
 mod indexer;
+pub mod samples;
 
 pub use indexer::Fmp4Indexer;
 

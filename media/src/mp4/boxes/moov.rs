@@ -193,7 +193,10 @@ fn minf_codec(minf: &Child<'_>) -> Result<String, MediaError> {
 }
 
 /// (timescale, duration) of `mvhd` / `mdhd`, which share this layout.
-fn time_header(child: &Child<'_>, short: &'static str) -> Result<(u32, u64), MediaError> {
+pub(crate) fn time_header(
+    child: &Child<'_>,
+    short: &'static str,
+) -> Result<(u32, u64), MediaError> {
     let mut c = child.cursor(short);
     let (version, _) = full_box(&mut c)?;
     c.skip(if version == 1 { 16 } else { 8 })?; // creation, modification time

@@ -1,0 +1,141 @@
+//! Plain MP4 → fragmented MP4, in the player.
+//!
+//! MSE only takes fragmented MP4, and most files on disk are plain: one
+//! `moov` with sample tables and one `mdat`. This module turns the sample
+//! tables ([`MovieSamples`]) into what MSE wants, without ever holding the
+//! file: an init segment ([`Remux::init_segment`]: the original sample
+//! entries in a `moov` with empty tables and `mvex`), a fragment plan
+//! ([`Remux::plan`]: cuts at video keyframes, audio interleaved by time,
+//! each fragment knowing the file bytes it needs) and fragments built from
+//! those bytes ([`Remux::build_fragment`]: `moof` + `mdat`, the media bytes
+//! copied unchanged). [`Mp4Remuxer`] finds and reads the `moov` the
+//! sans-I/O way and answers with a [`MediaIndex`](crate::index::MediaIndex).
+//!
+//! # Edit lists and priming
+//!
+//! A browser playing the plain file applies each track's edit list: the
+//! first non-empty edit's media_time is the media time shown at 0 (ffmpeg
+//! writes the B-frame delay there for video and the 1024 priming samples of
+//! AAC for audio), a leading empty edit delays the track. MSE implementations
+//! differ in how they treat an `elst` in an init segment, so we write none
+//! and move the times instead: the empty edit is added to the decode times
+//! (`tfdt`), and media_time is subtracted from every composition offset
+//! (`trun` version 1, signed offsets). A video frame then presents at
+//! exactly the time the plain file shows it; AAC priming frames present
+//! before 0, where MSE's append window trims them as native playback skips
+//! them. Frames before a stream-copy cut (media_time past the keyframe)
+//! also present before 0: MSE drops them, and the video starts at the next
+//! keyframe (native playback decodes them hidden; MSE cannot).
+
+mod fragment;
+mod indexer;
+mod init;
+mod plan;
+mod writer;
+
+pub use fragment::{Piece, SampleSource};
+pub use indexer::Mp4Remuxer;
+pub use plan::{Fragment, PlanOptions};
+
+use crate::index::{MediaError, TrackKind};
+use crate::mp4::samples::{MovieSamples, TrackSamples};
+
+/// The `container` name in errors.
+const CONTAINER: &str = "mp4";
+
+/// A plain MP4 ready to be remuxed: the movie's sample tables and the
+/// tracks chosen for the output (the first video and the first audio track
+/// with samples — what one MSE SourceBuffer takes).
+#[derive(Debug, Clone)]
+pub struct Remux {
+    movie: MovieSamples,
+    /// Output tracks, video first.
+    outs: Vec<OutTrack>,
+}
+
+/// How one output track's times are moved to apply its edit list.
+#[derive(Debug, Clone, Copy)]
+struct OutTrack {
+    /// Index into `movie.tracks`.
+    track: usize,
+    /// Added to every decode time: the leading empty edit, track timescale.
+    decode_shift: u64,
+    /// Subtracted from every composition offset: the edit's media_time.
+    media_time: i64,
+}
+
+impl Remux {
+    /// Chooses the output tracks and checks that their shifted times fit
+    /// the fragment fields.
+    pub fn new(movie: MovieSamples) -> Result<Self, MediaError> {
+        let mut outs = Vec::with_capacity(2);
+        for kind in [TrackKind::Video, TrackKind::Audio] {
+            let Some(track) = movie
+                .tracks
+                .iter()
+                .position(|t| t.kind == kind && !t.samples.is_empty())
+            else {
+                continue;
+            };
+            outs.push(OutTrack::new(&movie, track)?);
+        }
+        if outs.is_empty() {
+            return Err(MediaError::Unsupported {
+                container: CONTAINER,
+                what: "a file without audio or video samples".into(),
+            });
+        }
+        Ok(Remux { movie, outs })
+    }
+
+    /// The sample tables.
+    pub fn movie(&self) -> &MovieSamples {
+        &self.movie
+    }
+
+    /// The output tracks, in fragment order (video first).
+    pub fn tracks(&self) -> impl Iterator<Item = &TrackSamples> {
+        self.outs
+            .iter()
+            .filter_map(|o| self.movie.tracks.get(o.track))
+    }
+
+    fn track(&self, out: &OutTrack) -> Option<&TrackSamples> {
+        self.movie.tracks.get(out.track)
+    }
+}
+
+impl OutTrack {
+    fn new(movie: &MovieSamples, track: usize) -> Result<Self, MediaError> {
+        let too_far = || MediaError::Unsupported {
+            container: CONTAINER,
+            what: "an edit list that moves samples too far".into(),
+        };
+        let t = movie.tracks.get(track).ok_or_else(too_far)?;
+        let decode_shift = u128::from(t.edit.empty_duration) * u128::from(t.timescale)
+            / u128::from(movie.timescale.max(1));
+        let decode_shift = u64::try_from(decode_shift).map_err(|_| too_far())?;
+        let media_time = t.edit.media_time;
+        // Every shifted composition offset must fit the signed 32-bit field.
+        for s in &t.samples {
+            let shifted = i64::from(s.composition_offset)
+                .checked_sub(media_time)
+                .ok_or_else(too_far)?;
+            i32::try_from(shifted).map_err(|_| too_far())?;
+            s.decode_time
+                .checked_add(decode_shift)
+                .ok_or_else(too_far)?;
+        }
+        Ok(OutTrack {
+            track,
+            decode_shift,
+            media_time,
+        })
+    }
+
+    /// Presentation time of `s` in the output, track timescale.
+    fn presentation(&self, s: &crate::mp4::samples::Sample) -> i128 {
+        i128::from(s.decode_time) + i128::from(self.decode_shift) + i128::from(s.composition_offset)
+            - i128::from(self.media_time)
+    }
+}

@@ -1,0 +1,81 @@
+//! A minimal ISO BMFF box writer: boxes are opened, filled and closed, and
+//! closing patches the size field. Big-endian fields, no formatting code.
+
+/// Appends boxes to a byte vector.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn with_capacity(n: usize) -> Self {
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
+    }
+
+    /// Opens a box; returns its start, for [`Writer::end`].
+    pub fn begin(&mut self, kind: &[u8; 4]) -> usize {
+        let at = self.buf.len();
+        self.u32(0);
+        self.bytes(kind);
+        at
+    }
+
+    /// Opens a full box (version and flags after the header).
+    pub fn begin_full(&mut self, kind: &[u8; 4], version: u8, flags: u32) -> usize {
+        let at = self.begin(kind);
+        self.u32(u32::from(version) << 24 | (flags & 0x00ff_ffff));
+        at
+    }
+
+    /// Closes the box opened at `at`. The boxes we write (a `moov` of copied
+    /// boxes from a `moov` of at most 64 MiB, a `moof` of a fragment of
+    /// bounded size) always fit a 32-bit size.
+    pub fn end(&mut self, at: usize) {
+        let size = u32::try_from(self.buf.len().saturating_sub(at)).unwrap_or(u32::MAX);
+        self.patch_u32(at, size);
+    }
+
+    /// Overwrites the 32-bit field at `at` (written earlier as a placeholder).
+    pub fn patch_u32(&mut self, at: usize, value: u32) {
+        if let Some(field) = at.checked_add(4).and_then(|end| self.buf.get_mut(at..end)) {
+            field.copy_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_boxes_get_their_sizes() {
+        let mut w = Writer::default();
+        let outer = w.begin(b"moov");
+        let inner = w.begin_full(b"mvex", 1, 0x20000);
+        w.u32(7);
+        w.end(inner);
+        w.end(outer);
+        assert_eq!(
+            w.buf,
+            b"\0\0\0\x18moov\0\0\0\x10mvex\x01\x02\0\0\0\0\0\x07".to_vec()
+        );
+    }
+}
