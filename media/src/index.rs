@@ -178,4 +178,21 @@ pub trait ContainerIndexer {
     fn wants(&self) -> Option<Range<u64>> {
         None
     }
+    /// For a container MSE does not take as it is (plain MP4): what turns
+    /// the file's bytes into appendable ones. Taken once, after `Ready`.
+    fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
+        None
+    }
+}
+
+/// Turns a run of file bytes into bytes MSE accepts (fMP4 fragments built
+/// from a plain MP4's samples), holding only what the next output needs.
+pub trait Repackager {
+    /// The init segment, appended before any output.
+    fn init_segment(&self) -> Vec<u8>;
+    /// A new run of file bytes starts at `offset` (playback start, a seek).
+    fn reset(&mut self, offset: u64);
+    /// The next bytes of the run, from `offset`; returns the outputs they
+    /// completed, in order.
+    fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<Vec<u8>>, MediaError>;
 }

@@ -11,7 +11,7 @@ pub fn indexer_for(head: &[u8]) -> Result<Box<dyn ContainerIndexer>, MediaError>
         return Ok(Box::new(crate::webm::WebmIndexer::new()));
     }
     if head.len() >= 8 && matches!(&head[4..8], b"ftyp" | b"styp" | b"moov" | b"free" | b"skip") {
-        return Ok(Box::new(crate::mp4::Fmp4Indexer::new()));
+        return Ok(Box::new(crate::mp4::Mp4Indexer::new()));
     }
     // MP3: an ID3v2 tag, or a Layer III frame header right away (checked in
     // full, so that ADTS and random bytes with 0xFFE are not taken).

@@ -57,8 +57,11 @@ struct Inner {
     source_buffer: Option<SourceBuffer>,
     /// A Configure that came before `sourceopen`.
     pending_mime: Option<(String, Option<f64>)>,
-    /// Received media chunks not yet appended, with their file offsets.
-    queue: VecDeque<(u64, Uint8Array)>,
+    /// Chunks to append: file bytes with their offset (appended up to
+    /// `append_limit`), or built bytes (`None`: always appendable).
+    queue: VecDeque<(Option<u64>, Uint8Array)>,
+    /// False once the policy said it repackages: file bytes are not queued.
+    raw: bool,
     /// Offset of the next media byte to queue.
     queue_end: u64,
     append_limit: u64,
@@ -99,6 +102,7 @@ impl Shared {
             source_buffer: None,
             pending_mime: None,
             queue: VecDeque::new(),
+            raw: true,
             queue_end: 0,
             append_limit: 0,
             ops: VecDeque::new(),
@@ -301,8 +305,8 @@ impl Shared {
             let len = u64::from(chunk.length());
             inner.request_offsets.insert(id.0, (offset + len, media));
             let bytes = chunk.to_vec();
-            if media && offset == inner.queue_end {
-                inner.queue.push_back((offset, chunk));
+            if media && inner.raw && offset == inner.queue_end {
+                inner.queue.push_back((Some(offset), chunk));
                 inner.queue_end = offset + len;
             }
             inner.policy.handle_data(js::now(), id, &bytes);
@@ -376,14 +380,32 @@ impl Shared {
                     controller.abort();
                 }
             }
-            Action::Configure { mime, duration } => self.configure(&mime, duration),
+            Action::Configure {
+                mime,
+                duration,
+                raw,
+            } => {
+                if !raw {
+                    let mut inner = self.0.borrow_mut();
+                    inner.raw = false;
+                    inner.queue.clear();
+                }
+                self.configure(&mime, duration);
+            }
+            Action::AppendData(bytes) => {
+                let chunk = Uint8Array::from(bytes.as_slice());
+                self.0.borrow_mut().queue.push_back((None, chunk));
+            }
             Action::Append { end } => {
                 let mut inner = self.0.borrow_mut();
                 inner.append_limit = inner.append_limit.max(end);
             }
             Action::ResetRun { offset } => {
                 let mut inner = self.0.borrow_mut();
-                inner.queue.clear();
+                // File bytes of the old run go; built bytes stay (an init
+                // segment must still be appended, and a built fragment is
+                // valid wherever it lands).
+                inner.queue.retain(|(offset, _)| offset.is_none());
                 inner.queue_end = offset;
                 inner.append_limit = offset;
                 inner.ops.retain(|op| matches!(op, Op::Remove(..)));
@@ -536,7 +558,7 @@ impl Shared {
         let Some((offset, chunk)) = inner.queue.front().cloned() else {
             return;
         };
-        if offset >= limit {
+        if offset.is_some_and(|offset| offset >= limit) {
             return;
         }
         match sb.append_buffer_with_array_buffer_view(&chunk) {

@@ -12,9 +12,11 @@
 //! timing track. Sample tables and `mdat` payloads are never buffered.
 
 pub mod boxes;
+mod either;
 mod indexer;
 pub mod samples;
 
+pub use either::Mp4Indexer;
 pub use indexer::Fmp4Indexer;
 
 /// The `container` name used in [`MediaError`](crate::index::MediaError)s.

@@ -21,7 +21,7 @@ use std::ops::Range;
 pub use options::PolicyOptions;
 pub use throughput::ThroughputEstimator;
 
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, Step};
+use crate::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
 use crate::probe;
 
 /// Milliseconds on the shell's monotonic clock (`performance.now()`).
@@ -44,10 +44,18 @@ pub enum Action {
     /// Cancel the request; ignore any bytes it still delivers.
     Abort { id: RequestId },
     /// The index is known: create the SourceBuffer for `mime` and set the
-    /// MediaSource duration.
-    Configure { mime: String, duration: Option<f64> },
+    /// MediaSource duration. `raw`: the file's own bytes are appended
+    /// ([`Action::Append`]); otherwise they are repackaged and only
+    /// [`Action::AppendData`] is appended (drop queued file bytes).
+    Configure {
+        mime: String,
+        duration: Option<f64>,
+        raw: bool,
+    },
     /// Append the queued media bytes up to file offset `end`.
     Append { end: u64 },
+    /// Append these bytes (an init segment or a remuxed fragment).
+    AppendData(Vec<u8>),
     /// A new run starts at `offset`: `SourceBuffer.abort()`, drop queued bytes.
     ResetRun { offset: u64 },
     /// `SourceBuffer.remove(range)` (seconds).
@@ -159,6 +167,9 @@ const DRY_SECONDS: f64 = 0.1;
 const GAP_TOLERANCE: f64 = 0.25;
 /// Eviction waits for this much extra media behind, to batch removals.
 const EVICT_SLACK: f64 = 5.0;
+/// Most run bytes kept while the index is not known yet (a plain MP4 with
+/// its `moov` at the end: the media before it waits to be remuxed).
+const MAX_EARLY_BYTES: usize = 16 << 20;
 /// Separate fetches for the index (e.g. Cues at the end) before giving up.
 const MAX_INDEX_FETCHES: u32 = 8;
 
@@ -188,6 +199,11 @@ pub struct Policy {
     /// The indexer has been fed every byte before this offset of the media run.
     index_frontier: u64,
     configured: bool,
+    /// Turns file bytes into appendable ones (plain MP4), once configured.
+    repackager: Option<Box<dyn Repackager>>,
+    /// Run bytes that arrived before the index was known, from `early_start`.
+    early: Vec<u8>,
+    early_start: u64,
     /// The duration the shell was last given.
     announced_duration: Option<f64>,
     /// Extra index bytes already asked for (see `ContainerIndexer::wants`).
@@ -251,6 +267,9 @@ impl Policy {
             index_fetches: 0,
             index_frontier: 0,
             configured: false,
+            repackager: None,
+            early: Vec::new(),
+            early_start: 0,
             announced_duration: None,
             wanted: None,
             file_len: None,
@@ -333,6 +352,9 @@ impl Policy {
             self.attempts = 0;
             self.cursor = target;
             self.end_signalled = false;
+            if let Some(repackager) = self.repackager.as_mut() {
+                repackager.reset(target);
+            }
             self.actions.push_back(Action::ResetRun { offset: target });
         }
         self.hold_for(State::Seeking);
@@ -432,16 +454,25 @@ impl Policy {
         if media {
             self.cursor = offset + len;
         }
-        if let Err(error) = self.feed_indexer(offset, data, media) {
+        let configured_before = self.configured;
+        if media && !configured_before {
+            self.keep_early(offset, data);
+        }
+        let fed = self.feed_indexer(offset, data, media);
+        let delivered = fed.and_then(|()| {
+            if media && configured_before {
+                self.deliver(offset, data)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = delivered {
             let code = match error {
                 MediaError::Truncated { .. } => ErrorCode::Truncated,
                 _ => ErrorCode::Format,
             };
             self.fail(code, error.to_string());
             return;
-        }
-        if media && self.configured {
-            self.actions.push_back(Action::Append { end: self.cursor });
         }
         if self.side.is_none() && self.index_need.is_some() {
             // Index bytes elsewhere: ask now, beside the media request.
@@ -737,6 +768,31 @@ impl Policy {
         Ok(())
     }
 
+    /// Keeps run bytes until the index says how to append them.
+    fn keep_early(&mut self, offset: u64, data: &[u8]) {
+        if self.early.is_empty() {
+            self.early_start = offset;
+        }
+        if offset == self.early_start + self.early.len() as u64
+            && self.early.len() + data.len() <= MAX_EARLY_BYTES
+        {
+            self.early.extend_from_slice(data);
+        }
+    }
+
+    /// Hands run bytes to the shell: as they are, or repackaged.
+    fn deliver(&mut self, offset: u64, data: &[u8]) -> Result<(), MediaError> {
+        match self.repackager.as_mut() {
+            Some(repackager) => {
+                for output in repackager.push(offset, data)? {
+                    self.actions.push_back(Action::AppendData(output));
+                }
+            }
+            None => self.actions.push_back(Action::Append { end: self.cursor }),
+        }
+        Ok(())
+    }
+
     /// Asks for bytes that would complete the index, and tells the shell a
     /// duration that became known.
     fn after_index_update(&mut self) {
@@ -789,8 +845,23 @@ impl Policy {
         });
         self.configured = true;
         self.announced_duration = duration;
-        self.actions.push_back(Action::Configure { mime, duration });
-        self.actions.push_back(Action::Append { end: self.cursor });
+        self.repackager = self.indexer.as_mut().and_then(|i| i.take_repackager());
+        let raw = self.repackager.is_none();
+        self.actions.push_back(Action::Configure {
+            mime,
+            duration,
+            raw,
+        });
+        let early = std::mem::take(&mut self.early);
+        if let Some(repackager) = self.repackager.as_mut() {
+            self.actions
+                .push_back(Action::AppendData(repackager.init_segment()));
+            repackager.reset(self.early_start);
+        }
+        if let Err(error) = self.deliver(self.early_start, &early) {
+            self.fail(ErrorCode::Format, error.to_string());
+            return;
+        }
         self.set_state(State::Buffering);
     }
 
@@ -829,7 +900,20 @@ impl Policy {
     }
 
     fn all_fetched(&self) -> bool {
-        self.file_len.is_some_and(|len| self.cursor >= len)
+        self.media_end().is_some_and(|end| self.cursor >= end)
+    }
+
+    /// Where the media run ends: after the last unit of a complete index
+    /// (an `mfra`, trailing Cues or a plain MP4's `moov` after it are not
+    /// media), else the end of the file.
+    fn media_end(&self) -> Option<u64> {
+        match self.index() {
+            Some(index) if index.complete && !index.segments.is_empty() => {
+                let end = index.segments.iter().map(|s| s.bytes.end).max()?;
+                Some(self.file_len.map_or(end, |len| end.min(len)))
+            }
+            _ => self.file_len,
+        }
     }
 
     /// The resume threshold after a stall.
@@ -950,6 +1034,11 @@ impl Policy {
         if self.request.is_some() {
             return;
         }
+        if !self.configured && self.side.is_some() && self.stats.requests > 1 {
+            // The index is elsewhere (a `moov` at the end): wait for it
+            // rather than pile up media that cannot be appended yet.
+            return;
+        }
         if self.all_fetched() {
             if self.configured && !self.end_signalled {
                 self.end_signalled = true;
@@ -1000,7 +1089,7 @@ impl Policy {
     }
 
     fn issue_sized(&mut self, now: Millis, size: u64) {
-        let end = match self.file_len {
+        let end = match self.media_end() {
             Some(len) => (self.cursor + size).min(len),
             None => self.cursor + size,
         };

@@ -122,7 +122,7 @@ fn first_request_carries_the_index_and_startup_then_playback_is_released() {
     let t = serve(&mut p, 300.0, id, range, 8_000_000.0);
     let actions = drain(&mut p);
     assert!(actions.iter().any(
-        |a| matches!(a, Action::Configure { mime, duration: Some(d) }
+        |a| matches!(a, Action::Configure { mime, duration: Some(d), .. }
         if mime == "video/mp4; codecs=\"avc1.4d401e\"" && *d == 60.0)
     ));
     assert!(actions.iter().any(|a| matches!(a, Action::Append { .. })));

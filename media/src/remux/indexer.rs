@@ -36,7 +36,8 @@ pub struct Mp4Remuxer {
     first: bool,
     file_len: Option<u64>,
     error: Option<MediaError>,
-    done: Option<(Remux, Vec<Fragment>, MediaIndex)>,
+    /// The remuxer (until the player takes it), the plan and the index.
+    done: Option<(Option<Remux>, Vec<Fragment>, MediaIndex)>,
 }
 
 impl Mp4Remuxer {
@@ -55,7 +56,7 @@ impl Mp4Remuxer {
 
     /// The remuxer, once the index is ready.
     pub fn remux(&self) -> Option<&Remux> {
-        self.done.as_ref().map(|d| &d.0)
+        self.done.as_ref().and_then(|d| d.0.as_ref())
     }
 
     /// The fragment plan (the index's segments, with their samples).
@@ -184,7 +185,7 @@ impl Mp4Remuxer {
         let remux = Remux::new(MovieSamples::parse(&child, self.file_len)?)?;
         let fragments = remux.plan(self.options);
         let index = remux.media_index(&fragments, range);
-        self.done = Some((remux, fragments, index));
+        self.done = Some((Some(remux), fragments, index));
         Ok(Step::Ready)
     }
 }
@@ -207,6 +208,13 @@ impl ContainerIndexer for Mp4Remuxer {
 
     fn index(&self) -> Option<&MediaIndex> {
         self.done.as_ref().map(|d| &d.2)
+    }
+
+    fn take_repackager(&mut self) -> Option<Box<dyn crate::index::Repackager>> {
+        // Moved, not copied: the sample tables are the bulk of the memory.
+        let (remux, fragments, _) = self.done.as_mut()?;
+        let remux = remux.take()?;
+        Some(Box::new(super::RemuxStream::new(remux, fragments.clone())))
     }
 }
 

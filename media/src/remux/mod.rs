@@ -31,11 +31,13 @@ mod fragment;
 mod indexer;
 mod init;
 mod plan;
+mod stream;
 mod writer;
 
 pub use fragment::{Piece, SampleSource};
 pub use indexer::Mp4Remuxer;
 pub use plan::{Fragment, PlanOptions};
+pub use stream::RemuxStream;
 
 use crate::index::{MediaError, TrackKind};
 use crate::mp4::samples::{MovieSamples, TrackSamples};
