@@ -33,6 +33,8 @@ pub enum Mode {
 /// A SourceBuffer operation that is not an append.
 #[derive(Debug)]
 enum Op {
+    /// `abort()` the segment parser (a new run), then maybe set `timestampOffset`.
+    Reset(Option<f64>),
     Remove(f64, f64),
     Duration(f64),
     EndOfStream,
@@ -400,7 +402,10 @@ impl Shared {
                 let mut inner = self.0.borrow_mut();
                 inner.append_limit = inner.append_limit.max(end);
             }
-            Action::ResetRun { offset } => {
+            Action::ResetRun {
+                offset,
+                timestamp_offset,
+            } => {
                 let mut inner = self.0.borrow_mut();
                 // File bytes of the old run go; built bytes stay (an init
                 // segment must still be appended, and a built fragment is
@@ -409,11 +414,8 @@ impl Shared {
                 inner.queue_end = offset;
                 inner.append_limit = offset;
                 inner.ops.retain(|op| matches!(op, Op::Remove(..)));
-                if let Some(sb) = &inner.source_buffer
-                    && !sb.updating()
-                {
-                    let _ = sb.abort();
-                }
+                // Done in order, once no append or removal is running.
+                inner.ops.push_front(Op::Reset(timestamp_offset));
             }
             Action::Evict { range } => {
                 if range.end > range.start {
@@ -525,6 +527,14 @@ impl Shared {
             return;
         }
         match inner.ops.front() {
+            Some(Op::Reset(timestamp_offset)) => {
+                let timestamp_offset = *timestamp_offset;
+                inner.ops.pop_front();
+                let _ = sb.abort();
+                if let Some(time) = timestamp_offset {
+                    sb.set_timestamp_offset(time);
+                }
+            }
             Some(Op::Remove(start, end)) => {
                 let (start, end) = (*start, *end);
                 inner.ops.pop_front();

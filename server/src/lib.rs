@@ -15,6 +15,7 @@ pub mod config;
 pub mod file_body;
 pub mod file_cache;
 pub mod listing;
+pub mod media_tools;
 pub mod plan;
 pub mod range;
 pub mod respond;

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use caudal_server::media_tools::{self, Mode};
 use caudal_server::{Config, Server};
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -20,6 +21,38 @@ struct Cli {
 enum Command {
     /// Serve a folder of media, the web player and its demo page.
     Serve(ServeArgs),
+    /// Tell whether media files start fast in a browser, and why not.
+    Inspect(InspectArgs),
+    /// Rewrite an MP4 so that it starts fast (never in place).
+    Package(PackageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// Media files (MP4, fragmented MP4, WebM, MP3).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// One JSON array with an object per file instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("mode").required(true).args(["faststart", "fragment"])))]
+struct PackageArgs {
+    /// The plain MP4 to read.
+    input: PathBuf,
+    /// Where to write (a new file; written beside it, then renamed).
+    output: PathBuf,
+    /// Move the moov before the media (media bytes unchanged).
+    #[arg(long)]
+    faststart: bool,
+    /// Write a fragmented MP4 with a sidx index (media bytes unchanged).
+    #[arg(long)]
+    fragment: bool,
+    /// Replace OUTPUT if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,9 +98,84 @@ struct ServeArgs {
 const CHECKOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Inspect(args) => inspect(args),
+        Command::Package(args) => package(args),
+    }
+}
+
+/// `caudal inspect`: a report per file; exit status 1 if any file failed.
+fn inspect(args: InspectArgs) -> ExitCode {
+    let mut failed = false;
+    let mut json = Vec::new();
+    for (i, file) in args.files.iter().enumerate() {
+        match media_tools::inspect(file) {
+            Ok(report) if args.json => {
+                json.push(serde_json::to_value(&report).unwrap_or_default());
+            }
+            Ok(report) => {
+                if i > 0 {
+                    println!();
+                }
+                print!("{report}");
+            }
+            Err(error) => {
+                failed = true;
+                eprintln!("caudal: {}: {error}", file.display());
+                if args.json {
+                    json.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "error": error.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&json) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("caudal: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `caudal package`.
+fn package(args: PackageArgs) -> ExitCode {
+    let mode = if args.fragment {
+        Mode::Fragment
+    } else {
+        Mode::Faststart
+    };
+    match media_tools::package(&args.input, &args.output, mode, args.force) {
+        Ok(done) => {
+            println!(
+                "caudal: wrote {} ({} bytes): {}",
+                args.output.display(),
+                done.bytes,
+                done.summary
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("caudal: cannot package {}: {error}", args.input.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `caudal serve`.
+fn serve(args: ServeArgs) -> ExitCode {
     init_logging(args.quiet);
+    let follow_symlinks_outside = args.follow_symlinks_outside;
     let config = match config_from(args) {
         Ok(config) => config,
         Err(message) => {
@@ -98,9 +206,21 @@ fn main() -> ExitCode {
             server.media_dir().display(),
             server.local_addr()
         );
+        start_scan(server.media_dir(), follow_symlinks_outside);
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Logs which files of the media folder would start slowly, on a blocking
+/// thread: serving starts at once, the warnings follow.
+fn start_scan(media_dir: &std::path::Path, follow_symlinks_outside: bool) {
+    match caudal_server::safe_path::Root::new(media_dir, follow_symlinks_outside) {
+        Ok(root) => {
+            tokio::task::spawn_blocking(move || media_tools::scan::scan(&root));
+        }
+        Err(error) => tracing::warn!(%error, "cannot scan the media folder"),
+    }
 }
 
 fn config_from(args: ServeArgs) -> Result<Config, String> {

@@ -134,3 +134,51 @@ fn plain_mp4_corpus_plays_remuxed_with_native_duration_and_seeks() {
         },
     );
 }
+
+/// MP3 has no timestamps: after a seek outside the buffer the player must
+/// tell MSE where the new run's frames belong, or they land at the wrong time
+/// and the target is never buffered.
+#[test]
+fn mp3_seek_outside_the_buffer_plays_at_the_target() {
+    browser_test(
+        "mp3_seek_outside_the_buffer_plays_at_the_target",
+        secs(60.0),
+        |browser| async move {
+            let name = "long-16k.mp3";
+            let mut stage =
+                Stage::with_media(media::temp_media(&[(name, corpus_file(name)?)])?).await?;
+            // A slow link (about twice the bit rate): the first request is
+            // still running when the seek comes, so the target is not buffered.
+            stage.add_proxy().await?.set_rate(Some(32_000));
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.proxied_media_url(name)?, json!({ "goal": 4 }))
+                .await?;
+            page.play().await?;
+            page.wait_until("playback to start", secs(10.0), "v.currentTime > 0.5")
+                .await?;
+            let before = page.video().await?;
+            let buffered_end = before.buffered.iter().map(|r| r.1).fold(0.0, f64::max);
+            ensure!(
+                buffered_end < 20.0,
+                "the seek target is already buffered: {:?}",
+                before.buffered
+            );
+            page.run("v.currentTime = 100;").await?;
+            page.wait_until(
+                "playback past 101 s after seeking to 100 s",
+                secs(15.0),
+                "v.currentTime > 101",
+            )
+            .await?;
+            let video = page.video().await?;
+            ensure!(
+                video.buffered.iter().any(|r| r.0 <= 100.1 && r.1 >= 101.0),
+                "the media at the target is buffered at the target: {:?}",
+                video.buffered
+            );
+            ensure!(page.stats().await?.str("mode")? == "mse", "played natively");
+            ensure!(page.panics().await?.is_empty(), "the player panicked");
+            Ok(())
+        },
+    );
+}

@@ -56,8 +56,13 @@ pub enum Action {
     Append { end: u64 },
     /// Append these bytes (an init segment or a remuxed fragment).
     AppendData(Vec<u8>),
-    /// A new run starts at `offset`: `SourceBuffer.abort()`, drop queued bytes.
-    ResetRun { offset: u64 },
+    /// A new run starts at `offset`: `SourceBuffer.abort()`, drop queued
+    /// bytes. `timestamp_offset`: for a stream without timestamps (MP3), the
+    /// media time of `offset`, for `SourceBuffer.timestampOffset`.
+    ResetRun {
+        offset: u64,
+        timestamp_offset: Option<f64>,
+    },
     /// `SourceBuffer.remove(range)` (seconds).
     Evict { range: Range<f64> },
     /// Keep playback paused (startup, stall, seek) until [`Action::Release`].
@@ -165,6 +170,8 @@ pub struct Stats {
 const DRY_SECONDS: f64 = 0.1;
 /// Buffered ranges closer than this count as one (browsers leave tiny gaps).
 const GAP_TOLERANCE: f64 = 0.25;
+/// A seek target the current run reaches within this many seconds keeps the run.
+const NEAR_SECONDS: f64 = 2.0;
 /// Eviction waits for this much extra media behind, to batch removals.
 const EVICT_SLACK: f64 = 5.0;
 /// Most run bytes kept while the index is not known yet (a plain MP4 with
@@ -342,7 +349,16 @@ impl Policy {
             self.plan_fetch(now);
             return;
         };
-        let near = target >= self.run_floor() && target <= self.cursor + self.request_size();
+        // Near: the current run reaches the target within a couple of
+        // seconds on this link; then restarting would only waste a round trip.
+        let soon = self
+            .throughput
+            .estimate()
+            .map_or(self.options.min_request, |bps| {
+                (bps / 8.0 * NEAR_SECONDS) as u64
+            })
+            .max(self.options.min_request);
+        let near = target >= self.run_floor() && target <= self.cursor + soon;
         if !near {
             if let Some(request) = self.request.take() {
                 self.actions.push_back(Action::Abort { id: request.id });
@@ -355,7 +371,14 @@ impl Policy {
             if let Some(repackager) = self.repackager.as_mut() {
                 repackager.reset(target);
             }
-            self.actions.push_back(Action::ResetRun { offset: target });
+            let timestamp_offset = self.index().and_then(|index| {
+                let untimed = index.container == crate::index::Container::Mp3;
+                untimed.then(|| index.segments.get(index.segment_at(to)?).map(|s| s.start))?
+            });
+            self.actions.push_back(Action::ResetRun {
+                offset: target,
+                timestamp_offset,
+            });
         }
         self.hold_for(State::Seeking);
         self.plan_fetch(now);

@@ -257,11 +257,14 @@ fn media_far_behind_the_playhead_is_evicted() {
 fn seeking_outside_the_buffer_aborts_and_starts_a_run_at_the_unit() {
     let (mut p, t, in_flight) = playing_policy(PolicyOptions::default());
     assert_eq!(in_flight.len(), 1, "a request is in flight");
-    p.seek(t + 1.0, 41.0);
+    p.seek(t + 1.0, 59.0);
     let actions = drain(&mut p);
-    let unit_start = INIT + 20 * UNIT_BYTES;
+    let unit_start = INIT + 29 * UNIT_BYTES;
     assert!(actions.contains(&Action::Abort { id: in_flight[0].0 }));
-    assert!(actions.contains(&Action::ResetRun { offset: unit_start }));
+    assert!(actions.contains(&Action::ResetRun {
+        offset: unit_start,
+        timestamp_offset: None
+    }));
     assert_eq!(fetches(&actions)[0].1.start, unit_start);
     assert_eq!(p.state(), State::Seeking);
     assert_eq!(p.stats().aborted, 1);
