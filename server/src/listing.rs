@@ -4,7 +4,7 @@
 //! symlinks leading outside refused unless allowed), bounded in depth and
 //! entry count so a huge or looping tree cannot stall the server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
@@ -31,16 +31,50 @@ pub struct MediaEntry {
 
 /// Lists every visible regular file under `root`, sorted by name.
 pub fn list(root: &Root) -> Vec<MediaEntry> {
-    let mut entries = Vec::new();
-    walk(root, Path::new(""), 0, &mut entries);
-    if entries.len() >= MAX_ENTRIES {
-        tracing::warn!(limit = MAX_ENTRIES, "media listing truncated");
-    }
+    let mut entries: Vec<MediaEntry> = visible_files(root)
+        .into_iter()
+        .map(|file| {
+            let mtime = file
+                .meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            MediaEntry {
+                media_type: caudal_media::mime::content_type_for(&file.name),
+                size: file.meta.len(),
+                name: file.name,
+                mtime,
+            }
+        })
+        .collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries
 }
 
-fn walk(root: &Root, relative: &Path, depth: usize, out: &mut Vec<MediaEntry>) {
+/// A regular file found under a root.
+#[derive(Debug)]
+pub struct VisibleFile {
+    /// Path relative to the root, `/`-separated.
+    pub name: String,
+    /// Where it really is (symlinks resolved).
+    pub real: PathBuf,
+    pub meta: std::fs::Metadata,
+}
+
+/// Every regular file under `root` that file serving would serve: dotfiles
+/// hidden, symlinks leading outside refused unless allowed, bounded in depth
+/// and count. Shared by the listing and the start-up scan.
+pub fn visible_files(root: &Root) -> Vec<VisibleFile> {
+    let mut files = Vec::new();
+    walk(root, Path::new(""), 0, &mut files);
+    if files.len() >= MAX_ENTRIES {
+        tracing::warn!(limit = MAX_ENTRIES, "media listing truncated");
+    }
+    files
+}
+
+fn walk(root: &Root, relative: &Path, depth: usize, out: &mut Vec<VisibleFile>) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -70,17 +104,7 @@ fn walk(root: &Root, relative: &Path, depth: usize, out: &mut Vec<MediaEntry>) {
             walk(root, &child, depth + 1, out);
         } else if meta.is_file() {
             let name = child.to_string_lossy().replace('\\', "/");
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            out.push(MediaEntry {
-                media_type: caudal_media::mime::content_type_for(&name),
-                name,
-                size: meta.len(),
-                mtime,
-            });
+            out.push(VisibleFile { name, real, meta });
         }
     }
 }
