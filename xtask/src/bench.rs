@@ -22,6 +22,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+// `bench remux` (MP4 remux: native, wasm, mp4box.js) has its own file; it is
+// declared here, where it is dispatched, and shares the helpers below.
+#[path = "bench_remux.rs"]
+mod bench_remux;
+
 /// Name of the served file, under `/media/` on both servers.
 const FILE_NAME: &str = "bench.bin";
 /// Large enough that the random ranges do not all sit in one CPU cache, small
@@ -38,6 +43,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 const USAGE: &str = "\
 usage: cargo xtask bench server [--seconds N] [--only caudal|nginx]
+       cargo xtask bench remux [--help]   (MP4 remux: native, wasm, mp4box.js)
 
 Benchmarks caudal against nginx with wrk on the same 64 MiB file:
 random 64 KiB ranges (256 connections) and whole-file downloads (16 connections).
@@ -50,6 +56,7 @@ options:
 pub fn run(args: &[String]) -> Result<()> {
     match args.split_first() {
         Some((target, rest)) if target == "server" => bench_server(&Options::parse(rest)?),
+        Some((target, rest)) if target == "remux" => bench_remux::run(rest),
         Some((flag, _)) if flag == "-h" || flag == "--help" => {
             println!("{USAGE}");
             Ok(())
