@@ -183,6 +183,22 @@ pub trait ContainerIndexer {
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
         None
     }
+    /// How the media times map to presentation, when not one to one.
+    fn presentation(&self) -> Option<Presentation> {
+        None
+    }
+}
+
+/// Gapless presentation of a stream whose first and last frames carry
+/// encoder delay and padding (an MP3 with a LAME tag): what browsers trim
+/// when they play the file natively, so MSE must trim it too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Presentation {
+    /// Added to media times (`SourceBuffer.timestampOffset`); negative to
+    /// skip the delay at the start.
+    pub offset: f64,
+    /// Presentation ends here (`appendWindowEnd`, the duration).
+    pub end: f64,
 }
 
 /// Turns a run of file bytes into bytes MSE accepts (fMP4 fragments built

@@ -386,3 +386,25 @@ fn huge_lengths_stay_bounded() {
         assert!(duration.is_finite() && duration > 1e8, "{duration}");
     }
 }
+
+#[test]
+fn the_lame_tag_gives_the_gapless_window_native_playback_uses() {
+    // The fixture's LAME tag: encoder delay 576, padding 1584 samples; 155
+    // frames × 1152 − 576 − 1584 = 176,400 samples = exactly the 4 s encoded.
+    let mut ix = Mp3Indexer::new();
+    ix.feed(0, CBR_INFO, Some(CBR_INFO.len() as u64))
+        .expect("index");
+    let window = ix.presentation().expect("a gapless window");
+    assert!((window.end - 4.0).abs() < 1e-9, "end {}", window.end);
+    assert!(
+        (window.offset + (576.0 + 529.0) / 44100.0).abs() < 1e-9,
+        "offset {}",
+        window.offset
+    );
+    // Without a LAME tag there is nothing to trim.
+    let mut plain = Mp3Indexer::new();
+    plain
+        .feed(0, CBR_PLAIN, Some(CBR_PLAIN.len() as u64))
+        .expect("index");
+    assert_eq!(plain.presentation(), None);
+}

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use caudal_media::index::Presentation;
 use caudal_media::policy::{Action, Outcome, Policy, PolicyOptions, RequestId, State};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -58,7 +59,7 @@ struct Inner {
     object_url: Option<String>,
     source_buffer: Option<SourceBuffer>,
     /// A Configure that came before `sourceopen`.
-    pending_mime: Option<(String, Option<f64>)>,
+    pending_mime: Option<(String, Option<f64>, Option<Presentation>)>,
     /// Chunks to append: file bytes with their offset (appended up to
     /// `append_limit`), or built bytes (`None`: always appendable).
     queue: VecDeque<(Option<u64>, Uint8Array)>,
@@ -202,8 +203,8 @@ impl Shared {
 
     fn source_open(&self) {
         let pending = self.0.borrow_mut().pending_mime.take();
-        if let Some((mime, duration)) = pending {
-            self.configure(&mime, duration);
+        if let Some((mime, duration, window)) = pending {
+            self.configure(&mime, duration, window);
         }
         self.drive();
     }
@@ -386,13 +387,14 @@ impl Shared {
                 mime,
                 duration,
                 raw,
+                window,
             } => {
                 if !raw {
                     let mut inner = self.0.borrow_mut();
                     inner.raw = false;
                     inner.queue.clear();
                 }
-                self.configure(&mime, duration);
+                self.configure(&mime, duration, window);
             }
             Action::AppendData(bytes) => {
                 let chunk = Uint8Array::from(bytes.as_slice());
@@ -480,14 +482,14 @@ impl Shared {
         }
     }
 
-    fn configure(&self, mime: &str, duration: Option<f64>) {
+    fn configure(&self, mime: &str, duration: Option<f64>, window: Option<Presentation>) {
         let media_source = {
             let mut inner = self.0.borrow_mut();
             let Some(media_source) = inner.media_source.clone() else {
                 return;
             };
             if media_source.ready_state() != MediaSourceReadyState::Open {
-                inner.pending_mime = Some((mime.to_owned(), duration));
+                inner.pending_mime = Some((mime.to_owned(), duration, window));
                 return;
             }
             media_source
@@ -500,6 +502,12 @@ impl Shared {
             Ok(source_buffer) => {
                 if let Some(duration) = duration.filter(|d| d.is_finite() && *d > 0.0) {
                     media_source.set_duration(duration);
+                }
+                // Gapless: trim what native playback trims (MP3 encoder
+                // delay at the start, padding at the end).
+                if let Some(window) = window {
+                    source_buffer.set_timestamp_offset(window.offset);
+                    source_buffer.set_append_window_end(window.end);
                 }
                 self.0.borrow_mut().source_buffer = Some(source_buffer.clone());
                 self.listen(source_buffer.unchecked_ref(), "updateend", |s, _| {

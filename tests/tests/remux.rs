@@ -16,12 +16,11 @@ const CORPUS: &[(&str, f64, f64)] = &[
     ("audio.m4a", 1024.0 / 44_100.0, 1.0),
     ("ntsc-90k.mp4", 1001.0 / 30_000.0, 3.0),
     ("edit-cut.mp4", 1.0 / 25.0, 1.0),
-    // MP3: Chrome's native player trims the LAME encoder delay and padding
-    // (4.000 s for these 4.049 s of frames); Caudal does not yet, so these
-    // are held to the length of their frames plus that padding (~2 frames).
-    ("cbr-info.mp3", 3.0 * 1152.0 / 44_100.0, 0.1),
-    ("vbr-xing.mp3", 3.0 * 1152.0 / 44_100.0, 0.1),
-    ("id3-cbr.mp3", 3.0 * 1152.0 / 44_100.0, 0.1),
+    // MP3: native playback trims the LAME tag's encoder delay and padding
+    // (4.000 s for these 4.049 s of frames); so does Caudal (gapless window).
+    ("cbr-info.mp3", 1152.0 / 44_100.0, 0.1),
+    ("vbr-xing.mp3", 1152.0 / 44_100.0, 0.1),
+    ("id3-cbr.mp3", 1152.0 / 44_100.0, 0.1),
 ];
 
 fn corpus_file(name: &str) -> Result<Vec<u8>> {

@@ -32,7 +32,8 @@ use super::frame::{self, FrameHeader, HEADER_LEN, HeaderError, MAX_FRAME_LEN};
 use super::xing::{self, TOC_LEN};
 use super::{id3, malformed, unsupported};
 use crate::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+    Container, ContainerIndexer, MediaError, MediaIndex, Presentation, Segment, Step, Track,
+    TrackKind,
 };
 
 /// How far past the ID3v2 tags the first frame may start. Encoders and
@@ -116,6 +117,8 @@ struct Plan {
     /// The first frame's bitrate: the fallback when a header's counts do
     /// not check out.
     first_bitrate: u64,
+    /// Encoder delay and padding in samples (LAME tag), with counted frames.
+    gapless: Option<(u64, u64)>,
 }
 
 impl Plan {
@@ -133,6 +136,7 @@ impl Plan {
             audio_end: None,
             timing: Timing::Bitrate(u64::from(h.bitrate)),
             first_bitrate: u64::from(h.bitrate),
+            gapless: None,
             map: Map::Linear,
             unit_frames: ((UNIT_SECONDS * sample_rate as f64 / samples_per_frame as f64).round()
                 as u64)
@@ -144,6 +148,7 @@ impl Plan {
             plan.audio_end = bytes.and_then(end_from);
             if let Some(frames) = x.frames {
                 plan.timing = Timing::Frames(u64::from(frames));
+                plan.gapless = x.gapless.map(|(d, p)| (u64::from(d), u64::from(p)));
                 if let (false, Some(toc)) = (x.cbr, x.toc) {
                     plan.map = Map::Xing {
                         base: at,
@@ -649,7 +654,33 @@ impl Mp3Indexer {
     }
 }
 
+/// Samples an MP3 decoder outputs before the first encoded one (the
+/// MDCT/filterbank delay every decoder adds; LAME's delay field excludes it).
+const DECODER_DELAY: u64 = 529;
+
+impl Plan {
+    /// What browsers trim when they play the file natively: the encoder
+    /// delay (plus the decoder's) at the start, the padding at the end.
+    fn presentation(&self) -> Option<Presentation> {
+        let (delay, padding) = self.gapless?;
+        let Timing::Frames(frames) = self.timing else {
+            return None;
+        };
+        let samples = frames.checked_mul(self.samples_per_frame)?;
+        let kept = samples.checked_sub(delay.checked_add(padding)?)?;
+        let rate = self.sample_rate as f64;
+        (kept > 0).then(|| Presentation {
+            offset: -((delay + DECODER_DELAY) as f64) / rate,
+            end: kept as f64 / rate,
+        })
+    }
+}
+
 impl ContainerIndexer for Mp3Indexer {
+    fn presentation(&self) -> Option<Presentation> {
+        self.plan.as_ref()?.presentation()
+    }
+
     fn feed(
         &mut self,
         offset: u64,

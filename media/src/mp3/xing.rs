@@ -30,11 +30,16 @@ pub struct Xing {
     /// Byte position of each percent of the duration, in 1/256ths of
     /// `bytes`; ascending (a table that is not is dropped).
     pub toc: Option<[u8; TOC_LEN]>,
+    /// Encoder delay and padding in samples, from a LAME (or Lavc) tag.
+    pub gapless: Option<(u32, u32)>,
 }
 
 const XING_FRAMES: u32 = 0x1;
 const XING_BYTES: u32 = 0x2;
 const XING_TOC: u32 = 0x4;
+const XING_QUALITY: u32 = 0x8;
+/// Where the delay/padding field sits in the LAME tag, from its start.
+const LAME_DELAY_AT: usize = 21;
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
@@ -71,6 +76,8 @@ pub fn parse_xing(frame: &[u8], header: &FrameHeader) -> Option<Xing> {
     let frames_at = field(flags & XING_FRAMES != 0, 4)?;
     let bytes_at = field(flags & XING_BYTES != 0, 4)?;
     let toc_at = field(flags & XING_TOC != 0, TOC_LEN)?;
+    let _quality_at = field(flags & XING_QUALITY != 0, 4)?;
+    let lame_at = pos;
     let frames = frames_at.and_then(|p| be32(frame, p)).filter(|&n| n > 0);
     let bytes = bytes_at.and_then(|p| be32(frame, p)).filter(|&n| n > 0);
     let toc = toc_at
@@ -82,7 +89,21 @@ pub fn parse_xing(frame: &[u8], header: &FrameHeader) -> Option<Xing> {
         frames,
         bytes,
         toc,
+        gapless: lame_gapless(frame, lame_at),
     })
+}
+
+/// The LAME tag's encoder delay and padding (12 bits each), when the tag
+/// is there: an encoder name of four ASCII letters/digits ("LAME", "Lavc",
+/// "Lavf") opens it.
+fn lame_gapless(frame: &[u8], at: usize) -> Option<(u32, u32)> {
+    let name = frame.get(at..at + 4)?;
+    if !name.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let b = frame.get(at + LAME_DELAY_AT..at + LAME_DELAY_AT + 3)?;
+    let packed = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+    Some((packed >> 12, packed & 0xfff))
 }
 
 /// A VBRI header.

@@ -21,7 +21,7 @@ use std::ops::Range;
 pub use options::PolicyOptions;
 pub use throughput::ThroughputEstimator;
 
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use crate::index::{ContainerIndexer, MediaError, MediaIndex, Presentation, Repackager, Step};
 use crate::probe;
 
 /// Milliseconds on the shell's monotonic clock (`performance.now()`).
@@ -47,10 +47,13 @@ pub enum Action {
     /// MediaSource duration. `raw`: the file's own bytes are appended
     /// ([`Action::Append`]); otherwise they are repackaged and only
     /// [`Action::AppendData`] is appended (drop queued file bytes).
+    /// `window`: gapless presentation (set `timestampOffset` and
+    /// `appendWindowEnd`), when the stream carries encoder delay/padding.
     Configure {
         mime: String,
         duration: Option<f64>,
         raw: bool,
+        window: Option<Presentation>,
     },
     /// Append the queued media bytes up to file offset `end`.
     Append { end: u64 },
@@ -371,9 +374,19 @@ impl Policy {
             if let Some(repackager) = self.repackager.as_mut() {
                 repackager.reset(target);
             }
+            let shift = self
+                .indexer
+                .as_ref()
+                .and_then(|i| i.presentation())
+                .map_or(0.0, |w| w.offset);
             let timestamp_offset = self.index().and_then(|index| {
                 let untimed = index.container == crate::index::Container::Mp3;
-                untimed.then(|| index.segments.get(index.segment_at(to)?).map(|s| s.start))?
+                untimed.then(|| {
+                    index
+                        .segments
+                        .get(index.segment_at(to)?)
+                        .map(|s| s.start + shift)
+                })?
             });
             self.actions.push_back(Action::ResetRun {
                 offset: target,
@@ -870,10 +883,14 @@ impl Policy {
         self.announced_duration = duration;
         self.repackager = self.indexer.as_mut().and_then(|i| i.take_repackager());
         let raw = self.repackager.is_none();
+        let window = self.indexer.as_ref().and_then(|i| i.presentation());
+        let duration = window.map(|w| w.end).or(duration);
+        self.announced_duration = duration;
         self.actions.push_back(Action::Configure {
             mime,
             duration,
             raw,
+            window,
         });
         let early = std::mem::take(&mut self.early);
         if let Some(repackager) = self.repackager.as_mut() {
@@ -889,6 +906,9 @@ impl Policy {
     }
 
     fn duration(&self) -> Option<f64> {
+        if let Some(window) = self.indexer.as_ref().and_then(|i| i.presentation()) {
+            return Some(window.end);
+        }
         let index = self.index()?;
         index.duration.or_else(|| {
             index
