@@ -11,4 +11,5 @@ pub mod mp4;
 pub mod policy;
 pub mod probe;
 pub mod remux;
+pub mod sim;
 pub mod webm;

@@ -116,7 +116,7 @@ mod tests {
         set.insert(10..12);
         assert_eq!(set.as_slice(), &[0..2, 5..12]);
         set.insert(1..6);
-        assert_eq!(set.as_slice(), &[0..12]);
+        assert_eq!(set.as_slice(), std::slice::from_ref(&(0..12)));
         set.remove(3..4);
         assert_eq!(set.as_slice(), &[0..3, 4..12]);
         assert_eq!(set.containing(3), None);
