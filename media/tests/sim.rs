@@ -80,17 +80,12 @@ fn zero_stalls_while_the_link_stays_above_1_2x_the_bitrate() {
     }
 }
 
-/// The same at 300 ms RTT. Requests follow each other with nothing in
-/// between, so each costs an idle round trip; the throughput estimate counts
-/// that round trip (a request's first sample runs from its `Fetch`), and
-/// request sizes follow the estimate (`request_seconds` = 1.5 s of it). The
-/// fixed point is an estimate — and a fetch rate — of
-/// link × (1 − RTT / 1.5 s): at 1.2x and 300 ms, 0.96x the bitrate, so the
-/// buffer drains (measured: 183 kB requests every ~1.52 s, one stall of
-/// 3.1 s at 46 s). Stall-free at 1.2x needs RTT < 250 ms. Issue 6 part 3:
-/// request sizes from throughput × RTT so a slow link is never idle.
+/// A long round trip must not starve a link only 1.2x the bitrate.
+/// Requests follow one another, so each costs a round trip of idle link;
+/// before the policy kept the first byte's wait out of the throughput
+/// estimate and sized requests to ≥ 10 RTTs, it settled at link ×
+/// (1 − RTT / 1.5 s) = 0.96x the bitrate here and stalled once (3.1 s).
 #[test]
-#[ignore = "policy issue: 1 stall (3.1 s) at 1.2x with 300 ms RTT, see issue 6"]
 fn zero_stalls_at_1_2x_the_bitrate_with_a_300_ms_rtt() {
     let report = run("steady 1.2x, 300 ms RTT", &scenario(&[(0.0, 1.2)], 300.0));
     assert!(report.reached_end);
@@ -122,13 +117,10 @@ fn a_20_second_drop_costs_exactly_one_stall() {
 }
 
 /// A drop longer than buffer + refill: 4x, 0.3x from 5 s to 45 s, 4x.
-/// The policy resumes after a fixed 3 s (`resume`), which at 0.3x lasts
-/// 3 / (1 - 0.3) ≈ 4.3 s — so the same drop stalls again (measured: 2
-/// stalls, 17.4 s: stalled at 24.2 s, resumed at 34.8 s, stalled at 39.0 s,
-/// resumed at 45.8 s). Issue 6 part 3 asks for a resume threshold from the
-/// throughput estimate, so that one drop costs one stall.
+/// With a fixed 3 s resume threshold this stalled twice (17.4 s: the 3 s
+/// lasted about 4.3 s at 0.3x); the threshold now grows with the link's
+/// shortfall, so one drop costs one stall.
 #[test]
-#[ignore = "policy issue: 2 stalls (17.4 s) for one 40 s drop to 0.3x, see issue 6"]
 fn a_40_second_drop_costs_exactly_one_stall() {
     let report = run(
         "40 s at 0.3x from 5 s",

@@ -173,6 +173,10 @@ pub struct Stats {
 const DRY_SECONDS: f64 = 0.1;
 /// Buffered ranges closer than this count as one (browsers leave tiny gaps).
 const GAP_TOLERANCE: f64 = 0.25;
+/// A request lasts at least this many round trips (see `request_size`).
+const RTT_FACTOR: f64 = 10.0;
+/// The resume threshold grows with the link's shortfall up to this factor.
+const MAX_RESUME_FACTOR: f64 = 10.0;
 /// A seek target the current run reaches within this many seconds keeps the run.
 const NEAR_SECONDS: f64 = 2.0;
 /// Eviction waits for this much extra media behind, to batch removals.
@@ -230,6 +234,8 @@ pub struct Policy {
     attempts: u32,
     end_signalled: bool,
     throughput: ThroughputEstimator,
+    /// Smoothed time from a request to its first byte.
+    rtt_ms: Option<f64>,
 
     // Playback.
     held: bool,
@@ -290,6 +296,7 @@ impl Policy {
             attempts: 0,
             end_signalled: false,
             throughput: ThroughputEstimator::default(),
+            rtt_ms: None,
             held: true,
             position: 0.0,
             paused: true,
@@ -481,11 +488,20 @@ impl Policy {
         let offset = request.range.start + request.received;
         let len = data.len() as u64;
         request.received += len;
+        let first = request.received == len;
         let elapsed = now - request.last_data;
         request.last_data = now;
         let media = request.media;
         self.stats.bytes_fetched += len;
-        self.throughput.sample(len, elapsed);
+        if first {
+            // The wait for the first byte is the round trip, not the link's
+            // rate: it goes to the RTT estimate, and the throughput sample
+            // starts now (counting it would size every request below the
+            // link by a round trip's worth).
+            self.rtt_ms = Some(self.rtt_ms.map_or(elapsed, |rtt| 0.8 * rtt + 0.2 * elapsed));
+        } else {
+            self.throughput.sample(len, elapsed);
+        }
         self.attempts = 0;
         if media {
             self.cursor = offset + len;
@@ -960,8 +976,19 @@ impl Policy {
     }
 
     /// The resume threshold after a stall.
+    ///
+    /// Scaled by how far the link falls short of the media's bitrate: at a
+    /// third of it, a fixed few seconds drain again almost at once (one drop,
+    /// many stalls); waiting for proportionally more makes one drop cost one
+    /// stall. Bounded by the goal and what is left of the media.
     fn resume_threshold(&self) -> f64 {
-        self.options.resume.min(self.remaining_after(self.position))
+        let shortfall = match (self.bitrate(), self.throughput.estimate()) {
+            (Some(media), Some(link)) if link > 0.0 => (media / link).clamp(1.0, MAX_RESUME_FACTOR),
+            _ => 1.0,
+        };
+        (self.options.resume * shortfall)
+            .min(self.options.goal)
+            .min(self.remaining_after(self.position))
     }
 
     /// Byte offset where a new run for time `to` starts.
@@ -1043,12 +1070,17 @@ impl Policy {
     }
 
     /// Bytes for the next request: about `request_seconds` on this link.
+    ///
+    /// Requests follow one another, so each costs a round trip of idle link:
+    /// on a long RTT they last longer (RTT_FACTOR round trips) to keep that
+    /// idle share small.
     fn request_size(&self) -> u64 {
         let o = &self.options;
+        let seconds = o
+            .request_seconds
+            .max(self.rtt_ms.unwrap_or(0.0) / 1000.0 * RTT_FACTOR);
         match self.throughput.estimate() {
-            Some(bps) => {
-                ((bps / 8.0 * o.request_seconds) as u64).clamp(o.min_request, o.max_request)
-            }
+            Some(bps) => ((bps / 8.0 * seconds) as u64).clamp(o.min_request, o.max_request),
             None => o.first_request,
         }
     }
