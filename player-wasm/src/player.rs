@@ -275,8 +275,11 @@ impl Shared {
         }
     }
 
+    /// An append or removal finished: the buffered ranges changed, so the
+    /// policy hears of it now rather than at the next tick (startup and a
+    /// seek release as soon as enough is buffered). `playback` drives.
     fn update_end(&self) {
-        self.drive();
+        self.playback();
     }
 
     // ------------------------------------------------------------ fetch callbacks
