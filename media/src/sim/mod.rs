@@ -81,7 +81,7 @@ pub struct ShellModel {
     /// (`player-wasm`'s interval timer).
     pub tick_ms: f64,
     /// Also report playback right after every append that grew the buffer
-    /// (as if the shell listened to `updateend`); off in `player-wasm`.
+    /// (`player-wasm` does, on `updateend`).
     pub report_on_append: bool,
     /// Appended media becomes playable only in whole units (`moof`+`mdat`),
     /// not sample by sample.
@@ -100,7 +100,7 @@ impl Default for ShellModel {
         ShellModel {
             chunk_bytes: 16 * 1024,
             tick_ms: 200.0,
-            report_on_append: false,
+            report_on_append: true,
             whole_units: false,
             first_request_extra_rtts: 0.0,
             max_seconds: None,
