@@ -15,12 +15,9 @@ pub const MAX_FRAGMENT_BYTES: u64 = 256 << 20;
 
 // tfhd flags
 const DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
-// trun flags
-const DATA_OFFSET: u32 = 0x001;
-const SAMPLE_DURATION: u32 = 0x100;
-const SAMPLE_SIZE: u32 = 0x200;
-const SAMPLE_FLAGS: u32 = 0x400;
-const SAMPLE_COMPOSITION_TIME_OFFSET: u32 = 0x800;
+use crate::mp4::boxes::moof::trun_flags::{
+    DATA_OFFSET, SAMPLE_COMPOSITION_TIME_OFFSET, SAMPLE_DURATION, SAMPLE_FLAGS, SAMPLE_SIZE,
+};
 // sample flags (ISO 14496-12 §8.8.3.1)
 /// sample_depends_on = 2: depends on no other sample (a key frame).
 const SYNC_FLAGS: u32 = 0x0200_0000;

@@ -14,13 +14,17 @@ const BASE_DATA_OFFSET: u32 = 0x01;
 const SAMPLE_DESCRIPTION_INDEX: u32 = 0x02;
 const DEFAULT_SAMPLE_DURATION: u32 = 0x08;
 
-// trun flags
-const DATA_OFFSET: u32 = 0x01;
-const FIRST_SAMPLE_FLAGS: u32 = 0x04;
-const SAMPLE_DURATION: u32 = 0x100;
-const SAMPLE_SIZE: u32 = 0x200;
-const SAMPLE_FLAGS: u32 = 0x400;
-const SAMPLE_COMPOSITION_TIME_OFFSET: u32 = 0x800;
+/// `trun` flags (ISO 14496-12 §8.8.8), shared by the reader here and the
+/// fragment writer in `remux`.
+pub mod trun_flags {
+    pub const DATA_OFFSET: u32 = 0x01;
+    pub const FIRST_SAMPLE_FLAGS: u32 = 0x04;
+    pub const SAMPLE_DURATION: u32 = 0x100;
+    pub const SAMPLE_SIZE: u32 = 0x200;
+    pub const SAMPLE_FLAGS: u32 = 0x400;
+    pub const SAMPLE_COMPOSITION_TIME_OFFSET: u32 = 0x800;
+}
+use trun_flags::*;
 
 /// One track's timing in one fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
