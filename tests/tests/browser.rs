@@ -142,6 +142,16 @@ fn seek_to_70_percent_resumes_there_and_aborts_in_flight() {
             page.play().await?;
             page.wait_until("currentTime to pass 1 s", secs(20.0), "v.currentTime >= 1")
                 .await?;
+            // A viewer seeks on a seek bar, which needs the duration: the
+            // player learns it from the `mfra` at the end of the file, fetched
+            // beside the first media request (on this shared, shaped link it
+            // can arrive a little after playback starts).
+            page.wait_until(
+                "the video to know its duration (from the mfra)",
+                secs(10.0),
+                "isFinite(v.duration) && v.duration > 0",
+            )
+            .await?;
             let proxy = stage.proxy()?;
             wait_for(secs(5.0), "the proxy to be delivering bytes", || async {
                 Ok(proxy.idle_for().is_some_and(|d| d < secs(0.1)))
