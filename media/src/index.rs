@@ -187,6 +187,11 @@ pub trait ContainerIndexer {
     fn presentation(&self) -> Option<Presentation> {
         None
     }
+    /// Where playback begins, seconds: later than 0 when frames that must
+    /// be decoded but not shown come first (a remuxed stream-copy cut).
+    fn start(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Gapless presentation of a stream whose first and last frames carry

@@ -22,6 +22,7 @@ fn corpus() -> &'static [Vec<u8>] {
             "audio.m4a",
             "edit-cut.mp4",
             "ntsc-90k.mp4",
+            "co64.mp4",
         ]
         .iter()
         .map(|n| std::fs::read(dir.join(n)).expect("corpus file"))

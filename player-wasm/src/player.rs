@@ -84,6 +84,8 @@ struct Inner {
     listeners: Vec<Listener>,
     timer: Option<(i32, Closure<dyn FnMut()>)>,
     fallback_reason: Option<String>,
+    /// Playback begins here, not at 0 (`Action::Configure`).
+    start: f64,
 }
 
 /// The player, shared by callbacks.
@@ -121,6 +123,7 @@ impl Shared {
             listeners: Vec::new(),
             timer: None,
             fallback_reason: None,
+            start: 0.0,
         })));
         if !crate::media_source_present() {
             shared.fall_back("this browser has no Media Source Extensions");
@@ -212,7 +215,14 @@ impl Shared {
     fn seeking(&self) {
         {
             let mut inner = self.0.borrow_mut();
-            let to = inner.video.current_time();
+            let mut to = inner.video.current_time();
+            // Before `start` lie frames decoded but never meant to be seen.
+            // (The element reports time in whole microseconds: a margin, or
+            // the clamp itself would be clamped again, forever.)
+            if to < inner.start - 1e-5 {
+                to = inner.start;
+                inner.video.set_current_time(to);
+            }
             inner.policy.seek(js::now(), to);
         }
         self.drive();
@@ -391,11 +401,20 @@ impl Shared {
                 duration,
                 raw,
                 window,
+                start,
             } => {
-                if !raw {
+                {
                     let mut inner = self.0.borrow_mut();
-                    inner.raw = false;
-                    inner.queue.clear();
+                    if !raw {
+                        inner.raw = false;
+                        inner.queue.clear();
+                    }
+                    // Before metadata this is the default playback start
+                    // position: playback begins there, with no seek.
+                    inner.start = start;
+                    if start > inner.video.current_time() {
+                        inner.video.set_current_time(start);
+                    }
                 }
                 self.configure(&mime, duration, window);
             }

@@ -79,6 +79,13 @@ impl ContainerIndexer for Mp4Indexer {
         self.fragmented.as_ref().and_then(|f| f.wants())
     }
 
+    fn start(&self) -> f64 {
+        match (&self.fragmented, &self.plain) {
+            (None, Some(p)) => p.start(),
+            _ => 0.0,
+        }
+    }
+
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
         if self.fragmented.is_some() {
             return None;

@@ -54,6 +54,9 @@ pub enum Action {
         duration: Option<f64>,
         raw: bool,
         window: Option<Presentation>,
+        /// Begin playback here (`currentTime`), not at 0: frames before it
+        /// are decoded but not meant to be seen.
+        start: f64,
     },
     /// Append the queued media bytes up to file offset `end`.
     Append { end: u64 },
@@ -897,6 +900,7 @@ impl Policy {
         });
         self.configured = true;
         self.announced_duration = duration;
+        let start = self.indexer.as_ref().map_or(0.0, |i| i.start());
         self.repackager = self.indexer.as_mut().and_then(|i| i.take_repackager());
         let raw = self.repackager.is_none();
         let window = self.indexer.as_ref().and_then(|i| i.presentation());
@@ -907,6 +911,7 @@ impl Policy {
             duration,
             raw,
             window,
+            start,
         });
         let early = std::mem::take(&mut self.early);
         if let Some(repackager) = self.repackager.as_mut() {

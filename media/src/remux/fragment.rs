@@ -119,14 +119,18 @@ impl Remux {
             w.u32(track.id);
             w.end(tfhd);
             let tfdt = w.begin_full(b"tfdt", 1, 0);
-            let first = samples.first().map_or(0, |s| s.decode_time);
-            w.u64(first.saturating_add(out.decode_shift));
+            let first = samples.first().map_or(0, |s| out.decode(range.start, s));
+            w.u64(first);
             w.end(tfdt);
 
-            // Offsets were checked to fit an i32 after the shift (Remux::new).
-            let shifted = |c: i32| i64::from(c).saturating_sub(out.media_time) as i32;
-            let any_offset = samples.iter().any(|s| shifted(s.composition_offset) != 0);
-            let negative = samples.iter().any(|s| shifted(s.composition_offset) < 0);
+            // Offsets were checked to fit an i32 (OutTrack::new).
+            let offsets: Vec<i32> = range
+                .clone()
+                .zip(samples.iter())
+                .map(|(i, s)| (out.presentation(i, s) - i128::from(out.decode(i, s))) as i32)
+                .collect();
+            let any_offset = offsets.iter().any(|&c| c != 0);
+            let negative = offsets.iter().any(|&c| c < 0);
             let mut flags = DATA_OFFSET | SAMPLE_DURATION | SAMPLE_SIZE | SAMPLE_FLAGS;
             if any_offset {
                 flags |= SAMPLE_COMPOSITION_TIME_OFFSET;
@@ -136,8 +140,8 @@ impl Remux {
             data_offsets.push((w.len(), in_mdat));
             w.u32(0); // data_offset, patched below
             let video = track.kind == TrackKind::Video;
-            for (i, s) in range.clone().zip(samples.iter()) {
-                w.u32(track.duration(i));
+            for ((i, s), offset) in range.clone().zip(samples.iter()).zip(&offsets) {
+                w.u32(out.duration(track, i));
                 w.u32(s.size());
                 w.u32(if s.is_sync() || !video {
                     SYNC_FLAGS
@@ -145,7 +149,7 @@ impl Remux {
                     NON_SYNC_FLAGS
                 });
                 if any_offset {
-                    w.u32(shifted(s.composition_offset) as u32);
+                    w.u32(*offset as u32);
                 }
             }
             w.end(trun);

@@ -38,6 +38,8 @@ pub struct Mp4Remuxer {
     error: Option<MediaError>,
     /// The remuxer (until the player takes it), the plan and the index.
     done: Option<(Option<Remux>, Vec<Fragment>, MediaIndex)>,
+    /// Where playback begins ([`Remux::start`]), kept past the handover.
+    start: f64,
 }
 
 impl Mp4Remuxer {
@@ -51,6 +53,7 @@ impl Mp4Remuxer {
             file_len: None,
             error: None,
             done: None,
+            start: 0.0,
         }
     }
 
@@ -185,6 +188,7 @@ impl Mp4Remuxer {
         let remux = Remux::new(MovieSamples::parse(&child, self.file_len)?)?;
         let fragments = remux.plan(self.options);
         let index = remux.media_index(&fragments, range);
+        self.start = remux.start();
         self.done = Some((Some(remux), fragments, index));
         Ok(Step::Ready)
     }
@@ -208,6 +212,10 @@ impl ContainerIndexer for Mp4Remuxer {
 
     fn index(&self) -> Option<&MediaIndex> {
         self.done.as_ref().map(|d| &d.2)
+    }
+
+    fn start(&self) -> f64 {
+        self.start
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn crate::index::Repackager>> {

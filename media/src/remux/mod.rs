@@ -24,14 +24,15 @@
 //! exactly the time the plain file shows it; AAC priming frames present
 //! before 0, where MSE's append window trims them as native playback skips
 //! them. Frames before a stream-copy cut (media_time past the keyframe)
-//! also present before 0: MSE drops them, and the video starts at the next
-//! keyframe (native playback decodes them hidden; MSE cannot).
+//! would present before 0, where MSE drops them and every frame up to the
+//! next keyframe: they get a lead-in instead ([`timing`]).
 
 mod fragment;
 mod indexer;
 mod init;
 mod plan;
 mod stream;
+mod timing;
 mod writer;
 
 pub use fragment::{Piece, SampleSource};
@@ -41,6 +42,7 @@ pub use stream::RemuxStream;
 
 use crate::index::{MediaError, TrackKind};
 use crate::mp4::samples::{MovieSamples, TrackSamples};
+use timing::{Lead, OutTrack};
 
 /// The `container` name in errors.
 const CONTAINER: &str = "mp4";
@@ -53,17 +55,6 @@ pub struct Remux {
     movie: MovieSamples,
     /// Output tracks, video first.
     outs: Vec<OutTrack>,
-}
-
-/// How one output track's times are moved to apply its edit list.
-#[derive(Debug, Clone, Copy)]
-struct OutTrack {
-    /// Index into `movie.tracks`.
-    track: usize,
-    /// Added to every decode time: the leading empty edit, track timescale.
-    decode_shift: u64,
-    /// Subtracted from every composition offset: the edit's media_time.
-    media_time: i64,
 }
 
 impl Remux {
@@ -79,7 +70,12 @@ impl Remux {
             else {
                 continue;
             };
-            outs.push(OutTrack::new(&movie, track)?);
+            // The video track (first) may take a lead-in; the audio
+            // track moves by it too.
+            let lead = outs.first().map_or(Lead::default(), |o: &OutTrack| {
+                o.lead(movie.tracks.get(o.track).map_or(0, |t| t.timescale))
+            });
+            outs.push(OutTrack::new(&movie, track, lead)?);
         }
         if outs.is_empty() {
             return Err(MediaError::Unsupported {
@@ -105,39 +101,12 @@ impl Remux {
     fn track(&self, out: &OutTrack) -> Option<&TrackSamples> {
         self.movie.tracks.get(out.track)
     }
-}
 
-impl OutTrack {
-    fn new(movie: &MovieSamples, track: usize) -> Result<Self, MediaError> {
-        let too_far = || MediaError::Unsupported {
-            container: CONTAINER,
-            what: "an edit list that moves samples too far".into(),
-        };
-        let t = movie.tracks.get(track).ok_or_else(too_far)?;
-        let decode_shift = u128::from(t.edit.empty_duration) * u128::from(t.timescale)
-            / u128::from(movie.timescale.max(1));
-        let decode_shift = u64::try_from(decode_shift).map_err(|_| too_far())?;
-        let media_time = t.edit.media_time;
-        // Every shifted composition offset must fit the signed 32-bit field.
-        for s in &t.samples {
-            let shifted = i64::from(s.composition_offset)
-                .checked_sub(media_time)
-                .ok_or_else(too_far)?;
-            i32::try_from(shifted).map_err(|_| too_far())?;
-            s.decode_time
-                .checked_add(decode_shift)
-                .ok_or_else(too_far)?;
-        }
-        Ok(OutTrack {
-            track,
-            decode_shift,
-            media_time,
+    /// Where playback should begin, seconds: after the lead-in of hidden
+    /// frames when an edit cuts into the first GOP (see [`timing`]), else 0.
+    pub fn start(&self) -> f64 {
+        self.outs.first().map_or(0.0, |o| {
+            o.lead(self.track(o).map_or(0, |t| t.timescale)).seconds()
         })
-    }
-
-    /// Presentation time of `s` in the output, track timescale.
-    fn presentation(&self, s: &crate::mp4::samples::Sample) -> i128 {
-        i128::from(s.decode_time) + i128::from(self.decode_shift) + i128::from(s.composition_offset)
-            - i128::from(self.media_time)
     }
 }

@@ -35,7 +35,7 @@ pub struct Fragment {
     /// `mfhd` sequence number, from 1.
     pub sequence: u32,
     /// Presentation start, seconds: the first output track's cut sample
-    /// (before 0 when an edit list cuts into the first GOP).
+    /// (0 for the first, or after the lead-in's hidden frames).
     pub start: f64,
     /// Presentation end, seconds: the next fragment's start, or the
     /// movie's duration for the last one.
@@ -64,25 +64,26 @@ impl Remux {
 
         // Cut points in the lead track: sample 0, then sync samples.
         let mut cuts = vec![0usize];
-        let mut cut_time = samples.first().map_or(0, |s| lead.presentation(s));
+        let mut cut_time = samples.first().map_or(0, |s| lead.presentation(0, s));
         for (i, s) in samples.iter().enumerate().skip(1) {
-            if s.is_sync() && lead.presentation(s) - cut_time >= min_ticks {
+            if s.is_sync() && lead.presentation(i, s) - cut_time >= min_ticks {
                 cuts.push(i);
-                cut_time = lead.presentation(s);
+                cut_time = lead.presentation(i, s);
             }
         }
         // A last fragment shorter than half the minimum joins the one
         // before (a 3.03 s audio file: three fragments, not three and a
         // sliver).
         let end_time = samples.last().map_or(0, |s| {
-            lead.presentation(s) + i128::from(lead_track.duration(samples.len() - 1))
+            lead.presentation(samples.len() - 1, s)
+                + i128::from(lead.duration(lead_track, samples.len() - 1))
         });
         if cuts.len() > 1 && end_time - cut_time < min_ticks / 2 {
             cuts.pop();
         }
         let starts: Vec<i128> = cuts
             .iter()
-            .map(|&i| samples.get(i).map_or(0, |s| lead.presentation(s)))
+            .map(|&i| samples.get(i).map_or(0, |s| lead.presentation(i, s)))
             .collect();
 
         let mut fragments: Vec<Fragment> = Vec::with_capacity(cuts.len());
@@ -115,7 +116,7 @@ impl Remux {
                 match starts.get(n + 1) {
                     Some(&next) => {
                         while let Some(s) = track.samples.get(i) {
-                            if out.presentation(s) * scale >= next * own {
+                            if out.presentation(i, s) * scale >= next * own {
                                 break;
                             }
                             i += 1;
