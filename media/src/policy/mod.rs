@@ -180,6 +180,9 @@ const GAP_TOLERANCE: f64 = 0.25;
 const RTT_FACTOR: f64 = 10.0;
 /// The resume threshold grows with the link's shortfall up to this factor.
 const MAX_RESUME_FACTOR: f64 = 10.0;
+/// Fewest seconds buffered before playback starts, however fast the link:
+/// a few frames' worth, so the element itself is ready to play.
+const MIN_STARTUP: f64 = 0.25;
 /// A seek target the current run reaches within this many seconds keeps the run.
 const NEAR_SECONDS: f64 = 2.0;
 /// Eviction waits for this much extra media behind, to batch removals.
@@ -352,7 +355,7 @@ impl Policy {
             return;
         }
         self.position = to;
-        if self.ahead_of(to) >= self.options.startup.min(self.remaining_after(to)) {
+        if self.ahead_of(to) >= self.startup_threshold(to) {
             self.plan_fetch(now);
             return;
         }
@@ -616,7 +619,7 @@ impl Policy {
         match self.state {
             State::Loading | State::Buffering | State::Seeking => {
                 if self.configured
-                    && (ahead >= self.options.startup.min(self.remaining_after(position))
+                    && (ahead >= self.startup_threshold(position)
                         || everything && ahead > 0.0)
                 {
                     if self.stats.startup_ms.is_none() {
@@ -986,6 +989,24 @@ impl Policy {
     /// third of it, a fixed few seconds drain again almost at once (one drop,
     /// many stalls); waiting for proportionally more makes one drop cost one
     /// stall. Bounded by the goal and what is left of the media.
+    /// Seconds buffered before playback starts at `at` (first frame, seek).
+    ///
+    /// `startup` is what a link that just keeps up with the media needs; a
+    /// faster link refills the buffer faster than playback drains it, so
+    /// it needs proportionally less (down to [`MIN_STARTUP`]), and a slower
+    /// one more (up to [`MAX_RESUME_FACTOR`] times). Until the link or the
+    /// bit rate is known, `startup` itself.
+    fn startup_threshold(&self, at: f64) -> f64 {
+        let speedup = match (self.bitrate(), self.throughput.estimate()) {
+            (Some(media), Some(link)) if media > 0.0 && link > 0.0 => link / media,
+            _ => 1.0,
+        };
+        let startup = self.options.startup;
+        (startup / speedup)
+            .clamp(MIN_STARTUP.min(startup), startup * MAX_RESUME_FACTOR)
+            .min(self.remaining_after(at))
+    }
+
     fn resume_threshold(&self) -> f64 {
         let shortfall = match (self.bitrate(), self.throughput.estimate()) {
             (Some(media), Some(link)) if link > 0.0 => (media / link).clamp(1.0, MAX_RESUME_FACTOR),

@@ -127,14 +127,33 @@ fn first_request_carries_the_index_and_startup_then_playback_is_released() {
     ));
     assert!(actions.iter().any(|a| matches!(a, Action::Append { .. })));
     assert_eq!(p.state(), State::Buffering);
-    // Half a second buffered: not yet.
-    p.handle_playback(t, 0.0, &[0.0..0.5], false, false);
+    // The link is 20 times the bit rate (8 Mbit/s for 400 kbit/s): it
+    // refills faster than playback drains, so a quarter second (the
+    // floor), not the full startup second, starts playback.
+    p.handle_playback(t, 0.0, &[0.0..0.2], false, false);
     assert!(!drain(&mut p).contains(&Action::Release));
-    p.handle_playback(t + 10.0, 0.0, &[0.0..1.2], false, false);
+    p.handle_playback(t + 10.0, 0.0, &[0.0..0.3], false, false);
     let actions = drain(&mut p);
     assert!(actions.contains(&Action::Release));
     assert_eq!(p.state(), State::Playing);
     assert_eq!(p.stats().startup_ms, Some(t + 10.0));
+}
+
+#[test]
+fn a_link_slower_than_the_media_waits_for_more_before_the_first_frame() {
+    let mut p = policy(PolicyOptions {
+        startup: 1.0,
+        ..Default::default()
+    });
+    p.start(0.0);
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    // 200 kbit/s for 400 kbit/s media: half the speed, twice the startup.
+    let t = serve(&mut p, 300.0, id, range, 200_000.0);
+    drain(&mut p);
+    p.handle_playback(t, 0.0, &[0.0..1.5], false, false);
+    assert!(!drain(&mut p).contains(&Action::Release));
+    p.handle_playback(t + 10.0, 0.0, &[0.0..2.1], false, false);
+    assert!(drain(&mut p).contains(&Action::Release));
 }
 
 /// A policy playing at 0 s with 5 s buffered, and the request in flight.
