@@ -619,8 +619,7 @@ impl Policy {
         match self.state {
             State::Loading | State::Buffering | State::Seeking => {
                 if self.configured
-                    && (ahead >= self.startup_threshold(position)
-                        || everything && ahead > 0.0)
+                    && (ahead >= self.startup_threshold(position) || everything && ahead > 0.0)
                 {
                     if self.stats.startup_ms.is_none() {
                         self.stats.startup_ms = self.started_at.map(|t| now - t);
