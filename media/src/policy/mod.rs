@@ -1001,8 +1001,11 @@ impl Policy {
             _ => 1.0,
         };
         let startup = self.options.startup;
+        // (max/min, not clamp: clamp's panic on runtime bounds would link
+        // float formatting into the player, 10 KB of wasm.)
         (startup / speedup)
-            .clamp(MIN_STARTUP.min(startup), startup * MAX_RESUME_FACTOR)
+            .min(startup * MAX_RESUME_FACTOR)
+            .max(MIN_STARTUP.min(startup))
             .min(self.remaining_after(at))
     }
 

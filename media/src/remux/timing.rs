@@ -141,7 +141,7 @@ impl OutTrack {
         if ticks == 0 || ticks.saturating_mul(4) > u64::from(t.duration(0)) {
             return None;
         }
-        hidden.sort_by_key(|&i| self.edited(&first_gop[i]));
+        hidden.sort_unstable_by_key(|&i| self.edited(&first_gop[i]));
         let mut rank = vec![None; gop_end];
         for (k, &i) in hidden.iter().enumerate() {
             rank[i] = Some(k as i128);
