@@ -3,7 +3,11 @@
 
 /** Buffer policy options; also settable as data-* attributes on <video data-src>. */
 export interface CaudalOptions {
-  /** Seconds buffered before the first frame plays (and after a seek). Default 1. */
+  /**
+   * Seconds buffered before the first frame plays (and after a seek) on a link
+   * just as fast as the media; scaled down on a faster link (never under 0.25 s)
+   * and up on a slower one (up to 10x). Default 1.
+   */
   startup?: number;
   /** Seconds ahead of the playhead to keep; nothing is fetched beyond. Default 30. */
   goal?: number;

@@ -3,7 +3,9 @@
 /// Buffer policy options. All times in seconds, sizes in bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyOptions {
-    /// Seconds buffered ahead before the first frame plays (and after a seek).
+    /// Seconds buffered ahead before the first frame plays (and after a
+    /// seek) on a link just as fast as the media; the policy scales it by
+    /// the link's speed (`Policy::startup_threshold`).
     pub startup: f64,
     /// Seconds ahead of the playhead to keep; nothing is fetched beyond it.
     pub goal: f64,
