@@ -125,6 +125,29 @@ impl MediaIndex {
     }
 }
 
+/// The first error an indexer met. It keeps answering with it: a reader
+/// never resumes from the half-changed state the error left behind.
+#[derive(Debug, Clone, Default)]
+pub struct FirstError(Option<MediaError>);
+
+impl FirstError {
+    /// `Err` with the recorded error, if there is one.
+    pub fn check(&self) -> Result<(), MediaError> {
+        match &self.0 {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Passes `result` through, recording its error.
+    pub fn record<T>(&mut self, result: Result<T, MediaError>) -> Result<T, MediaError> {
+        if let (Err(e), None) = (&result, &self.0) {
+            self.0 = Some(e.clone());
+        }
+        result
+    }
+}
+
 /// What an indexer wants next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {

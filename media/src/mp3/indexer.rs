@@ -32,8 +32,8 @@ use super::frame::{self, FrameHeader, HEADER_LEN, HeaderError, MAX_FRAME_LEN};
 use super::xing::{self, TOC_LEN};
 use super::{id3, malformed, unsupported};
 use crate::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Presentation, Segment, Step, Track,
-    TrackKind,
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Presentation, Segment, Step,
+    Track, TrackKind,
 };
 
 /// How far past the ID3v2 tags the first frame may start. Encoders and
@@ -339,7 +339,7 @@ pub struct Mp3Indexer {
     tags: u32,
     file_len: Option<u64>,
     /// The first error, repeated on every later call: the input is bad.
-    failed: Option<MediaError>,
+    failed: FirstError,
     plan: Option<Plan>,
     /// Furthest byte the caller has shown us, for incomplete CBR indexes.
     seen_end: u64,
@@ -363,7 +363,7 @@ impl Mp3Indexer {
             audio_search_start: 0,
             tags: 0,
             file_len: None,
-            failed: None,
+            failed: FirstError::default(),
             plan: None,
             seen_end: 0,
             index: None,
@@ -687,17 +687,12 @@ impl ContainerIndexer for Mp3Indexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
-        if let Some(err) = &self.failed {
-            return Err(err.clone());
-        }
+        self.failed.check()?;
         if file_len.is_some() {
             self.file_len = file_len;
         }
         let result = self.feed_inner(offset, data);
-        if let Err(err) = &result {
-            self.failed = Some(err.clone());
-        }
-        result
+        self.failed.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {

@@ -12,7 +12,8 @@ use super::boxes::moov::{self, Movie};
 use super::boxes::sidx::{self, Sidx};
 use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, mfra, moof};
 use crate::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
+    TrackKind,
 };
 
 /// At most this many segments: 1M two-second fragments is 24 days of
@@ -90,7 +91,7 @@ pub struct Fmp4Indexer {
     phase: Phase,
     /// Stopped at a size-0 `mdat` until `file_len` is known.
     waiting_len: bool,
-    error: Option<MediaError>,
+    error: FirstError,
     index: Option<MediaIndex>,
     timing: Timing,
     /// Decode time, in timing-track ticks, after the last fragment read: the
@@ -130,7 +131,7 @@ impl Fmp4Indexer {
             file_len: None,
             phase: Phase::First,
             waiting_len: false,
-            error: None,
+            error: FirstError::default(),
             index: None,
             timing: Timing::default(),
             next_decode: 0,
@@ -686,23 +687,20 @@ impl ContainerIndexer for Fmp4Indexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
+        self.error.check()?;
         if self.file_len.is_none() {
             self.file_len = file_len;
         }
         // Scanning first: bytes it can use give exact times; only what it
         // cannot reach (the end of the file) goes to the `mfra` reader.
-        let step = self.run(offset, data, file_len);
-        step.and_then(|step| {
-            self.read_tail(offset, data)
-                .map(|()| self.step_after_tail(step))
-        })
-        .inspect_err(|e| {
-            self.error = Some(e.clone());
-            self.buf = Vec::new();
-        })
+        let result = self
+            .run(offset, data, file_len)
+            .and_then(|step| {
+                self.read_tail(offset, data)
+                    .map(|()| self.step_after_tail(step))
+            })
+            .inspect_err(|_| self.buf = Vec::new());
+        self.error.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {

@@ -10,7 +10,9 @@
 use std::ops::Range;
 
 use super::{CONTAINER, Fragment, PlanOptions, Remux};
-use crate::index::{Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track};
+use crate::index::{
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
+};
 use crate::mp4::boxes::{BoxHeader, Child, HeaderRead, malformed, moov};
 use crate::mp4::samples::MovieSamples;
 
@@ -35,7 +37,7 @@ pub struct Mp4Remuxer {
     moov_range: Option<Range<u64>>,
     first: bool,
     file_len: Option<u64>,
-    error: Option<MediaError>,
+    error: FirstError,
     /// The remuxer (until the player takes it), the plan and the index.
     done: Option<(Option<Remux>, Vec<Fragment>, MediaIndex)>,
     /// Where playback begins ([`Remux::start`]), kept past the handover.
@@ -51,7 +53,7 @@ impl Mp4Remuxer {
             moov_range: None,
             first: true,
             file_len: None,
-            error: None,
+            error: FirstError::default(),
             done: None,
             start: 0.0,
         }
@@ -201,13 +203,11 @@ impl ContainerIndexer for Mp4Remuxer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        self.run(offset, data, file_len).inspect_err(|e| {
-            self.error = Some(e.clone());
-            self.moov = Vec::new();
-        })
+        self.error.check()?;
+        let result = self
+            .run(offset, data, file_len)
+            .inspect_err(|_| self.moov = Vec::new());
+        self.error.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {

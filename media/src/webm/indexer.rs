@@ -19,7 +19,8 @@ use super::info::Info;
 use super::seekhead::Seek;
 use super::{cues, header, info, malformed, seekhead, tracks};
 use crate::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
+    TrackKind,
 };
 
 /// Largest SeekHead, Info, Tracks or Cues element we buffer. Cues of a
@@ -59,7 +60,7 @@ pub struct WebmIndexer {
     head: usize,
     file_len: Option<u64>,
     /// The first error, repeated on every later call: the input is bad.
-    failed: Option<MediaError>,
+    failed: FirstError,
     /// File offset of the Segment payload: SeekHead and Cues positions
     /// count from here.
     segment_start: u64,
@@ -94,7 +95,7 @@ impl WebmIndexer {
             base: 0,
             head: 0,
             file_len: None,
-            failed: None,
+            failed: FirstError::default(),
             segment_start: 0,
             segment_end: None,
             info: Info::default(),
@@ -650,17 +651,12 @@ impl ContainerIndexer for WebmIndexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
-        if let Some(err) = &self.failed {
-            return Err(err.clone());
-        }
+        self.failed.check()?;
         if file_len.is_some() {
             self.file_len = file_len;
         }
         let result = self.feed_inner(offset, data);
-        if let Err(err) = &result {
-            self.failed = Some(err.clone());
-        }
-        result
+        self.failed.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {
