@@ -9,7 +9,10 @@
 //! - [`page`]: test pages served from a second origin, and typed read-back of
 //!   the video, `player.stats()`, `caudal:*` events and console messages;
 //! - [`media`]: the samples, and broken media made at test time;
-//! - [`dts`]: reading names out of `www/player.d.ts`.
+//! - [`dts`]: reading names out of `www/player.d.ts`;
+//! - [`shaped_link`]: a link with a bandwidth trace, an RTT and a request
+//!   log, for benchmarks;
+//! - [`qoe`]: the real-browser QoE benchmark (`cargo xtask bench qoe`).
 //!
 //! A browser test is a `#[test]` that calls [`browser_test`]: it is skipped
 //! (with a `skipped: ...` line on stderr) when `CAUDAL_SKIP_BROWSER=1` or
@@ -23,7 +26,9 @@ pub mod dts;
 pub mod media;
 pub mod page;
 pub mod proxy;
+pub mod qoe;
 pub mod server;
+pub mod shaped_link;
 
 use std::future::Future;
 use std::io::Write;

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 // declared here, where it is dispatched, and shares the helpers below.
 #[path = "bench_remux.rs"]
 mod bench_remux;
+// `bench qoe` (real-browser QoE: caudal, native <video>, hls.js) likewise.
+#[path = "bench_qoe.rs"]
+mod bench_qoe;
 
 /// Name of the served file, under `/media/` on both servers.
 const FILE_NAME: &str = "bench.bin";
@@ -44,6 +47,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 const USAGE: &str = "\
 usage: cargo xtask bench server [--seconds N] [--only caudal|nginx]
        cargo xtask bench remux [--help]   (MP4 remux: native, wasm, mp4box.js)
+       cargo xtask bench qoe [--help]     (playback QoE in Chromium: caudal, native, hls.js)
 
 Benchmarks caudal against nginx with wrk on the same 64 MiB file:
 random 64 KiB ranges (256 connections) and whole-file downloads (16 connections).
@@ -57,6 +61,7 @@ pub fn run(args: &[String]) -> Result<()> {
     match args.split_first() {
         Some((target, rest)) if target == "server" => bench_server(&Options::parse(rest)?),
         Some((target, rest)) if target == "remux" => bench_remux::run(rest),
+        Some((target, rest)) if target == "qoe" => bench_qoe::run(rest),
         Some((flag, _)) if flag == "-h" || flag == "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,145 @@
+//! The network scenarios: each a link (trace + RTT) and what the viewer does.
+//!
+//! Rates are multiples of the file's own average bit rate B, so a scenario
+//! means the same thing whatever file it runs on: at 4×B any player should
+//! keep up, at 0.5×B every player must eventually run dry.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::shaped_link::LinkConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// 4×B, RTT 40 ms, watch 20 s: the easy case; startup and waste.
+    Steady,
+    /// 4×B, then 0.5×B from 8 s to 23 s, then 4×B; watch until 40 s of
+    /// media or 60 s: how a player rides out a drop.
+    Drop,
+    /// 20×B, RTT 20 ms, leave after 15 s: what a player fetched for nothing.
+    Abandon,
+    /// 4×B, RTT 40 ms, play 5 s, seek to 60 %, watch 5 s more.
+    Seek,
+    /// 2 Mbit/s, RTT 300 ms, watch 15 s: a long thin path, round trips count.
+    Slowstart,
+}
+
+/// What the viewer does in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Viewer {
+    /// Watch for this long from the start.
+    Watch(Duration),
+    /// Watch until this much media time has played, at most `limit`.
+    WatchUntil { media_seconds: f64, limit: Duration },
+    /// Play `before` after the first frame, seek to `fraction` of the
+    /// duration, then watch `after` more from the end of the seek.
+    Seek {
+        before: Duration,
+        fraction: f64,
+        after: Duration,
+    },
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Steady,
+        Scenario::Drop,
+        Scenario::Abandon,
+        Scenario::Seek,
+        Scenario::Slowstart,
+    ];
+
+    pub fn parse(text: &str) -> Result<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| s.name() == text)
+            .map_or_else(
+                || {
+                    bail!(
+                        "unknown scenario `{text}`: expected one of {}",
+                        Scenario::ALL.map(Scenario::name).join(", ")
+                    )
+                },
+                Ok,
+            )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Steady => "steady",
+            Scenario::Drop => "drop",
+            Scenario::Abandon => "abandon",
+            Scenario::Seek => "seek",
+            Scenario::Slowstart => "slowstart",
+        }
+    }
+
+    /// The link for a file of average bit rate `b` (bit/s). The trace clock
+    /// starts when the player is given the URL.
+    pub fn link(self, b: f64) -> LinkConfig {
+        let times = |k: f64| (k * b).round() as u64;
+        let (trace, rtt_ms) = match self {
+            Scenario::Steady | Scenario::Seek => (vec![(0.0, times(4.0))], 40),
+            Scenario::Drop => (
+                vec![(0.0, times(4.0)), (8.0, times(0.5)), (23.0, times(4.0))],
+                40,
+            ),
+            Scenario::Abandon => (vec![(0.0, times(20.0))], 20),
+            Scenario::Slowstart => (vec![(0.0, 2_000_000)], 300),
+        };
+        LinkConfig {
+            trace,
+            rtt: Duration::from_millis(rtt_ms),
+        }
+    }
+
+    pub fn viewer(self) -> Viewer {
+        let s = Duration::from_secs;
+        match self {
+            Scenario::Steady => Viewer::Watch(s(20)),
+            Scenario::Drop => Viewer::WatchUntil {
+                media_seconds: 40.0,
+                limit: s(60),
+            },
+            Scenario::Abandon => Viewer::Watch(s(15)),
+            Scenario::Seek => Viewer::Seek {
+                before: s(5),
+                fraction: 0.6,
+                after: s(5),
+            },
+            Scenario::Slowstart => Viewer::Watch(s(15)),
+        }
+    }
+
+    /// One line for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scenario::Steady => "4xB, RTT 40 ms, watch 20 s",
+            Scenario::Drop => "4xB; 0.5xB from 8 s to 23 s; RTT 40 ms; until 40 s played or 60 s",
+            Scenario::Abandon => "20xB, RTT 20 ms, leave after 15 s",
+            Scenario::Seek => "4xB, RTT 40 ms, play 5 s, seek to 60 %, watch 5 s",
+            Scenario::Slowstart => "2 Mbit/s, RTT 300 ms, watch 15 s",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_drop_has_three_steps() -> Result<()> {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.name())?, s);
+        }
+        assert!(Scenario::parse("nope").is_err());
+        let drop = Scenario::Drop.link(1_000_000.0);
+        assert_eq!(
+            drop.trace,
+            [(0.0, 4_000_000), (8.0, 500_000), (23.0, 4_000_000)]
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! `cargo xtask bench qoe`: quality of experience in a real browser —
+//! Caudal, the native `<video>` and hls.js playing the same file in
+//! headless Chromium through the same shaped link, scenario by scenario.
+//!
+//! This prepares everything, then runs the `qoe` binary of `caudal-tests`
+//! (release), which does the measuring and prints the table:
+//!
+//! * Chromium and chromedriver (installed with apt-get when missing, as for
+//!   the browser tests), ffmpeg, node and npm;
+//! * the wasm player in `www/pkg/` (`cargo xtask build-player`);
+//! * hls.js, pinned, installed with npm into `target/bench-qoe/npm/`;
+//! * the media, encoded once with ffmpeg into `target/bench-qoe/`: 60 s of
+//!   `testsrc2` 960x540 at 25 fps, x264 at ~0.9 Mbit/s with capped rate
+//!   (CBR-like, so "4×B" means the same all through the file) and 2 s GOPs
+//!   without scene cuts, AAC 96k, fragmented with one fragment per GOP and
+//!   a `sidx`. All three players get this one file: Caudal and the native
+//!   player by URL, hls.js through a byte-range playlist over it.
+//!
+//! Results: the table on stdout, `target/bench-qoe/results.json`, and one
+//! JSONL request log per run in `target/bench-qoe/logs/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
+
+use super::{find_program, install_packages};
+use crate::workspace::Workspace;
+use crate::{browser, cmd, player};
+
+/// The hls.js release we compare with; bump it deliberately (latest 1.5.x).
+const HLSJS_VERSION: &str = "1.5.20";
+const PACKAGE: &str = "caudal-tests";
+const BIN: &str = "qoe";
+
+/// The cached media; the name says how it was made, so a change to
+/// [`FFMPEG_ARGS`] should change it too.
+const MEDIA_NAME: &str = "testsrc2-540p25-60s-x264-900k-aac96k-frag2s.mp4";
+/// ffmpeg arguments between `-y` and the output.
+const FFMPEG_ARGS: &[&str] = &[
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=960x540:rate=25:duration=60",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000:duration=60",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-profile:v",
+    "main",
+    "-b:v",
+    "900k",
+    "-maxrate",
+    "900k",
+    "-bufsize",
+    "900k",
+    "-g",
+    "50",
+    "-keyint_min",
+    "50",
+    "-sc_threshold",
+    "0",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "96k",
+    "-ac",
+    "2",
+    // One fragment per GOP (frag_keyframe), the init segment first
+    // (empty_moov), offsets relative to each moof (default_base_moof), and
+    // a sidx indexing every fragment (global_sidx).
+    "-movflags",
+    "+frag_keyframe+empty_moov+default_base_moof+global_sidx",
+    "-f",
+    "mp4",
+];
+
+const USAGE: &str = "\
+usage: cargo xtask bench qoe [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]
+
+Plays one 60 s fragmented MP4 (~1 Mbit/s, made once with ffmpeg, cached in target/bench-qoe/)
+in headless Chromium with Caudal, the native <video> and hls.js through a shaped link, and
+prints time to first frame, stalls, seek time and bytes fetched/wasted side by side.
+
+options:
+  --scenario NAME   steady, drop, abandon, seek, slowstart (repeatable or comma list; default all)
+  --player NAME     caudal, native, hlsjs (repeatable or comma list; default all)
+  --repeat N        runs per player and scenario; the median counts (default 1)";
+
+/// Entry point for `cargo xtask bench qoe ...`; `args` come after `qoe`.
+pub fn run(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let ws = Workspace::locate()?;
+    let dir = ws.target_dir.join("bench-qoe");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+
+    let chrome = browser::ensure()?;
+    let media = ensure_media(&dir)?;
+    eprintln!("bench: building the player (cargo xtask build-player)");
+    player::build(&ws)?;
+    let hlsjs = install_hlsjs(&dir)?;
+    let bin = build_runner(&ws)?;
+
+    let command = std::iter::once("cargo xtask bench qoe".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut runner = Command::new(bin);
+    runner
+        .arg("--media")
+        .arg(&media)
+        .arg("--hlsjs")
+        .arg(&hlsjs)
+        .args(["--hlsjs-version", HLSJS_VERSION])
+        .arg("--www")
+        .arg(ws.www())
+        .arg("--out")
+        .arg(&dir)
+        .arg("--command")
+        .arg(command)
+        .args(args)
+        .current_dir(&ws.root);
+    for (name, value) in chrome.env() {
+        runner.env(name, value);
+    }
+    cmd::run(&mut runner)
+}
+
+/// The media file, encoded with ffmpeg on first use (a few seconds) and
+/// reused afterwards.
+fn ensure_media(dir: &Path) -> Result<PathBuf> {
+    let media = dir.join(MEDIA_NAME);
+    if fs::metadata(&media).is_ok_and(|m| m.len() > 0) {
+        return Ok(media);
+    }
+    if find_program("ffmpeg").is_none() {
+        install_packages(&["ffmpeg"])?;
+    }
+    let ffmpeg =
+        find_program("ffmpeg").context("`ffmpeg` is still not found after installing it")?;
+    eprintln!(
+        "bench: encoding the media once with ffmpeg into {}",
+        media.display()
+    );
+    // Written aside and renamed, so an interrupted encode is never reused.
+    let partial = dir.join(format!("{MEDIA_NAME}.partial"));
+    cmd::run(
+        Command::new(ffmpeg)
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(FFMPEG_ARGS)
+            .arg(&partial),
+    )?;
+    fs::rename(&partial, &media)
+        .with_context(|| format!("renaming {} to {}", partial.display(), media.display()))?;
+    Ok(media)
+}
+
+/// Installs the pinned hls.js into `dir/npm/` unless it is there; returns
+/// the path of `hls.min.js`.
+fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
+    let npm_dir = dir.join("npm");
+    fs::create_dir_all(&npm_dir).with_context(|| format!("creating {}", npm_dir.display()))?;
+    let package = npm_dir.join("node_modules/hls.js/package.json");
+    let version = fs::read(&package)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|p| p["version"].as_str().map(str::to_owned));
+    if version.as_deref() != Some(HLSJS_VERSION) {
+        if find_program("npm").is_none() {
+            install_packages(&["nodejs", "npm"])?;
+        }
+        let npm = find_program("npm").context("`npm` is still not found after installing it")?;
+        eprintln!("bench: installing hls.js@{HLSJS_VERSION} with npm");
+        // An exact version in the manifest: npm installs that release only.
+        let manifest = format!(
+            "{{\"private\": true, \"dependencies\": {{\"hls.js\": \"{HLSJS_VERSION}\"}}}}\n"
+        );
+        fs::write(npm_dir.join("package.json"), manifest)
+            .with_context(|| format!("writing {}", npm_dir.display()))?;
+        cmd::run(
+            Command::new(npm)
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&npm_dir),
+        )?;
+    }
+    let script = npm_dir.join("node_modules/hls.js/dist/hls.min.js");
+    ensure!(
+        script.is_file(),
+        "npm installed hls.js but {} is missing",
+        script.display()
+    );
+    Ok(script)
+}
+
+/// Builds the `qoe` runner in release (it shapes the link and times the
+/// page; a debug build would add its own jitter).
+fn build_runner(ws: &Workspace) -> Result<PathBuf> {
+    eprintln!("bench: building {PACKAGE} --bin {BIN} (release)");
+    cmd::run(ws.cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        PACKAGE,
+        "--bin",
+        BIN,
+    ]))?;
+    let bin = ws
+        .target_dir
+        .join("release")
+        .join(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
+    ensure!(bin.is_file(), "cargo built no {}", bin.display());
+    Ok(bin)
+}
