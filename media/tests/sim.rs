@@ -160,9 +160,24 @@ fn startup_seconds(startup: f64, speedup: f64) -> f64 {
     (startup / speedup).max(0.25)
 }
 
+/// The bytes that must arrive before `span` seconds from `from` are
+/// playable: whole units (the shell model's default, as Chromium's MSE),
+/// from the start of the one holding `from` to the end of the one holding
+/// `from + span`.
+fn playable_bytes(media: &MediaProfile, from: f64, span: f64) -> u64 {
+    let segments = &media.index().segments;
+    let start = segments.iter().find(|s| s.end > from).map(|s| s.bytes.start);
+    let end = segments
+        .iter()
+        .find(|s| s.end >= from + span - 1e-9)
+        .map(|s| s.bytes.end);
+    end.zip(start).map_or(0, |(e, s)| e - s)
+}
+
 /// A seek far outside the buffer costs one round trip plus the startup
-/// seconds at link rate — and, because the shell reports playback on a
-/// 200 ms timer, up to one tick more before the policy releases.
+/// seconds at link rate (in whole units) — and, because the shell reports
+/// playback on a 200 ms timer, up to one tick more before the policy
+/// releases.
 #[test]
 fn seeking_to_60_percent_costs_a_round_trip_and_the_startup_seconds() {
     let rtt = 100.0;
@@ -170,7 +185,7 @@ fn seeking_to_60_percent_costs_a_round_trip_and_the_startup_seconds() {
     let to = 0.6 * SECONDS;
     s.viewer = vec![ViewerStep::Watch(5.0), ViewerStep::Seek(to)];
     let startup = startup_seconds(s.options.startup, 4.0);
-    let floor = rtt + transfer_ms(s.media.bytes_for(to, startup), 4.0);
+    let floor = rtt + transfer_ms(playable_bytes(&s.media, to, startup), 4.0);
 
     let report = run("seek to 60 % after 5 s at 4x", &s);
     let latency = report.seek_latency_ms().expect("the seek completed");
@@ -201,7 +216,7 @@ fn slow_start_time_to_first_frame_is_near_the_physical_limit() {
         ..Scenario::new(media(), BandwidthTrace::constant(2.0 * MBIT))
     };
     let startup = startup_seconds(s.options.startup, 2.0);
-    let floor = s.rtt_ms + transfer_ms(INIT + s.media.bytes_for(0.0, startup), 2.0);
+    let floor = s.rtt_ms + transfer_ms(INIT + playable_bytes(&s.media, 0.0, startup), 2.0);
     let report = run("slow start 2 Mbit/s 300 ms", &s);
     let ttff = report.ttff_ms.expect("playback started");
     println!("  ttff {ttff:.0} ms, physical limit {floor:.0} ms");
@@ -219,7 +234,8 @@ fn slow_start_time_to_first_frame_is_near_the_physical_limit() {
         )
     };
     let startup = startup_seconds(s.options.startup, 2.0 / 1.5);
-    let floor = s.rtt_ms + (47_000 + s.media.bytes_for(0.0, startup)) as f64 * 8.0 / 2e6 * 1e3;
+    let floor =
+        s.rtt_ms + (47_000 + playable_bytes(&s.media, 0.0, startup)) as f64 * 8.0 / 2e6 * 1e3;
     let report = run("slow start, 1.5 Mbit/s media, 47 kB init", &s);
     let ttff = report.ttff_ms.expect("playback started");
     println!(

@@ -180,6 +180,13 @@ const GAP_TOLERANCE: f64 = 0.25;
 const RTT_FACTOR: f64 = 10.0;
 /// The resume threshold grows with the link's shortfall up to this factor.
 const MAX_RESUME_FACTOR: f64 = 10.0;
+/// For this long after a release the element's "cannot advance" is its
+/// readiness catching up, not a dry buffer (see `truly_starved`).
+const STARVED_GRACE_MS: f64 = 500.0;
+/// Browsers stop short of the buffered end by a fraction of a second (at a
+/// fragment or GOP boundary); with more than this ahead, a stop is not the
+/// buffer running dry.
+const STARVED_AHEAD_SECONDS: f64 = 1.0;
 /// Fewest seconds buffered before playback starts, however fast the link:
 /// a few frames' worth, so the element itself is ready to play.
 const MIN_STARTUP: f64 = 0.25;
@@ -249,6 +256,8 @@ pub struct Policy {
     paused: bool,
     buffered: Vec<Range<f64>>,
     stall_started: Option<Millis>,
+    /// When playback was last released (the element's own readiness lags it).
+    released_at: Option<Millis>,
     /// A cap learned from QuotaExceededError, below `max_bytes`.
     quota_cap: Option<u64>,
 }
@@ -308,6 +317,7 @@ impl Policy {
             paused: true,
             buffered: Vec::new(),
             stall_started: None,
+            released_at: None,
             quota_cap: None,
         }
     }
@@ -629,7 +639,10 @@ impl Policy {
             }
             State::Playing | State::Paused if at_end => self.set_state(State::Ended),
             State::Playing | State::Paused => {
-                if !paused && (ahead < DRY_SECONDS || starved) && !everything {
+                if !paused
+                    && (ahead < DRY_SECONDS || self.truly_starved(now, starved, ahead))
+                    && !everything
+                {
                     self.stats.stalls += 1;
                     self.stall_started = Some(now);
                     self.actions.push_back(Action::Stall { position });
@@ -718,6 +731,7 @@ impl Policy {
         }
         if self.held {
             self.held = false;
+            self.released_at = Some(now);
             self.actions.push_back(Action::Release);
         }
         self.set_state(if self.paused {
@@ -988,6 +1002,18 @@ impl Policy {
     /// third of it, a fixed few seconds drain again almost at once (one drop,
     /// many stalls); waiting for proportionally more makes one drop cost one
     /// stall. Bounded by the goal and what is left of the media.
+    /// Whether the element's "cannot advance" is a buffer running dry: not
+    /// in the first moments after a release (the element reaches
+    /// HAVE_FUTURE_DATA a little after the media that makes it so is
+    /// appended: taking that lag for a stall would hold playback for the
+    /// resume threshold), and not with plenty buffered ahead.
+    fn truly_starved(&self, now: Millis, starved: bool, ahead: f64) -> bool {
+        let settling = self
+            .released_at
+            .is_some_and(|at| now - at < STARVED_GRACE_MS);
+        starved && !settling && ahead < STARVED_AHEAD_SECONDS
+    }
+
     /// Seconds buffered before playback starts at `at` (first frame, seek).
     ///
     /// `startup` is what a link that just keeps up with the media needs; a

@@ -156,6 +156,26 @@ fn a_link_slower_than_the_media_waits_for_more_before_the_first_frame() {
     assert!(drain(&mut p).contains(&Action::Release));
 }
 
+#[test]
+fn the_element_catching_up_after_a_release_is_not_a_stall() {
+    let mut p = policy(PolicyOptions::default());
+    p.start(0.0);
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    let t = serve(&mut p, 300.0, id, range, 8_000_000.0);
+    drain(&mut p);
+    // A whole 2 s fragment lands: released. The element still says it
+    // cannot advance (its readiness lags the append): not a stall.
+    p.handle_playback(t, 0.0, &[0.0..2.0], false, false);
+    assert!(drain(&mut p).contains(&Action::Release));
+    p.handle_playback(t + 20.0, 0.0, &[0.0..2.0], false, true);
+    assert_eq!(p.state(), State::Playing);
+    assert_eq!(p.stats().stalls, 0);
+    // Later, at a fragment boundary short of the buffered end, it is.
+    p.handle_playback(t + 2000.0, 1.8, &[0.0..2.0], false, true);
+    assert_eq!(p.state(), State::Stalled);
+    assert_eq!(p.stats().stalls, 1);
+}
+
 /// A policy playing at 0 s with 5 s buffered, and the request in flight.
 fn playing_policy(options: PolicyOptions) -> (Policy, Millis, Vec<(RequestId, Range<u64>)>) {
     let mut p = policy(options);
