@@ -9,7 +9,7 @@ export interface CaudalOptions {
    * and up on a slower one (up to 10x). Default 1.
    */
   startup?: number;
-  /** Seconds ahead of the playhead to keep; nothing is fetched beyond. Default 30. */
+  /** Seconds ahead of the playhead to keep; nothing is fetched beyond. Default 12. */
   goal?: number;
   /** Seconds buffered before a stall ends. Default 3. */
   resume?: number;

@@ -35,7 +35,9 @@ impl Default for PolicyOptions {
     fn default() -> Self {
         PolicyOptions {
             startup: 1.0,
-            goal: 30.0,
+            // dash.js's stable buffer: rides out a 15 s drop to half the
+            // bit rate, and an abandoned view costs at most 12 s of media.
+            goal: 12.0,
             resume: 3.0,
             behind: 30.0,
             max_bytes: 96 * 1024 * 1024,
