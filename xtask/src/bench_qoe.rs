@@ -91,7 +91,7 @@ in headless Chromium with Caudal, the native <video> and hls.js through a shaped
 prints time to first frame, stalls, seek time and bytes fetched/wasted side by side.
 
 options:
-  --scenario NAME   steady, drop, abandon, seek, slowstart (repeatable or comma list; default all)
+  --scenario NAME   steady, drop, abandon, seek, slowstart, longdrop (repeatable or comma list; default all)
   --player NAME     caudal, native, hlsjs (repeatable or comma list; default all)
   --repeat N        runs per player and scenario; the median counts (default 1)";
 

@@ -26,7 +26,7 @@ Plays FILE.mp4 (a fragmented MP4 with one GOP per fragment) in headless
 Chromium with Caudal, the native <video> and hls.js through a shaped link,
 per scenario, and prints a table; writes OUT/results.json and the link logs.
 
-scenarios: steady, drop, abandon, seek, slowstart (default: all)";
+scenarios: steady, drop, abandon, seek, slowstart, longdrop (default: all)";
 
 #[derive(Debug)]
 struct Options {

@@ -24,6 +24,10 @@ pub enum Scenario {
     Seek,
     /// 2 Mbit/s, RTT 300 ms, watch 15 s: a long thin path, round trips count.
     Slowstart,
+    /// 4×B, then 0.3×B from 3 s to 33 s, then 4×B; watch until 40 s of
+    /// media or 75 s. Not in the list: a drop no buffer rides out,
+    /// so every player stalls, and how often and how long is the measure.
+    Longdrop,
 }
 
 /// What the viewer does in a scenario.
@@ -43,12 +47,13 @@ pub enum Viewer {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Steady,
         Scenario::Drop,
         Scenario::Abandon,
         Scenario::Seek,
         Scenario::Slowstart,
+        Scenario::Longdrop,
     ];
 
     pub fn parse(text: &str) -> Result<Scenario> {
@@ -73,6 +78,7 @@ impl Scenario {
             Scenario::Abandon => "abandon",
             Scenario::Seek => "seek",
             Scenario::Slowstart => "slowstart",
+            Scenario::Longdrop => "longdrop",
         }
     }
 
@@ -88,6 +94,10 @@ impl Scenario {
             ),
             Scenario::Abandon => (vec![(0.0, times(20.0))], 20),
             Scenario::Slowstart => (vec![(0.0, 2_000_000)], 300),
+            Scenario::Longdrop => (
+                vec![(0.0, times(4.0)), (3.0, times(0.3)), (33.0, times(4.0))],
+                40,
+            ),
         };
         LinkConfig {
             trace,
@@ -110,6 +120,10 @@ impl Scenario {
                 after: s(5),
             },
             Scenario::Slowstart => Viewer::Watch(s(15)),
+            Scenario::Longdrop => Viewer::WatchUntil {
+                media_seconds: 40.0,
+                limit: s(75),
+            },
         }
     }
 
@@ -121,6 +135,9 @@ impl Scenario {
             Scenario::Abandon => "20xB, RTT 20 ms, leave after 15 s",
             Scenario::Seek => "4xB, RTT 40 ms, play 5 s, seek to 60 %, watch 5 s",
             Scenario::Slowstart => "2 Mbit/s, RTT 300 ms, watch 15 s",
+            Scenario::Longdrop => {
+                "4xB; 0.3xB from 3 s to 33 s; RTT 40 ms; until 40 s played or 75 s"
+            }
         }
     }
 }
