@@ -55,9 +55,25 @@
     // wasm-bindgen "web" target: the default export is init(); the single
     // object argument is its non-deprecated calling convention.
     return mod.default({ module_or_path: wasmUrl }).then(function () {
+      mod.setRemuxerLoader(loadRemuxer);
       wasm = mod;
     });
   });
+
+  // The remuxer (plain MP4 -> fragmented MP4) is a module of its own, a
+  // third of the player's code: loaded the first time a file needs it.
+  var remuxer = null;
+  function loadRemuxer() {
+    if (!remuxer) {
+      var url = new URL('pkg/caudal_remux.js', base);
+      remuxer = import(url.href).then(function (mod) {
+        return mod.default({ module_or_path: new URL('pkg/caudal_remux_bg.wasm', base) })
+          .then(function () { return mod.RemuxSession; });
+      });
+      remuxer.catch(function () { remuxer = null; }); // a later file may retry
+    }
+    return remuxer;
+  }
   // Playback does not depend on the wasm yet: report a failure once, but
   // keep `ready` rejecting for whoever awaits it.
   ready.catch(function (err) {

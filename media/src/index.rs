@@ -125,6 +125,12 @@ impl MediaIndex {
     }
 }
 
+/// Makes the reader of a plain (not fragmented) MP4, which remuxes it: this
+/// crate's [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
+/// elsewhere (the player loads its remuxer as a second wasm module, only for
+/// the files that need it).
+pub type PlainMp4 = Box<dyn FnOnce() -> Box<dyn ContainerIndexer>>;
+
 /// The first error an indexer met. It keeps answering with it: a reader
 /// never resumes from the half-changed state the error left behind.
 #[derive(Debug, Clone, Default)]
@@ -157,6 +163,11 @@ pub enum Step {
     /// feeding the media bytes (contiguously, from the end of the last known
     /// unit) and units are appended as they are found.
     Ready,
+    /// Nothing to ask: the indexer waits on something other than bytes
+    /// (the code that reads this file is loading). It keeps what it is fed,
+    /// and the caller is told when it moved on
+    /// ([`Policy::handle_indexer_progress`](crate::policy::Policy::handle_indexer_progress)).
+    Pending,
 }
 
 /// Why a file cannot be streamed.
@@ -181,6 +192,10 @@ pub enum MediaError {
     Truncated { len: u64, what: &'static str },
     #[error("{what} larger than the {limit}-byte limit")]
     TooLarge { what: &'static str, limit: u64 },
+    /// An error met by a reader in another module (the player's remuxer
+    /// module), in its own words.
+    #[error("{message}")]
+    Elsewhere { truncated: bool, message: String },
 }
 
 /// An incremental, bounded, total container reader.

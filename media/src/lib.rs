@@ -10,6 +10,7 @@ pub mod mp3;
 pub mod mp4;
 pub mod policy;
 pub mod probe;
+#[cfg(feature = "remux")]
 pub mod remux;
 pub mod sim;
 pub mod webm;

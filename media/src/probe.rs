@@ -1,17 +1,28 @@
 //! Telling the container from the first bytes, and making its indexer.
 
-use crate::index::{ContainerIndexer, MediaError};
+use crate::index::{ContainerIndexer, MediaError, PlainMp4};
 
 /// Bytes needed to tell the formats apart.
 pub const SNIFF_LEN: usize = 8;
 
-/// The indexer for the container `head` (the file's first bytes) starts.
+/// The indexer for the container `head` (the file's first bytes) starts,
+/// with this crate's remuxer for plain MP4s.
+#[cfg(feature = "remux")]
 pub fn indexer_for(head: &[u8]) -> Result<Box<dyn ContainerIndexer>, MediaError> {
+    indexer_with(head, Some(crate::remux::plain_mp4()))
+}
+
+/// The indexer for the container `head` starts; `plain` makes the reader
+/// of a plain MP4, should the file be one.
+pub fn indexer_with(
+    head: &[u8],
+    plain: Option<PlainMp4>,
+) -> Result<Box<dyn ContainerIndexer>, MediaError> {
     if head.len() >= 4 && head[..4] == [0x1A, 0x45, 0xDF, 0xA3] {
         return Ok(Box::new(crate::webm::WebmIndexer::new()));
     }
     if head.len() >= 8 && matches!(&head[4..8], b"ftyp" | b"styp" | b"moov" | b"free" | b"skip") {
-        return Ok(Box::new(crate::mp4::Mp4Indexer::new()));
+        return Ok(Box::new(crate::mp4::Mp4Indexer::with_plain(plain)));
     }
     // MP3: an ID3v2 tag, or a Layer III frame header right away (checked in
     // full, so that ADTS and random bytes with 0xFFE are not taken).

@@ -166,7 +166,10 @@ fn startup_seconds(startup: f64, speedup: f64) -> f64 {
 /// `from + span`.
 fn playable_bytes(media: &MediaProfile, from: f64, span: f64) -> u64 {
     let segments = &media.index().segments;
-    let start = segments.iter().find(|s| s.end > from).map(|s| s.bytes.start);
+    let start = segments
+        .iter()
+        .find(|s| s.end > from)
+        .map(|s| s.bytes.start);
     let end = segments
         .iter()
         .find(|s| s.end >= from + span - 1e-9)

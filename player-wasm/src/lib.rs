@@ -16,6 +16,7 @@
 mod fetcher;
 mod js;
 mod player;
+mod remux_bridge;
 
 use caudal_media::policy::PolicyOptions;
 use wasm_bindgen::prelude::*;

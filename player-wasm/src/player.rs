@@ -129,6 +129,20 @@ impl Shared {
             shared.fall_back("this browser has no Media Source Extensions");
             return shared;
         }
+        // Plain MP4s are read by the remuxer module, loaded when one comes.
+        let weak = Rc::downgrade(&shared.0);
+        let progress: Rc<dyn Fn()> = Rc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                Shared(inner).indexer_progress();
+            }
+        });
+        shared
+            .0
+            .borrow_mut()
+            .policy
+            .set_plain_mp4(Some(Box::new(move || {
+                Box::new(crate::remux_bridge::RemuxBridge::new(progress))
+            })));
         match MediaSource::new() {
             Ok(media_source) => {
                 let object_url = web_sys::Url::create_object_url_with_source(&media_source).ok();
@@ -209,6 +223,15 @@ impl Shared {
         if let Some((mime, duration, window)) = pending {
             self.configure(&mime, duration, window);
         }
+        self.drive();
+    }
+
+    /// The remuxer module arrived (or failed): the policy looks again.
+    fn indexer_progress(&self) {
+        self.0
+            .borrow_mut()
+            .policy
+            .handle_indexer_progress(js::now());
         self.drive();
     }
 

@@ -323,6 +323,19 @@ impl Page {
         .await
     }
 
+    /// Whether the page fetched the remuxer module (`pkg/caudal_remux*`),
+    /// which the player loads only for plain MP4s.
+    pub async fn remuxer_loaded(&self) -> Result<bool> {
+        let loaded = self
+            .js(
+                "return performance.getEntriesByType('resource') \
+                   .some(function (e) { return /caudal_remux/.test(e.name); });",
+                vec![],
+            )
+            .await?;
+        Ok(loaded == Value::Bool(true))
+    }
+
     pub async fn video(&self) -> Result<VideoState> {
         self.js_as(
             "var b = []; for (var i = 0; i < v.buffered.length; i++) b.push([v.buffered.start(i), v.buffered.end(i)]); \

@@ -31,6 +31,12 @@ async fn plays_under_mse(browser: Browser, sample: Sample) -> Result<()> {
     );
     let startup = stats.num("startupMs")?;
     ensure!(startup > 0.0, "stats().startupMs is {startup}, want > 0");
+    // MSE takes these as they are: the remuxer module stays on the server.
+    ensure!(
+        !page.remuxer_loaded().await?,
+        "{} loaded the remuxer module",
+        sample.name
+    );
     no_panics(&page).await?;
     no_errors(&page).await
 }

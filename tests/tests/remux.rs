@@ -207,6 +207,12 @@ async fn plays_remuxed(browser: &Browser, name: &'static str, frame: f64, gop: f
         "{name} played natively: {}",
         stats.0
     );
+    // Plain MP4s need the remuxer module, loaded for them; MP3 does not.
+    let remuxer = page.remuxer_loaded().await?;
+    ensure!(
+        remuxer == !name.ends_with(".mp3"),
+        "{name}: remuxer module loaded: {remuxer}"
+    );
     let video = page.video().await?;
     let ours = video.duration.unwrap_or(f64::NAN);
     ensure!(

@@ -1,9 +1,12 @@
 //! `cargo xtask build-player`: the wasm player, ready for the browser.
 //!
-//! Two steps: cargo builds `caudal-player` for `wasm32-unknown-unknown` with the
-//! size-tuned `wasm` profile, then the wasm-bindgen library (the same code as the
-//! `wasm-bindgen` CLI, pinned to the macro's exact version) writes the ES module
-//! and the final `.wasm` into `www/pkg/`.
+//! Two modules: the player (`caudal-player`) and the remuxer it loads only
+//! for plain MP4s (`caudal-player-remux`). For each, cargo builds it for
+//! `wasm32-unknown-unknown` with the size-tuned `wasm` profile — one cargo
+//! run per module, so that the player's build does not get `caudal-media`'s
+//! remuxer feature from the other — then the wasm-bindgen library (the same
+//! code as the `wasm-bindgen` CLI, pinned to the macro's exact version)
+//! writes the ES module and the final `.wasm` into `www/pkg/`.
 
 use std::fs;
 use std::io::Write;
@@ -20,42 +23,96 @@ use crate::workspace::Workspace;
 const TARGET: &str = "wasm32-unknown-unknown";
 /// The cargo profile in the workspace Cargo.toml: opt-level "z", fat LTO, abort.
 const PROFILE: &str = "wasm";
-const PACKAGE: &str = "caudal-player";
-/// The file stem of everything we emit: `caudal_player.js`, `caudal_player_bg.wasm`.
-const OUT_NAME: &str = "caudal_player";
+
+/// A wasm module of the player: its package, and the file stem of what we
+/// emit (`caudal_player.js`, `caudal_player_bg.wasm`).
+struct Module {
+    package: &'static str,
+    out_name: &'static str,
+}
+
+const PLAYER: Module = Module {
+    package: "caudal-player",
+    out_name: "caudal_player",
+};
+/// Loaded by `player.js` the first time a file is a plain MP4.
+const REMUXER: Module = Module {
+    package: "caudal-player-remux",
+    out_name: "caudal_remux",
+};
 
 /// What `build` wrote into `www/pkg/`.
 #[derive(Debug, Clone)]
 pub struct Player {
     pub js: PathBuf,
     pub wasm: PathBuf,
+    pub remuxer_js: PathBuf,
+    pub remuxer_wasm: PathBuf,
 }
 
 /// Builds the player into `www/pkg/` and prints its sizes.
 pub fn build(ws: &Workspace) -> Result<Player> {
     ensure_wasm_target()?;
-    cmd::run(ws.cargo().args([
+    let out_dir = pkg_dir(ws);
+    // Start clean so no file from an older build (a JS snippet, say) lingers.
+    if out_dir.exists() {
+        fs::remove_dir_all(&out_dir)
+            .with_context(|| format!("could not empty {}", out_dir.display()))?;
+    }
+    fs::create_dir_all(&out_dir)
+        .with_context(|| format!("could not create {}", out_dir.display()))?;
+    let [(js, wasm), (remuxer_js, remuxer_wasm)] =
+        [PLAYER, REMUXER].map(|module| build_module(ws, &module, &out_dir));
+    let player = Player {
+        js: js?,
+        wasm: wasm?,
+        remuxer_js: remuxer_js?,
+        remuxer_wasm: remuxer_wasm?,
+    };
+    let loader = ws.www().join("player.js");
+    print_sizes(
+        ws,
+        "player (every page)",
+        &[&player.wasm, &player.js, &loader],
+    )?;
+    print_sizes(
+        ws,
+        "remuxer (loaded for plain MP4s only)",
+        &[&player.remuxer_wasm, &player.remuxer_js],
+    )?;
+    Ok(player)
+}
+
+/// Builds one module and binds it into `out_dir`: its (js, wasm) paths.
+fn build_module(
+    ws: &Workspace,
+    module: &Module,
+    out_dir: &Path,
+) -> (Result<PathBuf>, Result<PathBuf>) {
+    let built = cmd::run(ws.cargo().args([
         "build",
         "--package",
-        PACKAGE,
+        module.package,
         "--target",
         TARGET,
         "--profile",
         PROFILE,
-    ]))?;
+    ]));
     let input = ws
         .target_dir
         .join(TARGET)
         .join(PROFILE)
-        .join(format!("{OUT_NAME}.wasm"));
-    let out_dir = pkg_dir(ws);
-    bindgen(&input, &out_dir)?;
-    let player = Player {
-        js: out_dir.join(format!("{OUT_NAME}.js")),
-        wasm: out_dir.join(format!("{OUT_NAME}_bg.wasm")),
-    };
-    print_sizes(ws, &[&player.wasm, &player.js])?;
-    Ok(player)
+        .join(format!("{}.wasm", module.package.replace('-', "_")));
+    match built.and_then(|()| bindgen(&input, out_dir, module.out_name)) {
+        Ok(()) => (
+            Ok(out_dir.join(format!("{}.js", module.out_name))),
+            Ok(out_dir.join(format!("{}_bg.wasm", module.out_name))),
+        ),
+        Err(e) => (
+            Err(e),
+            Err(anyhow::anyhow!("{} was not built", module.package)),
+        ),
+    }
 }
 
 /// Where the loader (`www/player.js`) finds the module; git-ignored.
@@ -81,18 +138,11 @@ fn ensure_wasm_target() -> Result<()> {
 }
 
 /// Runs wasm-bindgen as a library, with the settings the browser build needs.
-fn bindgen(input: &Path, out_dir: &Path) -> Result<()> {
+fn bindgen(input: &Path, out_dir: &Path, out_name: &str) -> Result<()> {
     anyhow::ensure!(input.is_file(), "cargo built no {}", input.display());
-    // Start clean so no file from an older build (a JS snippet, say) lingers.
-    if out_dir.exists() {
-        fs::remove_dir_all(out_dir)
-            .with_context(|| format!("could not empty {}", out_dir.display()))?;
-    }
-    fs::create_dir_all(out_dir)
-        .with_context(|| format!("could not create {}", out_dir.display()))?;
     Bindgen::new()
         .input_path(input)
-        .out_name(OUT_NAME)
+        .out_name(out_name)
         // ES module output: `init()` plus the exports.
         .web(true)?
         // The library defaults to `true`, which leaves `init()` without the
@@ -109,17 +159,22 @@ fn bindgen(input: &Path, out_dir: &Path) -> Result<()> {
 }
 
 /// Prints raw and gzip sizes, the numbers we track for startup time.
-fn print_sizes(ws: &Workspace, files: &[&Path]) -> Result<()> {
-    println!("player size (bytes):");
+fn print_sizes(ws: &Workspace, what: &str, files: &[&Path]) -> Result<()> {
+    println!("{what}, bytes:");
+    let (mut raw, mut gzip) = (0, 0);
     for file in files {
         let bytes = fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
+        let packed = gzip_len(&bytes)?;
         println!(
             "  {:<32} {:>9} raw {:>9} gzip",
             ws.display(file).to_string(),
             bytes.len(),
-            gzip_len(&bytes)?
+            packed
         );
+        raw += bytes.len();
+        gzip += packed;
     }
+    println!("  {:<32} {raw:>9} raw {gzip:>9} gzip", "total");
     Ok(())
 }
 

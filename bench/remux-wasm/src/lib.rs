@@ -152,6 +152,11 @@ impl StreamRemux {
                     self.next = end;
                     return Ok(());
                 }
+                // The remuxer is linked in: it never waits on code.
+                Step::Pending => {
+                    self.next = end;
+                    return Ok(());
+                }
                 Step::Ready => self.start(offset, &mut out)?,
             }
         }

@@ -1,20 +1,41 @@
 //! An MP4 is fragmented (MSE takes it as it is) or plain (it must be
-//! remuxed); the first bytes do not say which, the `moov` does. So both
-//! readers look at the same bytes until one of them knows.
+//! remuxed); the first bytes do not say which, the `moov` does. The fMP4
+//! reader looks first; only when its `moov` turns out plain is the plain
+//! reader made (it may live in code loaded on demand: the player's remuxer
+//! is a second wasm module), and it is given every byte the fMP4 reader
+//! was given, in the same order.
 
 use std::ops::Range;
 
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
 use crate::mp4::Fmp4Indexer;
-use crate::remux::{Mp4Remuxer, PlanOptions};
 
-/// An MP4 indexer that becomes the fMP4 reader or the plain-MP4 remuxer.
-#[derive(Debug)]
+/// Most bytes kept for the plain reader while the fMP4 reader decides: a
+/// `moov` larger than this is refused anyway by the remuxer's bound.
+const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// An MP4 indexer that becomes the fMP4 reader or the plain-MP4 reader.
 pub struct Mp4Indexer {
     fragmented: Option<Fmp4Indexer>,
-    plain: Option<Mp4Remuxer>,
+    /// Makes the plain reader (none: this build cannot play plain MP4s).
+    make_plain: Option<PlainMp4>,
+    plain: Option<Box<dyn ContainerIndexer>>,
+    /// What the fMP4 reader was fed while undecided, for the plain reader.
+    held: Vec<(u64, Vec<u8>, Option<u64>)>,
+    held_bytes: usize,
 }
 
+impl std::fmt::Debug for Mp4Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mp4Indexer")
+            .field("fragmented", &self.fragmented)
+            .field("plain", &self.plain.is_some())
+            .field("held_bytes", &self.held_bytes)
+            .finish()
+    }
+}
+
+#[cfg(feature = "remux")]
 impl Default for Mp4Indexer {
     fn default() -> Self {
         Self::new()
@@ -22,11 +43,49 @@ impl Default for Mp4Indexer {
 }
 
 impl Mp4Indexer {
+    /// With this crate's remuxer as the plain reader.
+    #[cfg(feature = "remux")]
     pub fn new() -> Self {
+        Self::with_plain(Some(crate::remux::plain_mp4()))
+    }
+
+    /// With `make_plain` making the plain reader, when one is needed.
+    pub fn with_plain(make_plain: Option<PlainMp4>) -> Self {
         Mp4Indexer {
             fragmented: Some(Fmp4Indexer::new()),
-            plain: Some(Mp4Remuxer::new(PlanOptions::default())),
+            make_plain,
+            plain: None,
+            held: Vec::new(),
+            held_bytes: 0,
         }
+    }
+
+    /// The plain reader, made now and given what the fMP4 reader saw.
+    fn become_plain(&mut self) -> Result<Step, MediaError> {
+        self.fragmented = None;
+        let make = self
+            .make_plain
+            .take()
+            .ok_or_else(|| MediaError::Unsupported {
+                container: "mp4",
+                what: "a plain (not fragmented) MP4 in this build".into(),
+            })?;
+        if self.held_bytes > MAX_HELD_BYTES {
+            return Err(MediaError::TooLarge {
+                what: "MP4 header before the 'moov'",
+                limit: MAX_HELD_BYTES as u64,
+            });
+        }
+        let plain = self.plain.insert(make());
+        let mut step = Err(MediaError::UnknownFormat);
+        for (offset, data, file_len) in std::mem::take(&mut self.held) {
+            step = plain.feed(offset, &data, file_len);
+            if step.is_err() {
+                break;
+            }
+        }
+        self.held_bytes = 0;
+        step
     }
 }
 
@@ -37,59 +96,55 @@ impl ContainerIndexer for Mp4Indexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
-        let fragmented = self
-            .fragmented
-            .as_mut()
-            .map(|f| f.feed(offset, data, file_len));
-        let plain = self.plain.as_mut().map(|p| p.feed(offset, data, file_len));
-        match (fragmented, plain) {
-            (Some(Ok(Step::Ready)), _) => {
-                self.plain = None;
+        if let Some(plain) = self.plain.as_mut() {
+            return plain.feed(offset, data, file_len);
+        }
+        let Some(fragmented) = self.fragmented.as_mut() else {
+            return Err(MediaError::UnknownFormat);
+        };
+        let step = fragmented.feed(offset, data, file_len);
+        if self.make_plain.is_some() && self.held_bytes <= MAX_HELD_BYTES {
+            self.held_bytes += data.len();
+            self.held.push((offset, data.to_vec(), file_len));
+        }
+        match step {
+            Ok(Step::Ready) => {
+                self.held = Vec::new();
+                self.held_bytes = 0;
+                self.make_plain = None;
                 Ok(Step::Ready)
             }
-            (Some(Err(MediaError::NotFragmented)), Some(plain)) => {
-                self.fragmented = None;
-                plain
-            }
-            (Some(Err(error)), None) => Err(error),
-            (Some(Err(error)), Some(Err(_))) => Err(error),
-            (Some(Err(_)), Some(plain)) => {
-                self.fragmented = None;
-                plain
-            }
-            (Some(need), Some(Err(_))) => {
-                self.plain = None;
-                need
-            }
-            (Some(need), _) => need,
-            (None, Some(plain)) => plain,
-            (None, None) => Err(MediaError::UnknownFormat),
+            // Not fragmented, or not readable as such (the plain reader
+            // may still make sense of it): the plain reader's turn.
+            Err(error) if self.make_plain.is_some() => match self.become_plain() {
+                Err(_) if error != MediaError::NotFragmented => Err(error),
+                plain => plain,
+            },
+            other => other,
         }
     }
 
     fn index(&self) -> Option<&MediaIndex> {
         match (&self.fragmented, &self.plain) {
-            (Some(f), _) if f.index().is_some() => f.index(),
-            (None, Some(p)) => p.index(),
-            _ => None,
+            (_, Some(p)) => p.index(),
+            (Some(f), None) => f.index(),
+            (None, None) => None,
         }
     }
 
     fn wants(&self) -> Option<Range<u64>> {
-        self.fragmented.as_ref().and_then(|f| f.wants())
+        match (&self.fragmented, &self.plain) {
+            (_, Some(p)) => p.wants(),
+            (Some(f), None) => f.wants(),
+            (None, None) => None,
+        }
     }
 
     fn start(&self) -> f64 {
-        match (&self.fragmented, &self.plain) {
-            (None, Some(p)) => p.start(),
-            _ => 0.0,
-        }
+        self.plain.as_ref().map_or(0.0, |p| p.start())
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
-        if self.fragmented.is_some() {
-            return None;
-        }
         self.plain.as_mut()?.take_repackager()
     }
 }

@@ -221,6 +221,10 @@ pub struct Policy {
     // Index.
     head: Vec<u8>,
     indexer: Option<Box<dyn ContainerIndexer>>,
+    /// Makes the plain-MP4 reader, if the file turns out to be one.
+    plain_mp4: Option<crate::index::PlainMp4>,
+    /// The indexer said [`Step::Pending`]: waiting on its code, not bytes.
+    indexer_pending: bool,
     index_need: Option<Range<u64>>,
     index_fetches: u32,
     /// The indexer has been fed every byte before this offset of the media run.
@@ -279,6 +283,35 @@ impl Policy {
         Self::build(options, None)
     }
 
+    /// Plain MP4s are read by what `make` makes (instead of this crate's
+    /// remuxer, or at all in a build without it).
+    pub fn set_plain_mp4(&mut self, make: Option<crate::index::PlainMp4>) {
+        self.plain_mp4 = make;
+    }
+
+    /// The indexer made progress by itself (code it needed has loaded):
+    /// look at it again as if bytes had come.
+    pub fn handle_indexer_progress(&mut self, now: Millis) {
+        if self.state == State::Error {
+            return;
+        }
+        if let Err(error) = self.feed_at(self.index_frontier, &[]) {
+            let code = match error {
+                MediaError::Elsewhere {
+                    truncated: true, ..
+                } => ErrorCode::Truncated,
+                _ => ErrorCode::Format,
+            };
+            self.fail(code, error.to_string());
+            return;
+        }
+        self.check_index_reachable();
+        if self.state == State::Error {
+            return;
+        }
+        self.plan_fetch(now);
+    }
+
     /// A policy with a given indexer (tests, the simulator).
     pub fn with_indexer(options: PolicyOptions, indexer: Box<dyn ContainerIndexer>) -> Self {
         Self::build(options, Some(indexer))
@@ -294,6 +327,11 @@ impl Policy {
             next_id: 0,
             head: Vec::new(),
             indexer,
+            #[cfg(feature = "remux")]
+            plain_mp4: Some(crate::remux::plain_mp4()),
+            #[cfg(not(feature = "remux"))]
+            plain_mp4: None,
+            indexer_pending: false,
             index_need: None,
             index_fetches: 0,
             index_frontier: 0,
@@ -536,7 +574,10 @@ impl Policy {
         });
         if let Err(error) = delivered {
             let code = match error {
-                MediaError::Truncated { .. } => ErrorCode::Truncated,
+                MediaError::Truncated { .. }
+                | MediaError::Elsewhere {
+                    truncated: true, ..
+                } => ErrorCode::Truncated,
                 _ => ErrorCode::Format,
             };
             self.fail(code, error.to_string());
@@ -586,7 +627,21 @@ impl Policy {
                 return;
             }
         }
-        if self.index().is_none() && self.index_need.is_none() && self.all_fetched() {
+        self.check_index_reachable();
+        if self.state == State::Error {
+            return;
+        }
+        self.plan_fetch(now);
+    }
+
+    /// Every byte is here, nothing more is asked, and still no index: the
+    /// file is cut short (or not media at all).
+    fn check_index_reachable(&mut self) {
+        if self.index().is_none()
+            && self.index_need.is_none()
+            && !self.indexer_pending
+            && self.all_fetched()
+        {
             let len = self.file_len.unwrap_or(0);
             let message = match &self.indexer {
                 Some(_) => MediaError::Truncated { len, what: "index" }.to_string(),
@@ -598,9 +653,7 @@ impl Policy {
                 ErrorCode::Format
             };
             self.fail(code, message);
-            return;
         }
-        self.plan_fetch(now);
     }
 
     /// What the `<video>` element reports: playhead, buffered ranges
@@ -787,7 +840,7 @@ impl Policy {
             {
                 return Ok(());
             }
-            self.indexer = Some(probe::indexer_for(&self.head)?);
+            self.indexer = Some(probe::indexer_with(&self.head, self.plain_mp4.take())?);
             self.index_frontier = 0;
             let head = std::mem::take(&mut self.head);
             self.feed_contiguous(0, &head)?;
@@ -821,12 +874,18 @@ impl Policy {
             return Ok(());
         };
         let step = indexer.feed(offset, data, self.file_len)?;
+        self.indexer_pending = false;
         match step {
             Step::NeedBytes { offset: need, len } => {
                 // Bytes the media run will bring anyway are not fetched twice.
                 let in_run = need >= self.index_frontier
                     && need <= self.index_frontier + self.request_size();
                 self.index_need = (!in_run).then(|| need..need.saturating_add(len.max(1)));
+            }
+            Step::Pending => {
+                self.index_need = None;
+                self.indexer_pending = true;
+                return Ok(());
             }
             Step::Ready => {
                 self.index_need = None;

@@ -44,6 +44,12 @@ use crate::index::{MediaError, TrackKind};
 use crate::mp4::samples::{MovieSamples, TrackSamples};
 use timing::{Lead, OutTrack};
 
+/// The plain-MP4 reader for [`Mp4Indexer`](crate::mp4::Mp4Indexer): this
+/// remuxer with the default plan.
+pub fn plain_mp4() -> crate::index::PlainMp4 {
+    Box::new(|| Box::new(Mp4Remuxer::new(PlanOptions::default())))
+}
+
 /// The `container` name in errors.
 const CONTAINER: &str = "mp4";
 

@@ -27,6 +27,7 @@ pub fn drive(
                 }
                 pos = offset;
             }
+            Step::Pending => panic!("the readers of this crate never wait on code"),
             Step::Ready => {
                 let index = ix.index().expect("index after Ready");
                 if index.complete || end == len {

@@ -56,7 +56,8 @@ pub(crate) fn fragmented_mp4(f: &mut MediaFile) -> Result<Indexed, ToolError> {
                 continue;
             }
             (Step::Ready, Some(index)) => index,
-            (Step::Ready, None) => return Err(stuck()),
+            // (Pending is for readers in code loaded on demand; ours are here.)
+            (Step::Ready, None) | (Step::Pending, _) => return Err(stuck()),
         };
         let complete = complete_at_ready.get_or_insert(ready.complete);
         if ready.complete {
@@ -110,6 +111,7 @@ pub(crate) fn scanned(
                 jumped |= o > head_end;
                 (offset, want) = (o, len.max(CHUNK));
             }
+            Step::Pending => return Err(stuck()),
             Step::Ready => {
                 let index = ix.index().ok_or_else(stuck)?;
                 let complete = *complete_at_ready.get_or_insert(index.complete);
