@@ -22,6 +22,7 @@
 //! the body under an overall time limit.
 
 pub mod browser;
+pub mod bucket;
 pub mod dts;
 pub mod media;
 pub mod page;

@@ -22,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bucket::SharedBucket;
+
 /// A running proxy; stops (and drops its connections) when dropped.
 #[derive(Debug)]
 pub struct ShapingProxy {
@@ -33,7 +35,7 @@ pub struct ShapingProxy {
 #[derive(Debug)]
 struct Shared {
     upstream: SocketAddr,
-    bucket: Mutex<Bucket>,
+    bucket: SharedBucket,
     outage: AtomicBool,
     /// Bumped to cut every open connection (outage, or proxy dropped).
     cut: watch::Sender<u64>,
@@ -44,29 +46,6 @@ struct Shared {
     cut_connections: AtomicU64,
     open: AtomicU64,
     last_delivery: Mutex<Option<Instant>>,
-}
-
-/// Token bucket over bytes; `rate == None` is unlimited.
-#[derive(Debug)]
-struct Bucket {
-    rate: Option<f64>, // bytes per second
-    tokens: f64,       // may go negative: a debt the writer waits off
-    last: Instant,
-}
-
-impl Bucket {
-    fn burst(rate: f64) -> f64 {
-        // ~50 ms of data, at least 4 KiB: smooth, but not one write per byte.
-        (rate * 0.05).max(4096.0)
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some(rate) = self.rate {
-            let dt = now.saturating_duration_since(self.last).as_secs_f64();
-            self.tokens = (self.tokens + dt * rate).min(Self::burst(rate));
-        }
-        self.last = now;
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,11 +62,7 @@ impl ShapingProxy {
         let (cut, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             upstream,
-            bucket: Mutex::new(Bucket {
-                rate: None,
-                tokens: 0.0,
-                last: Instant::now(),
-            }),
+            bucket: SharedBucket::default(),
             outage: AtomicBool::new(false),
             cut,
             bytes_down: AtomicU64::new(0),
@@ -123,19 +98,12 @@ impl ShapingProxy {
     /// Limits server->client bytes to `bits_per_second` (None: unlimited).
     /// Takes effect within ~50 ms for transfers in progress.
     pub fn set_rate(&self, bits_per_second: Option<u64>) {
-        let mut b = lock(&self.shared.bucket);
-        b.refill(Instant::now());
-        b.rate = bits_per_second.map(|bps| (bps as f64 / 8.0).max(1.0));
-        if let Some(rate) = b.rate {
-            b.tokens = b.tokens.min(Bucket::burst(rate));
-        } else {
-            b.tokens = 0.0;
-        }
+        self.shared.bucket.set_rate(bits_per_second);
     }
 
     /// The current limit in bit/s (None: unlimited).
     pub fn rate(&self) -> Option<u64> {
-        lock(&self.shared.bucket).rate.map(|r| (r * 8.0) as u64)
+        self.shared.bucket.rate()
     }
 
     /// `true`: cut every open connection and close new ones at once (the
@@ -256,8 +224,8 @@ async fn pump_down(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, shared: &Sha
         }
         let mut off = 0;
         while off < n {
-            let m = (n - off).min(shared.quantum());
-            shared.take(m).await;
+            let m = (n - off).min(shared.bucket.quantum());
+            shared.bucket.take(m).await;
             to.write_all(&buf[off..off + m]).await?;
             shared.bytes_down.fetch_add(m as u64, Ordering::SeqCst);
             *lock(&shared.last_delivery) = Some(Instant::now());
@@ -266,43 +234,7 @@ async fn pump_down(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, shared: &Sha
     }
 }
 
-impl Shared {
-    /// Largest single write at the current rate (~20 ms of data, 1..16 KiB).
-    fn quantum(&self) -> usize {
-        match lock(&self.bucket).rate {
-            None => usize::MAX,
-            Some(rate) => ((rate * 0.02) as usize).clamp(1024, 16 * 1024),
-        }
-    }
-
-    /// Debits `n` bytes and waits until the bucket is out of debt. Re-reads
-    /// the rate every ≤50 ms, so a change applies to waits in progress.
-    async fn take(&self, n: usize) {
-        {
-            let mut b = lock(&self.bucket);
-            if b.rate.is_none() {
-                return;
-            }
-            b.refill(Instant::now());
-            b.tokens -= n as f64;
-        }
-        loop {
-            let wait = {
-                let mut b = lock(&self.bucket);
-                b.refill(Instant::now());
-                match b.rate {
-                    None => {
-                        b.tokens = 0.0;
-                        return;
-                    }
-                    Some(_) if b.tokens >= 0.0 => return,
-                    Some(rate) => Duration::from_secs_f64(-b.tokens / rate),
-                }
-            };
-            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
-        }
-    }
-}
+impl Shared {}
 
 #[cfg(test)]
 mod tests {

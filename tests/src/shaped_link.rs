@@ -30,6 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::bucket::SharedBucket;
+
 /// The shape of the link, fixed when it starts.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
@@ -89,7 +91,7 @@ struct Shared {
     upstream: SocketAddr,
     half_rtt: Duration,
     started: Instant,
-    bucket: Mutex<Bucket>,
+    bucket: SharedBucket,
     /// Bumped to cut every open connection when the link is dropped.
     cut: watch::Sender<u64>,
     bytes_down: AtomicU64,
@@ -98,37 +100,6 @@ struct Shared {
     log: Mutex<Vec<LogEntry>>,
     /// Every connection's counters, by id.
     conns: Mutex<Vec<(u64, Arc<Counters>)>>,
-}
-
-/// Token bucket over bytes; `rate == None` is unlimited.
-#[derive(Debug)]
-struct Bucket {
-    rate: Option<f64>, // bytes per second
-    tokens: f64,       // may go negative: a debt the writer waits off
-    last: Instant,
-}
-
-impl Bucket {
-    /// ~50 ms of data, at least 4 KiB: a small burst, like a real
-    /// bottleneck queue, and not one write per byte.
-    fn burst(rate: f64) -> f64 {
-        (rate * 0.05).max(4096.0)
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some(rate) = self.rate {
-            let dt = now.saturating_duration_since(self.last).as_secs_f64();
-            self.tokens = (self.tokens + dt * rate).min(Self::burst(rate));
-        }
-        self.last = now;
-    }
-
-    fn set_rate(&mut self, bits_per_second: u64, now: Instant) {
-        self.refill(now);
-        let rate = (bits_per_second as f64 / 8.0).max(1.0);
-        self.rate = Some(rate);
-        self.tokens = self.tokens.min(Self::burst(rate));
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,11 +119,7 @@ impl ShapedLink {
             upstream,
             half_rtt: config.rtt / 2,
             started: now,
-            bucket: Mutex::new(Bucket {
-                rate: None,
-                tokens: 0.0,
-                last: now,
-            }),
+            bucket: SharedBucket::default(),
             cut,
             bytes_down: AtomicU64::new(0),
             bytes_up: AtomicU64::new(0),
@@ -265,45 +232,11 @@ impl Shared {
     }
 
     fn apply_rate(&self, bits_per_second: u64) {
-        lock(&self.bucket).set_rate(bits_per_second, Instant::now());
+        self.bucket.set_rate(Some(bits_per_second));
         self.record(LogEntry::Rate {
             t_ms: self.ms(),
             bits_per_second,
         });
-    }
-
-    /// Largest single write at the current rate (~20 ms of data, 1..16 KiB),
-    /// so a rate change or another connection gets its turn soon.
-    fn quantum(&self) -> usize {
-        match lock(&self.bucket).rate {
-            None => usize::MAX,
-            Some(rate) => ((rate * 0.02) as usize).clamp(1024, 16 * 1024),
-        }
-    }
-
-    /// Debits `n` bytes and waits until the bucket is out of debt. Re-reads
-    /// the rate every ≤50 ms, so a trace step applies to waits in progress.
-    async fn take(&self, n: usize) {
-        {
-            let mut b = lock(&self.bucket);
-            if b.rate.is_none() {
-                return;
-            }
-            b.refill(Instant::now());
-            b.tokens -= n as f64;
-        }
-        loop {
-            let wait = {
-                let mut b = lock(&self.bucket);
-                b.refill(Instant::now());
-                match b.rate {
-                    None => return,
-                    Some(_) if b.tokens >= 0.0 => return,
-                    Some(rate) => Duration::from_secs_f64(-b.tokens / rate),
-                }
-            };
-            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
-        }
     }
 }
 
@@ -414,13 +347,13 @@ async fn read_down(
 ) -> Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let want = buf.len().min(shared.quantum());
+        let want = buf.len().min(shared.bucket.quantum());
         let n = from.read(&mut buf[..want]).await?;
         if n == 0 {
             let _ = to.send((Instant::now() + shared.half_rtt, None));
             return Ok(());
         }
-        shared.take(n).await;
+        shared.bucket.take(n).await;
         if to
             .send((Instant::now() + shared.half_rtt, Some(buf[..n].to_vec())))
             .is_err()

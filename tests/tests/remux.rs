@@ -209,8 +209,9 @@ async fn plays_remuxed(browser: &Browser, name: &'static str, frame: f64, gop: f
     );
     // Plain MP4s need the remuxer module, loaded for them; MP3 does not.
     let remuxer = page.remuxer_loaded().await?;
+    let needs_remuxer = !name.ends_with(".mp3");
     ensure!(
-        remuxer == !name.ends_with(".mp3"),
+        remuxer == needs_remuxer,
         "{name}: remuxer module loaded: {remuxer}"
     );
     let video = page.video().await?;

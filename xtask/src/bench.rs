@@ -349,6 +349,66 @@ fn install_packages(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Makes a cached benchmark input with ffmpeg (installed with apt when
+/// missing, as root), unless it is already there. Written aside and
+/// renamed, so an interrupted encode is never reused.
+fn encode_once(path: &Path, ffmpeg_args: &[&str]) -> Result<()> {
+    if fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
+    if find_program("ffmpeg").is_none() {
+        install_packages(&["ffmpeg"])?;
+    }
+    let ffmpeg =
+        find_program("ffmpeg").context("`ffmpeg` is still not found after installing it")?;
+    eprintln!("bench: encoding {} once with ffmpeg", path.display());
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    crate::cmd::run(
+        Command::new(ffmpeg)
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(ffmpeg_args)
+            .arg(&partial),
+    )?;
+    fs::rename(&partial, path)
+        .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))
+}
+
+/// `node` or `npm`, installed with apt when missing and we are root.
+fn node_tool(name: &str) -> Result<PathBuf> {
+    if find_program(name).is_none() {
+        install_packages(&["nodejs", "npm"])?;
+    }
+    find_program(name).with_context(|| format!("`{name}` is still not found after installing it"))
+}
+
+/// Installs exactly `package@version` with npm into `npm_dir`, unless that
+/// version is already there.
+fn npm_install_pinned(npm_dir: &Path, package: &str, version: &str) -> Result<()> {
+    fs::create_dir_all(npm_dir).with_context(|| format!("creating {}", npm_dir.display()))?;
+    let manifest_path = npm_dir.join(format!("node_modules/{package}/package.json"));
+    let installed = fs::read(&manifest_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|p| p["version"].as_str().map(str::to_owned));
+    if installed.as_deref() == Some(version) {
+        return Ok(());
+    }
+    let npm = node_tool("npm")?;
+    eprintln!("bench: installing {package}@{version} with npm");
+    // An exact version in the manifest: npm installs that release only.
+    let manifest =
+        format!("{{\"private\": true, \"dependencies\": {{\"{package}\": \"{version}\"}}}}\n");
+    fs::write(npm_dir.join("package.json"), manifest)
+        .with_context(|| format!("writing {}", npm_dir.display()))?;
+    crate::cmd::run(
+        Command::new(npm)
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(npm_dir),
+    )
+}
+
 fn is_root() -> bool {
     fs::read_to_string("/proc/self/status").is_ok_and(|status| {
         status

@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
-use serde_json::Value;
 
-use super::{find_program, install_packages};
+use super::{encode_once, npm_install_pinned};
 use crate::workspace::Workspace;
 use crate::{browser, cmd, player};
 
@@ -141,28 +140,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// reused afterwards.
 fn ensure_media(dir: &Path) -> Result<PathBuf> {
     let media = dir.join(MEDIA_NAME);
-    if fs::metadata(&media).is_ok_and(|m| m.len() > 0) {
-        return Ok(media);
-    }
-    if find_program("ffmpeg").is_none() {
-        install_packages(&["ffmpeg"])?;
-    }
-    let ffmpeg =
-        find_program("ffmpeg").context("`ffmpeg` is still not found after installing it")?;
-    eprintln!(
-        "bench: encoding the media once with ffmpeg into {}",
-        media.display()
-    );
-    // Written aside and renamed, so an interrupted encode is never reused.
-    let partial = dir.join(format!("{MEDIA_NAME}.partial"));
-    cmd::run(
-        Command::new(ffmpeg)
-            .args(["-hide_banner", "-loglevel", "error", "-y"])
-            .args(FFMPEG_ARGS)
-            .arg(&partial),
-    )?;
-    fs::rename(&partial, &media)
-        .with_context(|| format!("renaming {} to {}", partial.display(), media.display()))?;
+    encode_once(&media, FFMPEG_ARGS)?;
     Ok(media)
 }
 
@@ -170,30 +148,7 @@ fn ensure_media(dir: &Path) -> Result<PathBuf> {
 /// the path of `hls.min.js`.
 fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
     let npm_dir = dir.join("npm");
-    fs::create_dir_all(&npm_dir).with_context(|| format!("creating {}", npm_dir.display()))?;
-    let package = npm_dir.join("node_modules/hls.js/package.json");
-    let version = fs::read(&package)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|p| p["version"].as_str().map(str::to_owned));
-    if version.as_deref() != Some(HLSJS_VERSION) {
-        if find_program("npm").is_none() {
-            install_packages(&["nodejs", "npm"])?;
-        }
-        let npm = find_program("npm").context("`npm` is still not found after installing it")?;
-        eprintln!("bench: installing hls.js@{HLSJS_VERSION} with npm");
-        // An exact version in the manifest: npm installs that release only.
-        let manifest = format!(
-            "{{\"private\": true, \"dependencies\": {{\"hls.js\": \"{HLSJS_VERSION}\"}}}}\n"
-        );
-        fs::write(npm_dir.join("package.json"), manifest)
-            .with_context(|| format!("writing {}", npm_dir.display()))?;
-        cmd::run(
-            Command::new(npm)
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&npm_dir),
-        )?;
-    }
+    npm_install_pinned(&npm_dir, "hls.js", HLSJS_VERSION)?;
     let script = npm_dir.join("node_modules/hls.js/dist/hls.min.js");
     ensure!(
         script.is_file(),

@@ -31,7 +31,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use wasm_bindgen_cli_support::Bindgen;
 
-use super::{cpu_count, cpu_model, find_program, install_packages};
+use super::{cpu_count, cpu_model, encode_once, find_program, node_tool, npm_install_pinned};
 use crate::cmd;
 use crate::workspace::Workspace;
 
@@ -257,28 +257,7 @@ impl Options {
 /// on two cores) and reused afterwards.
 fn ensure_input(dir: &Path) -> Result<PathBuf> {
     let input = dir.join(INPUT_NAME);
-    if fs::metadata(&input).is_ok_and(|m| m.len() > 0) {
-        return Ok(input);
-    }
-    if find_program("ffmpeg").is_none() {
-        install_packages(&["ffmpeg"])?;
-    }
-    let ffmpeg =
-        find_program("ffmpeg").context("`ffmpeg` is still not found after installing it")?;
-    eprintln!(
-        "bench: encoding the input once with ffmpeg into {}",
-        input.display()
-    );
-    // Written aside and renamed, so an interrupted encode is never reused.
-    let partial = dir.join(format!("{INPUT_NAME}.partial"));
-    cmd::run(
-        Command::new(ffmpeg)
-            .args(["-hide_banner", "-loglevel", "error", "-y"])
-            .args(FFMPEG_ARGS)
-            .arg(&partial),
-    )?;
-    fs::rename(&partial, &input)
-        .with_context(|| format!("renaming {} to {}", partial.display(), input.display()))?;
+    encode_once(&input, FFMPEG_ARGS)?;
     Ok(input)
 }
 
@@ -359,39 +338,13 @@ fn ensure_wasm_target() -> Result<()> {
 /// writes the runner next to its `node_modules`. Returns the runner's path.
 fn install_mp4box(dir: &Path) -> Result<PathBuf> {
     let npm_dir = dir.join("npm");
-    fs::create_dir_all(&npm_dir).with_context(|| format!("creating {}", npm_dir.display()))?;
-    let installed = npm_dir.join("node_modules/mp4box/package.json");
-    let version = fs::read(&installed)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|package| package["version"].as_str().map(str::to_owned));
-    if version.as_deref() != Some(MP4BOX_VERSION) {
-        let npm = node_tool("npm")?;
-        eprintln!("bench: installing mp4box@{MP4BOX_VERSION} with npm");
-        let manifest = format!(
-            "{{\"private\": true, \"dependencies\": {{\"mp4box\": \"{MP4BOX_VERSION}\"}}}}\n"
-        );
-        write_script(&npm_dir.join("package.json"), &manifest)?;
-        cmd::run(
-            Command::new(npm)
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&npm_dir),
-        )?;
-    }
+    npm_install_pinned(&npm_dir, "mp4box", MP4BOX_VERSION)?;
     write_script(&npm_dir.join("mp4box.mjs"), MP4BOX_SCRIPT)
 }
 
 fn write_script(path: &Path, text: &str) -> Result<PathBuf> {
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path.to_path_buf())
-}
-
-/// `node` or `npm`, installed with apt-get when missing and we are root.
-fn node_tool(name: &str) -> Result<PathBuf> {
-    if find_program(name).is_none() {
-        install_packages(&["nodejs", "npm"])?;
-    }
-    find_program(name).with_context(|| format!("`{name}` is still not found after installing it"))
 }
 
 /// Runs a node runner in its own folder; returns its stdout (one JSON line).
