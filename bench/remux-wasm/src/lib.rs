@@ -324,10 +324,21 @@ mod tests {
 
     #[test]
     fn chunking_does_not_change_the_output() -> Result<(), DriveError> {
-        for name in ["bframes.mp4", "no-bframes.mp4", "audio.m4a", "edit-cut.mp4"] {
+        // (edit-cut.mp4 is one fragment: its lead-in puts the next keyframe
+        // too close for a cut.)
+        for name in [
+            "bframes.mp4",
+            "no-bframes.mp4",
+            "audio.m4a",
+            "ntsc-90k.mp4",
+            "edit-cut.mp4",
+        ] {
             let data = fixture(name);
             let (stats, whole) = remux_in_chunks(&data, data.len())?;
-            assert!(stats.fragments > 1, "{name}: {stats:?}");
+            assert!(
+                stats.fragments > 1 || name == "edit-cut.mp4",
+                "{name}: {stats:?}"
+            );
             assert_eq!(whole.len() as u64, stats.fragments + 1, "{name}");
             assert_eq!(
                 stats.output_bytes,
