@@ -132,6 +132,7 @@ pub struct Stage {
     pub pages: PageHost,
     pub proxy: Option<ShapingProxy>,
     _media: Option<tempfile::TempDir>,
+    _www: Option<tempfile::TempDir>,
 }
 
 impl Stage {
@@ -148,12 +149,24 @@ impl Stage {
         Self::with(server, Some(dir)).await
     }
 
+    /// A media dir and a site (`www/`) made by the test.
+    pub async fn with_media_and_www(
+        media: tempfile::TempDir,
+        www: tempfile::TempDir,
+    ) -> Result<Stage> {
+        let server = TestServer::start(media.path(), Some(www.path())).await?;
+        let mut stage = Self::with(server, Some(media)).await?;
+        stage._www = Some(www);
+        Ok(stage)
+    }
+
     async fn with(server: TestServer, media: Option<tempfile::TempDir>) -> Result<Stage> {
         Ok(Stage {
             server,
             pages: PageHost::start().await?,
             proxy: None,
             _media: media,
+            _www: None,
         })
     }
 

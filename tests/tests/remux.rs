@@ -274,6 +274,61 @@ fn plain_mp4_corpus_plays_remuxed_with_native_duration_and_seeks() {
     );
 }
 
+/// The remuxer is a module of its own, loaded for plain MP4s: when it
+/// cannot be loaded (here: missing from the site), the player ends in one
+/// `caudal:error` that says so, not a hang.
+#[test]
+fn a_remuxer_module_that_cannot_load_is_one_error() {
+    browser_test(
+        "a_remuxer_module_that_cannot_load_is_one_error",
+        secs(60.0),
+        |browser| async move {
+            let name = "bframes.mp4";
+            // The site without pkg/caudal_remux*.
+            let www = tempfile::Builder::new().prefix("caudal-www-").tempdir()?;
+            let site = caudal_tests::server::www_dir();
+            std::fs::copy(site.join("player.js"), www.path().join("player.js"))?;
+            std::fs::create_dir(www.path().join("pkg"))?;
+            for entry in std::fs::read_dir(site.join("pkg"))? {
+                let entry = entry?;
+                let file = entry.file_name();
+                if !file.to_string_lossy().starts_with("caudal_remux") {
+                    std::fs::copy(entry.path(), www.path().join("pkg").join(&file))?;
+                }
+            }
+            let media = media::temp_media(&[(name, corpus_file(name)?)])?;
+            let stage = Stage::with_media_and_www(media, www).await?;
+            let page = stage.open(&browser, &[]).await?;
+            page.attach(&stage.media_url(name), json!({})).await?;
+            page.play().await?;
+            page.wait_until(
+                "a caudal:error event",
+                secs(15.0),
+                "window.__events.some(function (e) { return e.type === 'error'; })",
+            )
+            .await?;
+            tokio::time::sleep(secs(1.0)).await;
+            let events = page.events().await?;
+            let errors: Vec<&Value> = events
+                .iter()
+                .filter(|e| e.kind == "error")
+                .map(|e| &e.detail)
+                .collect();
+            let message = errors
+                .first()
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            ensure!(
+                errors.len() == 1 && message.contains("remuxer module did not load"),
+                "want one caudal:error about the remuxer module, got {errors:?}"
+            );
+            ensure!(page.panics().await?.is_empty(), "the player panicked");
+            Ok(())
+        },
+    );
+}
+
 /// MP3 has no timestamps: after a seek outside the buffer the player must
 /// tell MSE where the new run's frames belong, or they land at the wrong time
 /// and the target is never buffered.
