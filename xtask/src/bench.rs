@@ -349,6 +349,31 @@ fn install_packages(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Builds `package`'s binary `bin` in release (benchmarks time it; a debug
+/// build would time the compiler's checks) and returns its path.
+fn build_release_bin(
+    ws: &crate::workspace::Workspace,
+    package: &str,
+    bin: &str,
+) -> Result<PathBuf> {
+    eprintln!("bench: building {package} --bin {bin} (release)");
+    crate::cmd::run(ws.cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        package,
+        "--bin",
+        bin,
+    ]))?;
+    let path = ws
+        .target_dir
+        .join("release")
+        .join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    ensure!(path.is_file(), "cargo built no {}", path.display());
+    Ok(path)
+}
+
 /// Makes a cached benchmark input with ffmpeg (installed with apt when
 /// missing, as root), unless it is already there. Written aside and
 /// renamed, so an interrupted encode is never reused.

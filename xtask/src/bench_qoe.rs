@@ -25,7 +25,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use super::{encode_once, npm_install_pinned};
+use super::{build_release_bin, encode_once, npm_install_pinned};
 use crate::workspace::Workspace;
 use crate::{browser, cmd, player};
 
@@ -161,20 +161,5 @@ fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
 /// Builds the `qoe` runner in release (it shapes the link and times the
 /// page; a debug build would add its own jitter).
 fn build_runner(ws: &Workspace) -> Result<PathBuf> {
-    eprintln!("bench: building {PACKAGE} --bin {BIN} (release)");
-    cmd::run(ws.cargo().args([
-        "build",
-        "--quiet",
-        "--release",
-        "--package",
-        PACKAGE,
-        "--bin",
-        BIN,
-    ]))?;
-    let bin = ws
-        .target_dir
-        .join("release")
-        .join(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
-    ensure!(bin.is_file(), "cargo built no {}", bin.display());
-    Ok(bin)
+    build_release_bin(ws, PACKAGE, BIN)
 }

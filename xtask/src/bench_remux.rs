@@ -31,7 +31,10 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use wasm_bindgen_cli_support::Bindgen;
 
-use super::{cpu_count, cpu_model, encode_once, find_program, node_tool, npm_install_pinned};
+use super::{
+    build_release_bin, cpu_count, cpu_model, encode_once, find_program, node_tool,
+    npm_install_pinned,
+};
 use crate::cmd;
 use crate::workspace::Workspace;
 
@@ -267,22 +270,7 @@ fn ensure_input(dir: &Path) -> Result<PathBuf> {
 /// Builds the native runner (release: `cargo xtask` itself is a debug
 /// build, so the native side cannot be timed in-process).
 fn build_native(ws: &Workspace) -> Result<PathBuf> {
-    eprintln!("bench: building {NATIVE_BIN} (release)");
-    cmd::run(ws.cargo().args([
-        "build",
-        "--quiet",
-        "--release",
-        "--package",
-        PACKAGE,
-        "--bin",
-        NATIVE_BIN,
-    ]))?;
-    let bin = ws
-        .target_dir
-        .join("release")
-        .join(format!("{NATIVE_BIN}{}", std::env::consts::EXE_SUFFIX));
-    ensure!(bin.is_file(), "cargo built no {}", bin.display());
-    Ok(bin)
+    build_release_bin(ws, PACKAGE, NATIVE_BIN)
 }
 
 /// Builds the wasm module (release profile: opt-level 3, the speed the
