@@ -268,19 +268,14 @@ impl ContainerIndexer for RemuxBridge {
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
-        let slot = std::mem::replace(
-            &mut *self.slot.borrow_mut(),
-            Slot::Failed("the remuxer was handed over".into()),
-        );
-        match slot {
-            Slot::Ready(session) if session.take_repackager() => {
-                Some(Box::new(RemuxStream { session }))
-            }
-            other => {
-                *self.slot.borrow_mut() = other;
-                None
-            }
-        }
+        // A second handle on the same JS session: the reader keeps its own.
+        let session = match &*self.slot.borrow() {
+            Slot::Ready(session) => JsValue::clone(session).unchecked_into::<RemuxSession>(),
+            _ => return None,
+        };
+        session
+            .take_repackager()
+            .then(|| Box::new(RemuxStream { session }) as Box<dyn Repackager>)
     }
 }
 

@@ -61,13 +61,13 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     }
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
-    let [(js, wasm), (remuxer_js, remuxer_wasm)] =
-        [PLAYER, REMUXER].map(|module| build_module(ws, &module, &out_dir));
+    let (js, wasm) = build_module(ws, &PLAYER, &out_dir)?;
+    let (remuxer_js, remuxer_wasm) = build_module(ws, &REMUXER, &out_dir)?;
     let player = Player {
-        js: js?,
-        wasm: wasm?,
-        remuxer_js: remuxer_js?,
-        remuxer_wasm: remuxer_wasm?,
+        js,
+        wasm,
+        remuxer_js,
+        remuxer_wasm,
     };
     let loader = ws.www().join("player.js");
     print_sizes(
@@ -84,12 +84,8 @@ pub fn build(ws: &Workspace) -> Result<Player> {
 }
 
 /// Builds one module and binds it into `out_dir`: its (js, wasm) paths.
-fn build_module(
-    ws: &Workspace,
-    module: &Module,
-    out_dir: &Path,
-) -> (Result<PathBuf>, Result<PathBuf>) {
-    let built = cmd::run(ws.cargo().args([
+fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    cmd::run(ws.cargo().args([
         "build",
         "--package",
         module.package,
@@ -97,22 +93,17 @@ fn build_module(
         TARGET,
         "--profile",
         PROFILE,
-    ]));
+    ]))?;
     let input = ws
         .target_dir
         .join(TARGET)
         .join(PROFILE)
         .join(format!("{}.wasm", module.package.replace('-', "_")));
-    match built.and_then(|()| bindgen(&input, out_dir, module.out_name)) {
-        Ok(()) => (
-            Ok(out_dir.join(format!("{}.js", module.out_name))),
-            Ok(out_dir.join(format!("{}_bg.wasm", module.out_name))),
-        ),
-        Err(e) => (
-            Err(e),
-            Err(anyhow::anyhow!("{} was not built", module.package)),
-        ),
-    }
+    bindgen(&input, out_dir, module.out_name)?;
+    Ok((
+        out_dir.join(format!("{}.js", module.out_name)),
+        out_dir.join(format!("{}_bg.wasm", module.out_name)),
+    ))
 }
 
 /// Where the loader (`www/player.js`) finds the module; git-ignored.

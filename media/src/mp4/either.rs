@@ -103,17 +103,18 @@ impl ContainerIndexer for Mp4Indexer {
             return Err(MediaError::UnknownFormat);
         };
         let step = fragmented.feed(offset, data, file_len);
+        if step == Ok(Step::Ready) {
+            // Fragmented: the plain reader will never be needed.
+            self.held = Vec::new();
+            self.held_bytes = 0;
+            self.make_plain = None;
+            return step;
+        }
         if self.make_plain.is_some() && self.held_bytes <= MAX_HELD_BYTES {
             self.held_bytes += data.len();
             self.held.push((offset, data.to_vec(), file_len));
         }
         match step {
-            Ok(Step::Ready) => {
-                self.held = Vec::new();
-                self.held_bytes = 0;
-                self.make_plain = None;
-                Ok(Step::Ready)
-            }
             // Not fragmented, or not readable as such (the plain reader
             // may still make sense of it): the plain reader's turn.
             Err(error) if self.make_plain.is_some() => match self.become_plain() {

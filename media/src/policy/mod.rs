@@ -296,13 +296,7 @@ impl Policy {
             return;
         }
         if let Err(error) = self.feed_at(self.index_frontier, &[]) {
-            let code = match error {
-                MediaError::Elsewhere {
-                    truncated: true, ..
-                } => ErrorCode::Truncated,
-                _ => ErrorCode::Format,
-            };
-            self.fail(code, error.to_string());
+            self.fail_with(&error);
             return;
         }
         self.check_index_reachable();
@@ -573,14 +567,7 @@ impl Policy {
             }
         });
         if let Err(error) = delivered {
-            let code = match error {
-                MediaError::Truncated { .. }
-                | MediaError::Elsewhere {
-                    truncated: true, ..
-                } => ErrorCode::Truncated,
-                _ => ErrorCode::Format,
-            };
-            self.fail(code, error.to_string());
+            self.fail_with(&error);
             return;
         }
         if self.side.is_none() && self.index_need.is_some() {
@@ -792,6 +779,19 @@ impl Policy {
         } else {
             State::Playing
         });
+    }
+
+    /// Gives up on a media error: `truncated` when the file ends early
+    /// (as this crate or the remuxer module saw it), else `format`.
+    fn fail_with(&mut self, error: &MediaError) {
+        let code = match error {
+            MediaError::Truncated { .. }
+            | MediaError::Elsewhere {
+                truncated: true, ..
+            } => ErrorCode::Truncated,
+            _ => ErrorCode::Format,
+        };
+        self.fail(code, error.to_string());
     }
 
     fn fail(&mut self, code: ErrorCode, message: String) {
