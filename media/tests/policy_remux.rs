@@ -4,7 +4,7 @@
 
 use caudal_media::index::{ContainerIndexer, Step};
 use caudal_media::mp4::Fmp4Indexer;
-use caudal_media::policy::{Action, Outcome, Policy, PolicyOptions};
+use caudal_media::policy::{Action, Millis, Outcome, Policy, PolicyOptions};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/remux/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -18,7 +18,7 @@ fn play(file: &[u8]) -> (Vec<Vec<u8>>, Vec<Action>) {
         goal: 1000.0,
         ..Default::default()
     });
-    let mut now = 0.0;
+    let mut now = Millis::ZERO;
     p.start(now);
     let mut appended = Vec::new();
     let mut seen = Vec::new();

@@ -1,15 +1,18 @@
 //! Small helpers at the JS boundary: reading options, building plain
 //! objects, the clock, dispatching events.
 
+use caudal_media::policy::Millis;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 /// `performance.now()`, the monotonic clock the policy runs on.
-pub fn now() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+pub fn now() -> Millis {
+    Millis::from(
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map_or(0.0, |p| p.now()),
+    )
 }
 
 /// A number property of a JS object, if present and numeric.

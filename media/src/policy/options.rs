@@ -24,9 +24,11 @@ pub struct PolicyOptions {
     pub min_request: u64,
     pub max_request: u64,
     /// Retries of a failed request before giving up (backoff doubles from
-    /// `retry_base_ms` up to 8 s).
+    /// `retry_base_ms` up to `retry_max_ms`).
     pub max_retries: u32,
     pub retry_base_ms: f64,
+    /// The longest wait before a retry, milliseconds.
+    pub retry_max_ms: f64,
     /// A request that delivers nothing for this long is aborted and retried.
     pub request_timeout_ms: f64,
 }
@@ -47,6 +49,7 @@ impl Default for PolicyOptions {
             max_request: 8 * 1024 * 1024,
             max_retries: 12,
             retry_base_ms: 250.0,
+            retry_max_ms: 8000.0,
             request_timeout_ms: 10_000.0,
         }
     }

@@ -125,7 +125,7 @@ impl<'a> Sim<'a> {
         Sim {
             scenario,
             policy: Policy::with_indexer(scenario.options.clone(), scenario.media.indexer()),
-            now: 0.0,
+            now: Millis::ZERO,
             events: 0,
             zeros: vec![0; chunk],
             chunk: chunk as u64,
@@ -135,7 +135,7 @@ impl<'a> Sim<'a> {
                 .trace
                 .points()
                 .iter()
-                .map(|&(t, bps)| (t * 1000.0, bps / 8000.0))
+                .map(|&(t, bps)| (Millis::from(t * 1000.0), bps / 8000.0))
                 .collect(),
             link_next: 0,
             flows: Vec::with_capacity(2),
@@ -150,8 +150,8 @@ impl<'a> Sim<'a> {
             hit_end: false,
             report_due: false,
             ended: false,
-            next_tick: scenario.shell.tick_ms.max(1.0),
-            last_timeout_call: f64::NEG_INFINITY,
+            next_tick: Millis::from(scenario.shell.tick_ms.max(1.0)),
+            last_timeout_call: Millis::from(f64::NEG_INFINITY),
             wants_play: true,
             step: 0,
             step_until: None,
@@ -174,11 +174,13 @@ impl<'a> Sim<'a> {
 
     pub(super) fn run(mut self) -> Report {
         let shell = &self.scenario.shell;
-        let limit_ms = 1000.0
-            * shell
-                .max_seconds
-                .unwrap_or(4.0 * self.duration + 600.0)
-                .max(0.0);
+        let limit = Millis::from(
+            1000.0
+                * shell
+                    .max_seconds
+                    .unwrap_or(4.0 * self.duration + 600.0)
+                    .max(0.0),
+        );
         // Enter the trace at time zero.
         self.advance_to(self.now, Due::Other);
         self.policy.start(self.now);
@@ -190,8 +192,8 @@ impl<'a> Sim<'a> {
         let mut same_instant = 0u32;
         while !self.finished() {
             let (next, due) = self.next_event();
-            if next > limit_ms {
-                self.advance_to(limit_ms, Due::Other);
+            if next > limit {
+                self.advance_to(limit, Due::Other);
                 self.timed_out = true;
                 break;
             }
@@ -584,7 +586,7 @@ impl<'a> Sim<'a> {
         self.position = to;
         self.ended = false;
         self.seeks.push(SeekOutcome {
-            at_ms: self.now,
+            at_ms: self.now.as_f64(),
             to,
             latency_ms: None,
         });
@@ -611,7 +613,7 @@ impl<'a> Sim<'a> {
             && let Some(n) = self.seek_pending.take()
             && let Some(seek) = self.seeks.get_mut(n)
         {
-            seek.latency_ms = Some(self.now - seek.at_ms);
+            seek.latency_ms = Some(self.now - Millis::from(seek.at_ms));
         }
         let stalled = self.wants_play
             && self.first_frame.is_some()
@@ -656,7 +658,7 @@ impl<'a> Sim<'a> {
         }
         let used = self.fetched.overlap(&useful);
         Report {
-            ttff_ms: self.first_frame,
+            ttff_ms: self.first_frame.map(Millis::as_f64),
             stalls: self.stalls,
             stall_seconds: self.stall_ms / 1000.0,
             seeks: self.seeks,
@@ -666,7 +668,7 @@ impl<'a> Sim<'a> {
             reached_end: self.ended,
             abandoned: self.abandoned,
             timed_out: self.timed_out,
-            end_ms: self.now,
+            end_ms: self.now.as_f64(),
             requests: self.fetches,
             policy: self.policy.stats(),
             error: self.error,

@@ -1,0 +1,131 @@
+//! The policy's behaviour on scripted events, with a fake container: 60 s of
+//! media in 2-second units of 100 kB each after a 1000-byte init segment.
+
+use std::ops::Range;
+
+use super::{Action, ErrorCode, Millis, Outcome, Policy, PolicyOptions, RequestId, State};
+use crate::index::{
+    Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
+};
+
+mod evict;
+mod fetch;
+mod index;
+mod retry;
+mod seek;
+mod stall;
+mod startup;
+
+const INIT: u64 = 1000;
+const UNIT_BYTES: u64 = 100_000;
+const UNIT_SECONDS: f64 = 2.0;
+const UNITS: u64 = 30;
+const FILE_LEN: u64 = INIT + UNIT_BYTES * UNITS;
+
+/// Says Ready once it has seen the init segment.
+struct FakeIndexer {
+    seen: u64,
+    index: MediaIndex,
+    ready: bool,
+}
+
+impl ContainerIndexer for FakeIndexer {
+    fn feed(&mut self, offset: u64, data: &[u8], _len: Option<u64>) -> Result<Step, MediaError> {
+        self.seen = self.seen.max(offset + data.len() as u64);
+        if self.seen >= INIT {
+            self.ready = true;
+            Ok(Step::Ready)
+        } else {
+            Ok(Step::NeedBytes {
+                offset: self.seen,
+                len: INIT - self.seen,
+            })
+        }
+    }
+    fn index(&self) -> Option<&MediaIndex> {
+        self.ready.then_some(&self.index)
+    }
+}
+
+fn fake_index() -> MediaIndex {
+    MediaIndex {
+        container: Container::FragmentedMp4,
+        tracks: vec![Track {
+            id: 1,
+            kind: TrackKind::Video,
+            codec: "avc1.4d401e".into(),
+        }],
+        duration: Some(UNITS as f64 * UNIT_SECONDS),
+        init: 0..INIT,
+        segments: (0..UNITS)
+            .map(|n| Segment {
+                start: n as f64 * UNIT_SECONDS,
+                end: (n + 1) as f64 * UNIT_SECONDS,
+                bytes: INIT + n * UNIT_BYTES..INIT + (n + 1) * UNIT_BYTES,
+            })
+            .collect(),
+        complete: true,
+    }
+}
+
+fn policy(options: PolicyOptions) -> Policy {
+    Policy::with_indexer(
+        options,
+        Box::new(FakeIndexer {
+            seen: 0,
+            index: fake_index(),
+            ready: false,
+        }),
+    )
+}
+
+/// The shell's clock reading `ms`.
+fn at(ms: f64) -> Millis {
+    Millis::from(ms)
+}
+
+fn drain(policy: &mut Policy) -> Vec<Action> {
+    std::iter::from_fn(|| policy.poll_action()).collect()
+}
+
+fn fetches(actions: &[Action]) -> Vec<(RequestId, Range<u64>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Fetch { id, range, .. } => Some((*id, range.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Serves a fetch in full at `bits_per_second`, returning the new time.
+fn serve(policy: &mut Policy, now: Millis, id: RequestId, range: Range<u64>, bps: f64) -> Millis {
+    policy.handle_response(now, id, 206, Some(FILE_LEN));
+    let mut t = now;
+    let mut offset = range.start;
+    while offset < range.end {
+        let n = (range.end - offset).min(16 * 1024);
+        t += n as f64 * 8.0 / bps * 1000.0;
+        policy.handle_data(t, id, &vec![0u8; n as usize]);
+        offset += n;
+    }
+    policy.handle_done(t, id, Outcome::Complete);
+    t
+}
+
+/// Media seconds covered by bytes below `cursor`.
+fn seconds_fetched(cursor: u64) -> f64 {
+    (cursor.saturating_sub(INIT)) as f64 / UNIT_BYTES as f64 * UNIT_SECONDS
+}
+
+/// A policy playing at 0 s with 5 s buffered, and the request in flight.
+fn playing_policy(options: PolicyOptions) -> (Policy, Millis, Vec<(RequestId, Range<u64>)>) {
+    let mut p = policy(options);
+    p.start(at(0.0));
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    let t = serve(&mut p, at(100.0), id, range, 8_000_000.0);
+    p.handle_playback(t, 0.0, &[0.0..5.0], false, false);
+    let in_flight = fetches(&drain(&mut p));
+    assert_eq!(p.state(), State::Playing);
+    (p, t, in_flight)
+}

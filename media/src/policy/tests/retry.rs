@@ -1,0 +1,78 @@
+//! Failed requests: retried with backoff, until the policy gives up.
+
+use super::*;
+
+#[test]
+fn a_cut_request_is_retried_from_the_first_missing_byte_with_backoff() {
+    let (mut p, t, in_flight) = playing_policy(PolicyOptions::default());
+    let (id, range) = in_flight[0].clone();
+    p.handle_response(t, id, 206, Some(FILE_LEN));
+    p.handle_data(t + 10.0, id, &[0u8; 5000]);
+    p.handle_done(
+        t + 20.0,
+        id,
+        Outcome::NetworkError("connection reset".into()),
+    );
+    assert!(fetches(&drain(&mut p)).is_empty(), "not at once");
+    let retry_at = p.poll_timeout().expect("a retry timer");
+    assert!(retry_at > t + 20.0);
+    p.handle_timeout(retry_at);
+    let retried = fetches(&drain(&mut p));
+    assert_eq!(
+        retried[0].1.start,
+        range.start + 5000,
+        "no byte lost, none twice"
+    );
+    assert_eq!(p.stats().retries, 1);
+}
+
+#[test]
+fn repeated_failures_end_in_one_network_error() {
+    let (mut p, mut t, in_flight) = playing_policy(PolicyOptions {
+        max_retries: 3,
+        ..Default::default()
+    });
+    p.handle_done(t, in_flight[0].0, Outcome::NetworkError("refused".into()));
+    let mut fails = 0;
+    for _ in 0..10 {
+        for action in drain(&mut p) {
+            match action {
+                Action::Fetch { id, .. } => {
+                    p.handle_done(t, id, Outcome::NetworkError("refused".into()))
+                }
+                Action::Fail { code, .. } => {
+                    assert_eq!(code, ErrorCode::Network);
+                    fails += 1;
+                }
+                _ => {}
+            }
+        }
+        if let Some(at) = p.poll_timeout() {
+            t = at;
+            p.handle_timeout(t);
+        }
+    }
+    assert_eq!(fails, 1);
+    assert_eq!(p.state(), State::Error);
+}
+
+#[test]
+fn http_errors_fail_at_once_and_server_errors_are_retried() {
+    let mut p = policy(PolicyOptions::default());
+    p.start(at(0.0));
+    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    p.handle_response(at(10.0), id, 503, None);
+    assert!(p.poll_timeout().is_some());
+    let mut p = policy(PolicyOptions::default());
+    p.start(at(0.0));
+    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    p.handle_response(at(10.0), id, 404, None);
+    let actions = drain(&mut p);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Fail {
+            code: ErrorCode::Http,
+            ..
+        }
+    )));
+}
