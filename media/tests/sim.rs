@@ -324,27 +324,3 @@ fn random_traces_keep_the_shell_contract_and_the_books_balanced() {
         assert!(report.seeks.iter().all(|seek| seek.latency_ms.is_some()));
     }
 }
-
-/// The simulator is fast enough to tune the policy in `cargo test` time:
-/// 1000 runs of a 60 s scenario with a drop, in a debug build.
-#[test]
-fn a_thousand_runs_take_seconds_not_minutes() {
-    let s = Scenario {
-        rtt_ms: 100.0,
-        ..Scenario::new(
-            MediaProfile::constant(60.0, BITRATE, 2.0, INIT),
-            trace(&[(0.0, 4.0), (10.0, 0.5), (25.0, 3.0)]),
-        )
-    };
-    let started = std::time::Instant::now();
-    let mut stalls = 0;
-    for _ in 0..1000 {
-        stalls += s.run().stalls;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "1000 runs of a 60 s scenario in {seconds:.2} s: {:.0} runs/s ({stalls} stalls in all)",
-        1000.0 / seconds
-    );
-    assert!(seconds < 20.0, "{seconds} s");
-}

@@ -58,11 +58,39 @@ fn repeated_failures_end_in_one_network_error() {
 
 #[test]
 fn http_errors_fail_at_once_and_server_errors_are_retried() {
+    // A 503: the same range again after a backoff, and a longer one after
+    // a second 503.
     let mut p = policy(PolicyOptions::default());
     p.start(at(0.0));
-    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
     p.handle_response(at(10.0), id, 503, None);
-    assert!(p.poll_timeout().is_some());
+    assert!(fetches(&drain(&mut p)).is_empty(), "not at once");
+    let first_retry = p.poll_timeout().expect("a retry timer");
+    let first_wait = first_retry - at(10.0);
+    assert!(first_wait > 0.0);
+    p.handle_timeout(first_retry + -1.0);
+    assert!(
+        fetches(&drain(&mut p)).is_empty(),
+        "not before the deadline"
+    );
+    p.handle_timeout(first_retry);
+    let retried = fetches(&drain(&mut p));
+    assert_eq!(retried.len(), 1, "one request again");
+    assert_eq!(retried[0].1, range, "the same range");
+    let failed_again = first_retry + 10.0;
+    p.handle_response(failed_again, retried[0].0, 503, None);
+    let second_retry = p.poll_timeout().expect("a second retry timer");
+    assert!(
+        second_retry - failed_again > first_wait,
+        "the backoff grows: {} ms after {first_wait} ms",
+        second_retry - failed_again
+    );
+    p.handle_timeout(second_retry);
+    assert_eq!(fetches(&drain(&mut p))[0].1, range);
+    assert_eq!(p.stats().retries, 2);
+    assert_ne!(p.state(), State::Error);
+
+    // A 404: given up at once.
     let mut p = policy(PolicyOptions::default());
     p.start(at(0.0));
     let (id, _) = fetches(&drain(&mut p))[0].clone();

@@ -19,14 +19,39 @@ fn seeking_outside_the_buffer_aborts_and_starts_a_run_at_the_unit() {
     assert_eq!(p.stats().aborted, 1);
 }
 
+/// With enough buffered at the target, the seek moves the playhead and
+/// nothing else: no new run, no wait, and the request in flight goes on to
+/// be followed by the next bytes of the same run. A seek past what is
+/// buffered, by contrast, starts a new run.
 #[test]
 fn seeking_inside_the_buffer_keeps_the_run() {
-    let (mut p, t, _) = playing_policy(PolicyOptions::default());
-    p.seek(t, 2.0);
+    let (mut p, t, in_flight) = playing_policy(PolicyOptions::default());
+    let (id, range) = in_flight[0].clone();
+    p.seek(t, 4.0);
     let actions = drain(&mut p);
+    assert_eq!(p.stats().position, 4.0, "the playhead moved");
+    assert_eq!(p.state(), State::Playing, "no wait: 1 s is buffered at 4 s");
     assert!(
-        !actions
-            .iter()
-            .any(|a| matches!(a, Action::ResetRun { .. } | Action::Abort { .. }))
+        !actions.iter().any(|a| matches!(
+            a,
+            Action::ResetRun { .. } | Action::Abort { .. } | Action::Fetch { .. } | Action::Hold
+        )),
+        "{actions:?}"
     );
+    let t = serve(&mut p, t, id, range.clone(), 8_000_000.0);
+    let next = fetches(&drain(&mut p));
+    assert_eq!(next[0].1.start, range.end, "the run goes on where it was");
+
+    p.seek(t, 59.0);
+    let actions = drain(&mut p);
+    let unit_start = INIT + 29 * UNIT_BYTES;
+    assert!(
+        actions.contains(&Action::ResetRun {
+            offset: unit_start,
+            timestamp_offset: None
+        }),
+        "{actions:?}"
+    );
+    assert_eq!(fetches(&actions)[0].1.start, unit_start);
+    assert_eq!(p.state(), State::Seeking);
 }
