@@ -21,6 +21,7 @@
 //! | `append.rs` | configuring the SourceBuffer; bytes appended as they are or repackaged |
 //! | `schedule.rs` | what to fetch next: the goal, the memory cap, the end of the stream |
 //! | `requests.rs` | the two request slots (media run, index bytes elsewhere) |
+//! | `response.rs` | what a response status means, and whether a body came whole |
 //! | `retry.rs` | backoff after a failure, and when to give up |
 //! | `timer.rs` | the timer table (retry, idle requests); `poll_timeout` is its minimum |
 //! | `link.rs` | throughput and RTT, and the request size they call for |
@@ -42,6 +43,7 @@ mod millis;
 mod options;
 mod playback;
 mod requests;
+mod response;
 mod retry;
 mod schedule;
 mod seek;
@@ -69,6 +71,7 @@ use index_feed::IndexFeed;
 use link::Link;
 use playback::{Playback, Sighting, Thresholds, Transition};
 use requests::Requests;
+use response::Reply;
 use retry::{Retry, Verdict};
 use schedule::{Next, Schedule, Situation};
 use seek::{SeekPlan, SeekView};
@@ -249,47 +252,23 @@ impl Policy {
         let Some(start) = self.requests.get(id).map(|r| r.range.start) else {
             return;
         };
-        match status {
-            206 => {
+        match response::reply(status, start, total, self.feed.need().is_some()) {
+            Reply::Partial => {
                 if total.is_some() {
                     self.file_len = total;
                 }
             }
-            200 if start == 0 => {
-                // The server ignores Range: the whole file comes; take it.
+            Reply::WholeFile => {
                 self.file_len = total;
                 if let Some(request) = self.requests.get_mut(id) {
                     request.range.end = total.unwrap_or(u64::MAX);
                 }
             }
-            200 => self.fail(
-                ErrorCode::Http,
-                "the server does not support Range requests".into(),
-            ),
-            416 => {
-                if total.is_some_and(|len| start >= len) && self.feed.need().is_none() {
-                    self.fail(
-                        ErrorCode::Truncated,
-                        format!(
-                            "the file ends at byte {} but its index promises more",
-                            total.unwrap_or(0)
-                        ),
-                    );
-                } else {
-                    self.fail(
-                        ErrorCode::Http,
-                        "the server refused the byte range (416)".into(),
-                    );
-                }
-            }
-            500..=599 => {
+            Reply::Retry(reason) => {
                 self.requests.take(id, &mut self.timers);
-                self.schedule_retry(now, format!("server error {status}"));
+                self.schedule_retry(now, reason);
             }
-            _ => self.fail(
-                ErrorCode::Http,
-                format!("the server answered HTTP {status}"),
-            ),
+            Reply::Fail(code, message) => self.fail(code, message),
         }
     }
 
@@ -338,24 +317,10 @@ impl Policy {
         let Some(request) = self.requests.take(id, &mut self.timers) else {
             return;
         };
-        let expected = request.range.end - request.range.start;
-        match outcome {
-            Outcome::Complete if request.received >= expected => {}
-            Outcome::Complete
-                if self
-                    .file_len
-                    .is_some_and(|len| request.range.start + request.received >= len) =>
-            {
-                // The server clipped the range at the end of the file.
-            }
-            Outcome::Complete => {
-                self.schedule_retry(now, "the response ended early".into());
-                return;
-            }
-            Outcome::NetworkError(reason) => {
-                self.schedule_retry(now, reason);
-                return;
-            }
+        let ended = response::body_end(&request.range, request.received, outcome, self.file_len);
+        if let Err(reason) = ended {
+            self.schedule_retry(now, reason);
+            return;
         }
         if !request.media && !self.feed.side_done(&request.range) {
             self.fail(
