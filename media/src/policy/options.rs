@@ -5,7 +5,7 @@
 pub struct PolicyOptions {
     /// Seconds buffered ahead before the first frame plays (and after a
     /// seek) on a link just as fast as the media; the policy scales it by
-    /// the link's speed (`Policy::startup_threshold`).
+    /// the link's speed (`Thresholds::startup` in `playback.rs`).
     pub startup: f64,
     /// Seconds ahead of the playhead to keep; nothing is fetched beyond it.
     pub goal: f64,
