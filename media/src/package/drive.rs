@@ -4,7 +4,8 @@
 //! `moof`s are read), contiguously and up to [`SCAN_LIMIT`] for the
 //! formats that must be scanned (WebM without Cues, MP3 without a table).
 
-use super::{PackageError, ReadAt};
+use super::error::PackageError;
+use super::read::ReadAt;
 use crate::index::{ContainerIndexer, MediaError, MediaIndex, Step};
 use crate::mp4::Fmp4Indexer;
 
@@ -138,7 +139,7 @@ pub fn scanned<S: ReadAt + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::test_input::Bytes;
+    use crate::package::read::test_input::Bytes;
     use crate::webm::WebmIndexer;
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::index::MediaError;
 
+/// What is wrong with the input (or what it asks that we cannot do).
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("{0}")]

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::PackageError;
+use super::error::PackageError;
 use super::layout::Mp4Layout;
 use super::moov_rewrite;
 use crate::index::MediaError;
@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::mp4::samples::MovieSamples;
     use crate::package::layout::Mp4Layout;
-    use crate::package::test_input::Bytes;
+    use crate::package::read::test_input::Bytes;
 
     #[test]
     fn offsets_follow_their_box() {

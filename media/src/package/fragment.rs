@@ -10,7 +10,8 @@
 
 use std::ops::Range;
 
-use super::{PackageError, ReadAt, read_exact_at};
+use super::error::PackageError;
+use super::read::{ReadAt, read_exact_at};
 use crate::index::MediaError;
 use crate::mp4::boxes::sidx::{self, Reference, Sidx};
 use crate::mp4::samples::MovieSamples;
@@ -169,7 +170,7 @@ mod tests {
     use crate::index::{ContainerIndexer, Step};
     use crate::mp4::Fmp4Indexer;
     use crate::package::layout::PlainMp4;
-    use crate::package::test_input::Bytes;
+    use crate::package::read::test_input::Bytes;
 
     fn fragmented(input: &[u8]) -> Vec<u8> {
         let plain = PlainMp4::read(&mut Bytes(input)).expect("a plain MP4");

@@ -7,10 +7,11 @@
 //! how far apart keyframes are (a seek or a start waits for one).
 
 use super::drive::{self, SCAN_LIMIT};
+use super::error::PackageError;
 use super::human::human_bytes;
 use super::layout::{Mp4Layout, starts_an_mp4};
+use super::read::ReadAt;
 use super::report::{FirstFrame, Keyframes, MoovReport, Report, TrackReport};
-use super::{PackageError, ReadAt};
 use crate::index::{Container, ContainerIndexer, MediaError, MediaIndex, TrackKind};
 use crate::mp3::Mp3Indexer;
 use crate::mp4::boxes::TopBox;

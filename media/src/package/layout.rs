@@ -1,7 +1,8 @@
 //! The top-level boxes of an MP4, read from header to header (a 32-byte
 //! read per box, whatever the size of `mdat`), and its `moov`.
 
-use super::{PackageError, ReadAt, read_exact_at};
+use super::error::PackageError;
+use super::read::{ReadAt, read_exact_at};
 use crate::index::MediaError;
 use crate::mp4::boxes::{BoxHeader, Child, HeaderRead, TopBox, moov};
 use crate::mp4::samples::MovieSamples;
@@ -170,7 +171,7 @@ impl PlainMp4 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::test_input::Bytes;
+    use crate::package::read::test_input::Bytes;
 
     const FAST: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
     const MOOV_END: &[u8] = include_bytes!("../../tests/fixtures/remux/moov-end.mp4");

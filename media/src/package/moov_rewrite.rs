@@ -3,7 +3,7 @@
 //! the boxes on the way down (`moov/trak/mdia/minf/stbl`) get new sizes
 //! when a table grows from `stco` to `co64` (an offset past 4 GiB).
 
-use super::PackageError;
+use super::error::PackageError;
 use super::layout::Moov;
 use crate::index::MediaError;
 use crate::mp4::boxes::stco::ChunkOffsets;
