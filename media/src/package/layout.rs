@@ -33,7 +33,7 @@ pub fn top_level<S: ReadAt + ?Sized>(src: &mut S) -> Result<Vec<TopBox>, S::Erro
     let mut pos = 0u64;
     while pos < len {
         if boxes.len() >= MAX_BOXES {
-            return Err(media(MediaError::TooLarge {
+            return Err(from_media(MediaError::TooLarge {
                 what: "list of top-level boxes",
                 limit: MAX_BOXES as u64,
             }));
@@ -45,17 +45,17 @@ pub fn top_level<S: ReadAt + ?Sized>(src: &mut S) -> Result<Vec<TopBox>, S::Erro
                 return Err(PackageError::NotMp4.into());
             }
             Ok(HeaderRead::Need(_)) => {
-                return Err(media(MediaError::Truncated {
+                return Err(from_media(MediaError::Truncated {
                     len,
                     what: "box header",
                 }));
             }
-            Err(e) => return Err(media(e)),
+            Err(e) => return Err(from_media(e)),
         };
         if boxes.is_empty() && !starts_an_mp4(&header.kind) {
             return Err(PackageError::NotMp4.into());
         }
-        let top = TopBox::resolve(header, len).map_err(media::<S::Error>)?;
+        let top = TopBox::resolve(header, len).map_err(from_media::<S::Error>)?;
         boxes.push(top);
         pos = top.end();
     }
@@ -65,7 +65,8 @@ pub fn top_level<S: ReadAt + ?Sized>(src: &mut S) -> Result<Vec<TopBox>, S::Erro
     Ok(boxes)
 }
 
-fn media<E: From<PackageError>>(e: MediaError) -> E {
+/// A media error as the caller's error.
+fn from_media<E: From<PackageError>>(e: MediaError) -> E {
     PackageError::from(e).into()
 }
 
@@ -81,13 +82,13 @@ impl Moov {
     /// Reads the first `moov` among `boxes`.
     pub fn read<S: ReadAt + ?Sized>(src: &mut S, boxes: &[TopBox]) -> Result<Self, S::Error> {
         let top = *boxes.iter().find(|b| b.kind() == b"moov").ok_or_else(|| {
-            media::<S::Error>(MediaError::Truncated {
+            from_media::<S::Error>(MediaError::Truncated {
                 len: src.file_len(),
                 what: "'moov' box",
             })
         })?;
         if top.size > moov::MAX_SIZE {
-            return Err(media(MediaError::TooLarge {
+            return Err(from_media(MediaError::TooLarge {
                 what: "'moov' box",
                 limit: moov::MAX_SIZE,
             }));
@@ -159,11 +160,11 @@ impl PlainMp4 {
     /// Reads and checks a plain MP4; an already fragmented one is refused.
     pub fn read<S: ReadAt + ?Sized>(src: &mut S) -> Result<Self, S::Error> {
         let layout = Mp4Layout::read(src)?;
-        if layout.fragmented().map_err(media::<S::Error>)? {
+        if layout.fragmented().map_err(from_media::<S::Error>)? {
             return Err(PackageError::AlreadyFragmented.into());
         }
         let movie = MovieSamples::parse(&layout.moov.child(), Some(src.file_len()))
-            .map_err(media::<S::Error>)?;
+            .map_err(from_media::<S::Error>)?;
         Ok(PlainMp4 { layout, movie })
     }
 }
