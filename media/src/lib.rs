@@ -8,6 +8,8 @@ pub mod index;
 pub mod mime;
 pub mod mp3;
 pub mod mp4;
+#[cfg(feature = "remux")]
+pub mod package;
 pub mod policy;
 pub mod probe;
 #[cfg(feature = "remux")]

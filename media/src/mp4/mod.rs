@@ -15,6 +15,7 @@ pub mod boxes;
 mod either;
 mod indexer;
 pub mod samples;
+pub mod write;
 
 pub use either::Mp4Indexer;
 pub use indexer::Fmp4Indexer;

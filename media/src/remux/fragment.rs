@@ -4,9 +4,9 @@
 
 use std::ops::Range;
 
-use super::writer::Writer;
 use super::{CONTAINER, Fragment, Remux};
 use crate::index::{MediaError, TrackKind};
+use crate::mp4::write::Writer;
 
 /// Largest fragment we build (its `mdat` payload): a few seconds of even
 /// 4K video are well under it; it bounds what one plan entry can make us
@@ -179,6 +179,6 @@ impl Remux {
                 w.bytes(bytes);
             }
         }
-        Ok(w.buf)
+        Ok(w.into_bytes())
     }
 }

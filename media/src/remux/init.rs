@@ -9,7 +9,7 @@
 //! applied to the fragment times instead (see the module docs).
 
 use super::Remux;
-use super::writer::Writer;
+use crate::mp4::write::Writer;
 
 impl Remux {
     /// `ftyp` + `moov` for MSE's `appendBuffer`, before any fragment.
@@ -92,6 +92,6 @@ impl Remux {
         }
         w.end(mvex);
         w.end(moov);
-        w.buf
+        w.into_bytes()
     }
 }

@@ -33,7 +33,6 @@ mod init;
 mod plan;
 mod stream;
 mod timing;
-mod writer;
 
 pub use fragment::{Piece, SampleSource};
 pub use indexer::Mp4Remuxer;

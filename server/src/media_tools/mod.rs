@@ -1,38 +1,26 @@
-//! `caudal inspect` and `caudal package`: telling which files start slowly
-//! in a browser and rewriting them so they start fast.
+//! `caudal inspect` and `caudal package`, the file half: the media work is
+//! [`caudal_media::package`] (sans-I/O); this module opens the files, feeds
+//! it reads ([`file`]), writes what it answers ([`output`]) and runs the
+//! start-up scan of `caudal serve` ([`scan`]).
 //!
-//! Everything here reads files with bounded memory: top-level box headers
-//! are read by seeking ([`layout`]), and only the boxes that index the media
-//! (`moov`, `sidx`, `moof`, WebM headers and Cues) are read whole — never
-//! `mdat`. The analysis itself is the media crate's (sample tables, the
-//! remux plan, the container indexers); this module is the file I/O around
-//! it.
-//!
-//! - [`inspect`]: one [`Report`] per file (container, streamability, codecs,
-//!   duration, bitrate, keyframe spacing, where `moov` sits, how much a
-//!   player fetches before the first frame).
-//! - [`package`]: faststart (`moov` moved before `mdat`, chunk offsets
-//!   shifted) or fragmented (init segment, `sidx`, `moof`+`mdat` pairs),
-//!   written to a temporary file beside the output and renamed into place.
+//! - [`inspect()`]: one [`Report`] per file.
+//! - [`package()`]: faststart or fragmented, written to a temporary file
+//!   beside the output and renamed into place.
 //! - [`scan`]: the warnings `caudal serve` logs at start for slow files.
 
-mod driver;
-mod faststart;
-mod fragment;
-pub mod inspect;
-mod layout;
-mod moov_rewrite;
+mod file;
+mod inspect;
 mod output;
-pub mod package;
-mod report;
+mod package;
 pub mod scan;
 
 use std::path::PathBuf;
 
-pub use inspect::{Report, inspect};
-pub use package::{Mode, package};
+pub use caudal_media::package::Report;
+pub use inspect::inspect;
+pub use package::{Mode, Packaged, package};
 
-use caudal_media::index::MediaError;
+use caudal_media::package::PackageError;
 
 /// Why inspecting or packaging a file failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,22 +37,15 @@ pub enum ToolError {
     },
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
-    #[error("{0}")]
-    Media(#[from] MediaError),
-    #[error("not an MP4 file (no ISO BMFF box at the start)")]
-    NotMp4,
-    #[error("the MP4 is already fragmented: it streams as it is")]
-    AlreadyFragmented,
+    /// The media itself (not an MP4, cut short, already fragmented...).
+    #[error(transparent)]
+    Package(#[from] PackageError),
     #[error("the output is the input file: caudal package never rewrites in place")]
     SameFile,
     #[error("{0} exists (pass --force to replace it)")]
     OutputExists(PathBuf),
     #[error("the output folder {0} does not exist")]
     NoOutputDir(PathBuf),
-    #[error("{count} fragments: more than a 'sidx' can list (65535)")]
-    TooManyFragments { count: usize },
-    #[error("chunk offset {offset} points outside the media data")]
-    StrayChunkOffset { offset: u64 },
 }
 
 impl ToolError {

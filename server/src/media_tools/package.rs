@@ -1,14 +1,16 @@
 //! `caudal package IN OUT --faststart | --fragment`: rewrites a plain MP4
-//! so that it starts fast, never in place, media bytes unchanged.
+//! so that it starts fast, never in place, media bytes unchanged. The
+//! rewrite is [`caudal_media::package`]'s; here it is read from and written
+//! to files.
 
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-use caudal_media::mp4::samples::MovieSamples;
-use caudal_media::remux::Remux;
+use caudal_media::package::{Fragmenter, Part, PlainMp4, faststart};
 
-use super::layout::{self, MediaFile, Moov};
+use super::ToolError;
+use super::file::MediaFile;
 use super::output::{self, Staged};
-use super::{ToolError, faststart, fragment};
 
 /// The two ways to package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,31 +39,28 @@ pub fn package(
 ) -> Result<Packaged, ToolError> {
     output::check(input, output, force)?;
     let mut f = MediaFile::open(input)?;
-    let boxes = layout::top_level(&mut f)?;
-    let moov = Moov::read(&mut f, &boxes)?;
-    if moov.has_mvex()? || boxes.iter().any(|b| b.kind() == b"moof") {
-        return Err(ToolError::AlreadyFragmented);
-    }
     // Checks every sample lies in the file before anything is written.
-    let movie = MovieSamples::parse(&moov.child(), Some(f.len))?;
+    let plain = PlainMp4::read(&mut f)?;
     let mut staged = Staged::create(output)?;
     let summary = match mode {
         Mode::Faststart => {
-            let done = faststart::write(&mut f, &boxes, &moov, staged.writer()?)?;
-            let was = if moov.top.offset()
-                < boxes
-                    .iter()
-                    .find(|b| b.kind() == b"mdat")
-                    .map_or(u64::MAX, |b| b.offset())
-            {
-                "already before mdat"
-            } else {
-                "moved from the end"
-            };
+            let plan = faststart(&plain.layout)?;
+            let out = staged.writer()?;
+            for part in &plan.parts {
+                match part {
+                    Part::Moov => out.write_all(&plan.moov).map_err(ToolError::Output)?,
+                    Part::Copy(range) => f.copy_range(range.clone(), out)?,
+                }
+            }
             format!(
-                "faststart: moov ({} bytes) {was}; media bytes unchanged{}",
-                done.moov_size,
-                if done.widened {
+                "faststart: moov ({} bytes) {}; media bytes unchanged{}",
+                plan.moov.len(),
+                if plan.moved {
+                    "moved from the end"
+                } else {
+                    "already before mdat"
+                },
+                if plan.widened {
                     "; chunk offsets widened to co64"
                 } else {
                     ""
@@ -69,11 +68,21 @@ pub fn package(
             )
         }
         Mode::Fragment => {
-            let remux = Remux::new(movie)?;
-            let done = fragment::write(&mut f, &remux, staged.writer()?)?;
+            let mut fragmenter = Fragmenter::new(plain.movie)?;
+            let out = staged.writer()?;
+            out.write_all(&fragmenter.head())
+                .map_err(ToolError::Output)?;
+            while let Some(fragment) = fragmenter.next_fragment(&mut f)? {
+                out.write_all(&fragment).map_err(ToolError::Output)?;
+            }
+            // The `sidx` needed every fragment's size: it goes in last.
+            let (at, sidx) = fragmenter.sidx()?;
+            out.seek(SeekFrom::Start(at)).map_err(ToolError::Output)?;
+            out.write_all(&sidx).map_err(ToolError::Output)?;
+            out.seek(SeekFrom::End(0)).map_err(ToolError::Output)?;
             format!(
                 "fragmented: init segment, sidx, {} fragments (moof+mdat)",
-                done.fragments
+                fragmenter.fragments()
             )
         }
     };

@@ -22,9 +22,11 @@ pub mod stsc;
 pub mod stss;
 pub mod stsz;
 pub mod stts;
+pub mod top;
 
 pub use header::{BoxHeader, Boxes, Child, FourCc, HeaderRead};
 pub use reader::Cursor;
+pub use top::TopBox;
 
 use crate::index::MediaError;
 

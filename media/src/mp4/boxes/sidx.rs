@@ -3,9 +3,13 @@
 
 use super::{Cursor, full_box, malformed};
 use crate::index::MediaError;
+use crate::mp4::write::Writer;
 
 /// Bytes of one reference entry.
 const REFERENCE_LEN: usize = 12;
+
+/// Most references one `sidx` lists (its count is 16 bits).
+pub const MAX_REFERENCES: usize = u16::MAX as usize;
 
 /// Largest `sidx` we buffer: its 16-bit reference count caps a real one at
 /// about 768 KiB.
@@ -77,6 +81,47 @@ impl Sidx {
             references,
         })
     }
+
+    /// Bytes of the version-1 box [`Sidx::write`] makes with `references`
+    /// entries: header, version and flags, reference_ID, timescale, the
+    /// 64-bit earliest time and first offset, reserved, count, then 12
+    /// bytes a reference.
+    pub fn encoded_len(references: usize) -> usize {
+        8 + 4 + 4 + 4 + 8 + 8 + 2 + 2 + REFERENCE_LEN.saturating_mul(references)
+    }
+
+    /// Appends this index as a version-1 box (64-bit times, whatever their
+    /// size, so its length depends on the reference count alone and can be
+    /// reserved before the fragments are built). Every reference is written
+    /// as starting with a type-1 SAP: the fragments we index begin with a
+    /// keyframe. Fails when more than [`MAX_REFERENCES`] are listed or a
+    /// size does not fit the 31-bit field.
+    pub fn write(&self, w: &mut Writer) -> Result<(), MediaError> {
+        let count = u16::try_from(self.references.len()).map_err(|_| MediaError::TooLarge {
+            what: "'sidx' reference list",
+            limit: MAX_REFERENCES as u64,
+        })?;
+        let at = w.begin_full(b"sidx", 1, 0);
+        w.u32(self.reference_id);
+        w.u32(self.timescale);
+        w.u64(self.earliest_presentation_time);
+        w.u64(self.first_offset);
+        w.u16(0); // reserved
+        w.u16(count);
+        for r in &self.references {
+            if r.size > i32::MAX as u32 {
+                return Err(MediaError::TooLarge {
+                    what: "fragment",
+                    limit: i32::MAX as u64,
+                });
+            }
+            w.u32(u32::from(r.to_index) << 31 | r.size);
+            w.u32(r.duration);
+            w.u32(0x9000_0000); // starts_with_SAP = 1, SAP_type = 1
+        }
+        w.end(at);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +164,56 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn what_is_written_reads_back_at_its_announced_length() {
+        let index = Sidx {
+            reference_id: 2,
+            timescale: 90_000,
+            earliest_presentation_time: 1 << 33,
+            first_offset: 0,
+            references: vec![
+                Reference {
+                    to_index: false,
+                    size: 1000,
+                    duration: 180_000,
+                },
+                Reference {
+                    to_index: true,
+                    size: i32::MAX as u32,
+                    duration: 1,
+                },
+            ],
+        };
+        let mut w = Writer::default();
+        index.write(&mut w).expect("write");
+        let bytes = w.into_bytes();
+        assert_eq!(bytes.len(), Sidx::encoded_len(2));
+        assert_eq!(&bytes[..8], b"\0\0\0\x40sidx");
+        assert_eq!(Sidx::parse(&bytes[8..], 8).ok(), Some(index));
+    }
+
+    #[test]
+    fn refuses_to_write_what_the_fields_cannot_hold() {
+        let reference = Reference {
+            to_index: false,
+            size: 1,
+            duration: 1,
+        };
+        let mut index = Sidx {
+            reference_id: 1,
+            timescale: 1000,
+            earliest_presentation_time: 0,
+            first_offset: 0,
+            references: vec![reference; MAX_REFERENCES + 1],
+        };
+        assert!(index.write(&mut Writer::default()).is_err());
+        index.references = vec![Reference {
+            size: 1 << 31,
+            ..reference
+        }];
+        assert!(index.write(&mut Writer::default()).is_err());
     }
 
     #[test]

@@ -3,20 +3,20 @@
 //! the boxes on the way down (`moov/trak/mdia/minf/stbl`) get new sizes
 //! when a table grows from `stco` to `co64` (an offset past 4 GiB).
 
-use caudal_media::index::MediaError;
-use caudal_media::mp4::boxes::stco::ChunkOffsets;
-use caudal_media::mp4::boxes::{Child, full_box};
-
-use super::ToolError;
+use super::error::PackageError;
 use super::layout::Moov;
+use crate::index::MediaError;
+use crate::mp4::boxes::stco::ChunkOffsets;
+use crate::mp4::boxes::{Child, full_box};
+use crate::mp4::write::Writer;
 
 /// The new `moov`, with `map` applied to every chunk offset; also says
 /// whether a table had to become `co64`.
-pub(crate) fn rewrite(
+pub fn rewrite(
     moov: &Moov,
-    map: &dyn Fn(u64) -> Result<u64, ToolError>,
-) -> Result<(Vec<u8>, bool), ToolError> {
-    let mut out = Vec::with_capacity(moov.bytes.len().saturating_add(1024));
+    map: &dyn Fn(u64) -> Result<u64, PackageError>,
+) -> Result<(Vec<u8>, bool), PackageError> {
+    let mut out = Writer::with_capacity(moov.bytes.len().saturating_add(1024));
     let mut widened = false;
     let mut ctx = Ctx {
         base: moov.top.offset(),
@@ -25,14 +25,23 @@ pub(crate) fn rewrite(
         widened: &mut widened,
     };
     ctx.container(&moov.child(), &mut out)?;
-    Ok((out, widened))
+    // Every box inside is smaller than the `moov`: if it fits a 32-bit
+    // size, they all do.
+    if u32::try_from(out.len()).is_err() {
+        return Err(MediaError::TooLarge {
+            what: "rewritten 'moov' box",
+            limit: u64::from(u32::MAX),
+        }
+        .into());
+    }
+    Ok((out.into_bytes(), widened))
 }
 
 struct Ctx<'a, 'm> {
     /// File offset of `original[0]`.
     base: u64,
     original: &'a [u8],
-    map: &'m dyn Fn(u64) -> Result<u64, ToolError>,
+    map: &'m dyn Fn(u64) -> Result<u64, PackageError>,
     widened: &'m mut bool,
 }
 
@@ -44,14 +53,14 @@ impl Ctx<'_, '_> {
         Some(start..payload.checked_add(child.payload.len())?)
     }
 
-    fn original(&self, range: std::ops::Range<usize>) -> Result<&[u8], ToolError> {
+    fn original(&self, range: std::ops::Range<usize>) -> Result<&[u8], PackageError> {
         self.original.get(range).ok_or_else(|| cut(self.base))
     }
 
     /// A box on the path to the sample tables: children rebuilt, the bytes
     /// between and after them (padding some writers add) kept.
-    fn container(&mut self, parent: &Child<'_>, out: &mut Vec<u8>) -> Result<(), ToolError> {
-        let at = begin(out, &parent.header.kind);
+    fn container(&mut self, parent: &Child<'_>, out: &mut Writer) -> Result<(), PackageError> {
+        let at = out.begin(&parent.header.kind);
         let payload_start = self.span(parent).ok_or_else(|| cut(self.base))?.start
             + usize::from(parent.header.header_len);
         let payload_end = payload_start.saturating_add(parent.payload.len());
@@ -59,17 +68,18 @@ impl Ctx<'_, '_> {
         for child in parent.children()? {
             let child = child?;
             let span = self.span(&child).ok_or_else(|| cut(self.base))?;
-            out.extend_from_slice(self.original(pos..span.start)?);
+            out.bytes(self.original(pos..span.start)?);
             match &child.header.kind {
                 b"trak" | b"mdia" | b"minf" | b"stbl" => self.container(&child, out)?,
                 b"stco" => self.offsets(&child, false, out)?,
                 b"co64" => self.offsets(&child, true, out)?,
-                _ => out.extend_from_slice(self.original(span.clone())?),
+                _ => out.bytes(self.original(span.clone())?),
             }
             pos = span.end;
         }
-        out.extend_from_slice(self.original(pos..payload_end)?);
-        end(out, at)
+        out.bytes(self.original(pos..payload_end)?);
+        out.end(at);
+        Ok(())
     }
 
     /// An `stco`/`co64` with every offset mapped; `co64` when one needs it.
@@ -77,8 +87,8 @@ impl Ctx<'_, '_> {
         &mut self,
         child: &Child<'_>,
         wide: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ToolError> {
+        out: &mut Writer,
+    ) -> Result<(), PackageError> {
         let table = ChunkOffsets::parse(child, wide)?;
         let mut c = child.cursor("'stco' box too short");
         let (version, flags) = full_box(&mut c)?;
@@ -91,22 +101,22 @@ impl Ctx<'_, '_> {
         if wide && child.header.kind == *b"stco" {
             *self.widened = true;
         }
-        let at = begin(out, if wide { b"co64" } else { b"stco" });
-        out.extend_from_slice(&(u32::from(version) << 24 | flags).to_be_bytes());
-        out.extend_from_slice(&table.chunk_count.to_be_bytes());
+        let at = out.begin_full(if wide { b"co64" } else { b"stco" }, version, flags);
+        out.u32(table.chunk_count);
         for o in mapped {
             if wide {
-                out.extend_from_slice(&o.to_be_bytes());
+                out.u64(o);
             } else {
                 // Checked above to fit.
-                out.extend_from_slice(&(o as u32).to_be_bytes());
+                out.u32(o as u32);
             }
         }
-        end(out, at)
+        out.end(at);
+        Ok(())
     }
 }
 
-fn cut(offset: u64) -> ToolError {
+fn cut(offset: u64) -> PackageError {
     MediaError::Malformed {
         container: "mp4",
         offset,
@@ -115,35 +125,16 @@ fn cut(offset: u64) -> ToolError {
     .into()
 }
 
-/// Opens a box with an 8-byte header; [`end`] writes its size.
-fn begin(out: &mut Vec<u8>, kind: &[u8; 4]) -> usize {
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(kind);
-    at
-}
-
-fn end(out: &mut [u8], at: usize) -> Result<(), ToolError> {
-    let size = u32::try_from(out.len().saturating_sub(at)).map_err(|_| MediaError::TooLarge {
-        what: "rewritten 'moov' box",
-        limit: u64::from(u32::MAX),
-    })?;
-    if let Some(field) = out.get_mut(at..at + 4) {
-        field.copy_from_slice(&size.to_be_bytes());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caudal_media::mp4::boxes::{BoxHeader, HeaderRead};
-    use caudal_media::mp4::samples::MovieSamples;
+    use crate::mp4::boxes::{BoxHeader, Boxes, HeaderRead, TopBox};
+    use crate::mp4::samples::MovieSamples;
 
-    const FILE: &[u8] = include_bytes!("../../../media/tests/fixtures/remux/bframes.mp4");
+    const FILE: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
 
     fn moov_of(file: &[u8]) -> Moov {
-        let moov = caudal_media::mp4::boxes::Boxes::new(file, 0, 0)
+        let moov = Boxes::new(file, 0, 0)
             .and_then(|b| b.find(b"moov"))
             .ok()
             .flatten()
@@ -152,7 +143,7 @@ mod tests {
         let end = start + usize::from(moov.header.header_len) + moov.payload.len();
         let size = (end - start) as u64;
         Moov {
-            top: super::super::layout::TopBox {
+            top: TopBox {
                 header: moov.header,
                 size,
             },
@@ -197,10 +188,10 @@ mod tests {
     #[test]
     fn a_stray_offset_is_an_error() {
         let moov = moov_of(FILE);
-        let refuse = |o| Err(ToolError::StrayChunkOffset { offset: o });
+        let refuse = |o| Err(PackageError::StrayChunkOffset { offset: o });
         assert!(matches!(
             rewrite(&moov, &refuse),
-            Err(ToolError::StrayChunkOffset { .. })
+            Err(PackageError::StrayChunkOffset { .. })
         ));
     }
 }

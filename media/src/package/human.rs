@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use super::inspect::{Report, human_bytes};
+use super::report::Report;
 
 impl fmt::Display for Report {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,5 +100,73 @@ impl Report {
         }
         let yes = if self.streamable { "yes" } else { "NO" };
         format!("{yes}: {why}")
+    }
+}
+
+/// `1.2 MB`, `47.0 KB`, `900 B` (decimal units, as link speeds are).
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::report::{FirstFrame, MoovReport, TrackReport};
+
+    #[test]
+    fn bytes_read_like_link_speeds() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(47_000), "47.0 KB");
+        assert_eq!(human_bytes(1_234_567), "1.2 MB");
+    }
+
+    #[test]
+    fn a_slow_mp4_says_why_line_by_line() {
+        let report = Report {
+            file: "clip.mp4".into(),
+            size: 28_869,
+            container: "mp4",
+            streamable: false,
+            faststart: Some(false),
+            fragmented: false,
+            index: Some("moov"),
+            tracks: vec![TrackReport {
+                id: 1,
+                kind: "video",
+                codec: "avc1.64000b".into(),
+            }],
+            mime: String::new(),
+            duration: Some(3.0),
+            bitrate: Some(76_984),
+            keyframes: None,
+            moov: Some(MoovReport {
+                offset: 25_829,
+                size: 3040,
+                position: "after-mdat",
+            }),
+            first_frame: FirstFrame {
+                bytes: 12_000,
+                round_trips: 2,
+                how: "the boxes".into(),
+            },
+            slow: vec!["moov at the end".into()],
+        };
+        assert_eq!(
+            report.to_string(),
+            "clip.mp4\n\
+             \x20 container    MP4 (plain), 28.9 KB\n\
+             \x20 streamable   NO: moov after mdat\n\
+             \x20 tracks       1 video (avc1.64000b)\n\
+             \x20 duration     3.00 s\n\
+             \x20 bitrate      77 kbit/s\n\
+             \x20 moov         at byte 25829, 3.0 KB, after mdat\n\
+             \x20 first frame  12.0 KB in 2 round trips: the boxes\n\
+             \x20 slow start   moov at the end\n"
+        );
     }
 }

@@ -1,10 +1,13 @@
-//! A minimal ISO BMFF box writer: boxes are opened, filled and closed, and
-//! closing patches the size field. Big-endian fields, no formatting code.
+//! The one ISO BMFF box writer of the crate: boxes are opened, filled and
+//! closed, and closing patches the size field. Big-endian fields, no
+//! formatting code. The remuxer builds init segments and fragments with it,
+//! the packager rewritten `moov`s, and [`Sidx::write`](super::boxes::sidx::Sidx::write)
+//! its index.
 
 /// Appends boxes to a byte vector.
 #[derive(Debug, Default)]
-pub(crate) struct Writer {
-    pub buf: Vec<u8>,
+pub struct Writer {
+    buf: Vec<u8>,
 }
 
 impl Writer {
@@ -12,6 +15,16 @@ impl Writer {
         Writer {
             buf: Vec::with_capacity(n),
         }
+    }
+
+    /// The bytes written.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The bytes written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     /// Opens a box; returns its start, for [`Writer::end`].
@@ -31,7 +44,8 @@ impl Writer {
 
     /// Closes the box opened at `at`. The boxes we write (a `moov` of copied
     /// boxes from a `moov` of at most 64 MiB, a `moof` of a fragment of
-    /// bounded size) always fit a 32-bit size.
+    /// bounded size) always fit a 32-bit size; a caller that cannot promise
+    /// it checks [`Writer::len`] of its outermost box.
     pub fn end(&mut self, at: usize) {
         let size = u32::try_from(self.buf.len().saturating_sub(at)).unwrap_or(u32::MAX);
         self.patch_u32(at, size);
@@ -56,8 +70,16 @@ impl Writer {
         self.buf.extend_from_slice(b);
     }
 
+    pub fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
 }
 
@@ -74,7 +96,7 @@ mod tests {
         w.end(inner);
         w.end(outer);
         assert_eq!(
-            w.buf,
+            w.into_bytes(),
             b"\0\0\0\x18moov\0\0\0\x10mvex\x01\x02\0\0\0\0\0\x07".to_vec()
         );
     }
