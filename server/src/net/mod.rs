@@ -1,6 +1,7 @@
-//! The listening shell: accepts TCP connections, caps how many are served at
-//! once, serves each with hyper (header-read timeout and head-size limit set,
-//! which `warp::serve` leaves off), and shuts down gracefully.
+//! The transport: the listening socket, the accept loop, the limits on each
+//! connection ([`limits`]), the [`connection::ConnectionContext`] put into
+//! every request, and graceful shutdown. Each connection is served by hyper
+//! with the request pipeline ([`crate::pipeline`]) as its service.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,19 +9,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderValue;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceBuilder;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::add_extension::AddExtension;
 
-use crate::access_log::AccessLogLayer;
 use crate::config::Config;
-use crate::routes::{self, AppState};
+use crate::pipeline::{self, AppState};
 use crate::safe_path::Root;
+
+pub mod connection;
+pub mod limits;
+
+use connection::{ConnectionContext, SharedStream};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,35 +103,8 @@ impl Server {
             config,
             state,
         } = self;
-        let cors = config.cors.then(|| {
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([http::Method::GET, http::Method::HEAD])
-                .allow_headers([
-                    http::header::RANGE,
-                    http::header::IF_RANGE,
-                    http::header::IF_NONE_MATCH,
-                    http::header::IF_MODIFIED_SINCE,
-                ])
-                .expose_headers([
-                    http::header::CONTENT_RANGE,
-                    http::header::ACCEPT_RANGES,
-                    http::header::CONTENT_LENGTH,
-                    http::header::ETAG,
-                ])
-                .max_age(Duration::from_secs(86_400))
-        });
-        let service = ServiceBuilder::new()
-            .layer(AccessLogLayer {
-                enabled: config.access_log,
-            })
-            .option_layer(cors)
-            .service(warp::service(routes::routes(state)));
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(config.header_timeout)
-            .max_header_size(config.max_header_bytes)
-            .keep_alive(true);
+        let service = pipeline::service(state, &config);
+        let http = limits::http1(&config);
         let slots = Arc::new(Semaphore::new(config.max_connections));
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -149,15 +125,16 @@ impl Server {
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 tracing::warn!(target: "caudal::refused", %peer, limit = config.max_connections,
                     "connection refused with 503: too many connections");
-                tokio::spawn(refuse_busy(stream));
+                tokio::spawn(limits::refuse_busy(stream));
                 continue;
             };
-            // A client that stops reading must not hold its slot forever.
-            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-            stream.set_write_timeout(Some(config.send_timeout));
+            let local = stream.local_addr().unwrap_or(config.listen);
+            let stream = SharedStream::new(stream);
+            let context = ConnectionContext::new(peer, local, stream.handle());
+            let stream = limits::with_send_timeout(stream, config.send_timeout);
             let connection = http.serve_connection(
                 TokioIo::new(Box::pin(stream)),
-                TowerToHyperService::new(service.clone()),
+                TowerToHyperService::new(AddExtension::new(service.clone(), context)),
             );
             let connection = graceful.watch(connection);
             let header_timeout = config.header_timeout;
@@ -182,19 +159,4 @@ impl Server {
             }
         }
     }
-}
-
-/// Answers a connection over the cap with a 503 that says why, then closes it.
-async fn refuse_busy(mut stream: TcpStream) {
-    const BODY: &str = "server busy: too many connections\n";
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
 }
