@@ -22,13 +22,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::HeaderValue;
 use http::{Request, Response};
 use tower::ServiceBuilder;
 
-use crate::body::file_cache::FileCache;
 use crate::config::Config;
-use crate::safe_path::Root;
 
 pub mod access_log;
 pub mod cache_headers;
@@ -38,15 +35,9 @@ pub mod path_safety;
 pub mod respond;
 pub mod routes;
 pub mod serve_file;
+pub mod state;
 
-/// What the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    pub media: Root,
-    pub www: Option<Root>,
-    pub cache_control: Option<HeaderValue>,
-    pub files: FileCache,
-}
+pub use state::AppState;
 
 /// The whole pipeline as one service, cloned for each connection.
 pub fn service<B>(

@@ -15,10 +15,10 @@ use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 use warp::{Filter, Reply};
 
-use super::AppState;
 use super::file_request::FileRequestHeaders;
 use super::respond::{self, HttpResponse};
 use super::serve_file::serve_file;
+use super::state::AppState;
 use crate::listing;
 
 /// All routes; never rejects (unknown paths end as 404 from the site route).

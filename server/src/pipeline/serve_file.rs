@@ -4,9 +4,9 @@ use std::time::SystemTime;
 
 use http::Method;
 
-use super::AppState;
 use super::file_request::FileRequestHeaders;
 use super::respond::{self, HttpResponse};
+use super::state::AppState;
 use super::{cache_headers, path_safety};
 use crate::engine::conditional::Validators;
 use crate::engine::plan;

@@ -1,0 +1,96 @@
+//! A `caudal` server: the configuration checked and bound, then served by the
+//! transport ([`crate::net`]) with the request pipeline ([`crate::pipeline`]).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::HeaderValue;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::pipeline::{self, AppState};
+use crate::safe_path::Root;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot serve {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid Cache-Control value {0:?}")]
+    CacheControl(String),
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Checks the directories and binds the listening socket.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let root = |dir: &std::path::Path| {
+            Root::new(dir, config.allow_symlinks_outside).map_err(|source| ServerError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })
+        };
+        let media = root(&config.media_dir)?;
+        let www = config.www_dir.as_deref().map(root).transpose()?;
+        let cache_control = config
+            .cache_control
+            .as_deref()
+            .map(|v| HeaderValue::from_str(v).map_err(|_| ServerError::CacheControl(v.to_owned())))
+            .transpose()?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = Arc::new(AppState {
+            media,
+            www,
+            cache_control,
+            files: Default::default(),
+        });
+        Ok(Server {
+            listener,
+            config,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// The media directory as resolved (absolute, symlinks resolved).
+    pub fn media_dir(&self) -> &std::path::Path {
+        self.state.media.dir()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets
+    /// in-flight responses finish for up to the configured grace period.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            listener,
+            config,
+            state,
+        } = self;
+        let service = pipeline::service(state, &config);
+        crate::net::serve(listener, service, &config, shutdown).await;
+    }
+}
