@@ -1,5 +1,5 @@
-//! Media types by file extension, shared by the server (Content-Type) and the
-//! player (deciding how to handle a URL before its first byte arrives).
+//! Media types by file extension, for the server's Content-Type and its
+//! `/api/media` listing; the player does not use it (it probes the bytes, `probe.rs`).
 
 /// The media type for a file name, by its extension (case-insensitive).
 /// Unknown extensions get `application/octet-stream`.

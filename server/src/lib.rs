@@ -1,28 +1,32 @@
 //! caudal-server: a progressive-download media server with exact HTTP range
 //! semantics.
 //!
-//! The decisions are pure functions, tested without sockets:
-//! [`range`] parses `Range`, [`conditional`] evaluates preconditions,
-//! [`plan`] combines them into a [`plan::ResponsePlan`], [`safe_path`] keeps
-//! requests inside the served directory. The shell around them is small:
-//! [`routes`] (warp filters), [`respond`] and [`file_body`] (building and
-//! streaming responses), [`access_log`] (tower layer), [`server`] (accept
-//! loop, limits, graceful shutdown on hyper).
+//! A request travels through four rooms. [`net`] is the transport: it
+//! accepts connections, bounds them (count, head size and time, stalled
+//! writes), shuts down gracefully, and puts a connection context (peer and
+//! local address, a handle on the socket) into every request; it knows
+//! nothing of files. [`pipeline`] is the ordered list of stages each request
+//! passes — access log, CORS, the slots for access control and metrics, the
+//! warp router — and, for a file, path safety, the plan, the response and its
+//! cache headers. The decisions are pure functions in [`engine`] (Range,
+//! preconditions, validators, the one [`engine::plan::ResponsePlan`]), tested
+//! without sockets. [`body`] reads the bytes through a [`body::ByteSource`]
+//! (an open file today, a shared chunk cache later), whole when small and in
+//! bounded chunks when not. [`server`] wires them: a [`Config`] checked and
+//! bound, then served. Beside them: [`safe_path`] (what a URL may name,
+//! shared by serving, the listing and the start-up scan), [`listing`]
+//! (`/api/media`), [`config`], and [`media_tools`] (the `inspect` and
+//! `package` subcommands and the start-up scan).
 
-pub mod access_log;
-pub mod conditional;
+pub mod body;
 pub mod config;
-pub mod file_body;
-pub mod file_cache;
+pub mod engine;
 pub mod listing;
 pub mod media_tools;
-pub mod plan;
-pub mod range;
-pub mod respond;
-pub mod routes;
+pub mod net;
+pub mod pipeline;
 pub mod safe_path;
 pub mod server;
-pub mod validators;
 
 pub use config::Config;
 pub use server::{Server, ServerError};

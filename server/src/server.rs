@@ -1,25 +1,15 @@
-//! The listening shell: accepts TCP connections, caps how many are served at
-//! once, serves each with hyper (header-read timeout and head-size limit set,
-//! which `warp::serve` leaves off), and shuts down gracefully.
+//! A `caudal` server: the configuration checked and bound, then served by the
+//! transport ([`crate::net`]) with the request pipeline ([`crate::pipeline`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::header::HeaderValue;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tower::ServiceBuilder;
-use tower_http::cors::{Any, CorsLayer};
+use tokio::net::TcpListener;
 
-use crate::access_log::AccessLogLayer;
 use crate::config::Config;
-use crate::routes::{self, AppState};
+use crate::pipeline::{self, AppState};
 use crate::safe_path::Root;
 
 /// Why a server could not start.
@@ -100,101 +90,7 @@ impl Server {
             config,
             state,
         } = self;
-        let cors = config.cors.then(|| {
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([http::Method::GET, http::Method::HEAD])
-                .allow_headers([
-                    http::header::RANGE,
-                    http::header::IF_RANGE,
-                    http::header::IF_NONE_MATCH,
-                    http::header::IF_MODIFIED_SINCE,
-                ])
-                .expose_headers([
-                    http::header::CONTENT_RANGE,
-                    http::header::ACCEPT_RANGES,
-                    http::header::CONTENT_LENGTH,
-                    http::header::ETAG,
-                ])
-                .max_age(Duration::from_secs(86_400))
-        });
-        let service = ServiceBuilder::new()
-            .layer(AccessLogLayer {
-                enabled: config.access_log,
-            })
-            .option_layer(cors)
-            .service(warp::service(routes::routes(state)));
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(config.header_timeout)
-            .max_header_size(config.max_header_bytes)
-            .keep_alive(true);
-        let slots = Arc::new(Semaphore::new(config.max_connections));
-        let graceful = GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Usually EMFILE: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                tracing::warn!(target: "caudal::refused", %peer, limit = config.max_connections,
-                    "connection refused with 503: too many connections");
-                tokio::spawn(refuse_busy(stream));
-                continue;
-            };
-            // A client that stops reading must not hold its slot forever.
-            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-            stream.set_write_timeout(Some(config.send_timeout));
-            let connection = http.serve_connection(
-                TokioIo::new(Box::pin(stream)),
-                TowerToHyperService::new(service.clone()),
-            );
-            let connection = graceful.watch(connection);
-            let header_timeout = config.header_timeout;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    if error.is_timeout() {
-                        tracing::info!(target: "caudal::refused", %peer, ?header_timeout,
-                            "connection closed: request head not received in time");
-                    } else {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                }
-                drop(slot);
-            });
-        }
-        drop(listener);
-        tracing::info!("shutting down: waiting for in-flight responses");
-        tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections finished"),
-            () = tokio::time::sleep(config.shutdown_grace) => {
-                tracing::warn!(grace = ?config.shutdown_grace, "grace period over; closing remaining connections");
-            }
-        }
+        let service = pipeline::service(state, &config);
+        crate::net::serve(listener, service, &config, shutdown).await;
     }
-}
-
-/// Answers a connection over the cap with a 503 that says why, then closes it.
-async fn refuse_busy(mut stream: TcpStream) {
-    const BODY: &str = "server busy: too many connections\n";
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
 }

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::file_body::OpenFile;
+use crate::body::file::OpenFile;
+use crate::engine::validators::FileIdentity;
 use crate::safe_path::{PathError, Root};
-use crate::validators::FileIdentity;
 
 /// Handles kept at most; beyond it an arbitrary one is closed.
 const CAPACITY: usize = 1024;

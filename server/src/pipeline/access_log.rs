@@ -1,5 +1,5 @@
-//! One log line per request: method, path, range, status, bytes actually
-//! sent, and milliseconds until the body finished (or was dropped, e.g. by a
+//! One log line per request: client address, method, path, range, status,
+//! bytes actually sent, and milliseconds until the body finished (or was dropped, e.g. by a
 //! client that went away). Bytes are counted as the body is polled, so a cut
 //! connection logs what really left, not what Content-Length promised.
 
@@ -8,8 +8,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use std::net::SocketAddr;
+
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
+
+use crate::net::connection::ConnectionContext;
 
 /// Tower layer adding the access log.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +41,8 @@ pub struct AccessLog<S> {
 /// What is known about a request when it arrives.
 #[derive(Debug)]
 struct Line {
+    /// From the connection context; `None` only if no transport put one there.
+    client: Option<SocketAddr>,
     method: http::Method,
     path: String,
     range: Option<String>,
@@ -59,6 +65,10 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let line = self.enabled.then(|| Line {
+            client: request
+                .extensions()
+                .get::<ConnectionContext>()
+                .map(ConnectionContext::peer),
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
             range: request
@@ -105,7 +115,8 @@ impl<B> LoggedBody<B> {
         if let Some(line) = self.line.take() {
             tracing::info!(
                 target: "caudal::access",
-                "{} {} range={} {} {}B {:.1}ms{}",
+                "{} {} {} range={} {} {}B {:.1}ms{}",
+                Client(line.client),
                 line.method,
                 line.path,
                 line.range.as_deref().unwrap_or("-"),
@@ -114,6 +125,18 @@ impl<B> LoggedBody<B> {
                 line.start.elapsed().as_secs_f64() * 1000.0,
                 outcome,
             );
+        }
+    }
+}
+
+/// The client address, or `-` when unknown.
+struct Client(Option<SocketAddr>);
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("-"),
         }
     }
 }

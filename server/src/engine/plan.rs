@@ -4,8 +4,8 @@
 
 use std::ops::RangeInclusive;
 
-use crate::conditional::{self, Conditions, Precondition, Validators};
-use crate::range::{self, RangeRequest};
+use crate::engine::conditional::{self, Conditions, Precondition, Validators};
+use crate::engine::range::{self, RangeRequest};
 
 /// The headers that decide a file response.
 #[derive(Debug, Clone, Copy, Default)]

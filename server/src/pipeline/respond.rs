@@ -1,6 +1,7 @@
 //! Turns a [`ResponsePlan`] for an open file into an HTTP response: status,
 //! the headers RFC 9110 asks of each status, and a body that is read in one
-//! piece when small and streamed in bounded chunks when not.
+//! piece when small and streamed in bounded chunks when not. The validators
+//! and Cache-Control are the next stage's ([`super::cache_headers`]).
 
 use std::ops::RangeInclusive;
 
@@ -9,36 +10,29 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 use warp::Reply;
 
-use crate::file_body::{self, FileStream, OpenFile, Segment};
-use crate::plan::ResponsePlan;
+use crate::body::file::OpenFile;
+use crate::body::stream::{self, BodyStream};
+use crate::body::{self, Segment};
+use crate::engine::plan::ResponsePlan;
 
 /// Bodies up to this size are read whole before the response starts.
 const READ_WHOLE_MAX: u64 = 512 * 1024;
 
 pub type HttpResponse = warp::reply::Response;
 
-/// Per-response settings that come from the server's configuration.
-#[derive(Debug, Clone)]
-pub struct FileHeaders {
-    pub content_type: &'static str,
-    pub cache_control: Option<HeaderValue>,
-    /// Last-Modified is only sent once it is strong, so that no client can
-    /// later present a date shared by two versions of the file in If-Range.
-    pub send_last_modified: bool,
-}
-
-/// Builds the response for `plan`. `head` skips reading the file.
+/// Builds the response for `plan`, of a file served as `content_type`.
+/// `head` skips reading the file.
 pub fn file_response(
     plan: ResponsePlan,
     file: OpenFile,
-    headers: &FileHeaders,
+    content_type: &'static str,
     head: bool,
 ) -> HttpResponse {
     let identity = *file.identity();
     let len = file.len();
     let (status, content_type, segments) = match plan {
         ResponsePlan::NotModified => {
-            return with_validators(simple(StatusCode::NOT_MODIFIED, ""), &file, headers);
+            return with_accept_ranges(simple(StatusCode::NOT_MODIFIED, ""));
         }
         ResponsePlan::PreconditionFailed => {
             return simple(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
@@ -50,38 +44,37 @@ pub fn file_response(
                 header::CONTENT_RANGE,
                 format!("bytes */{len}"),
             );
-            insert(&mut response, header::ACCEPT_RANGES, "bytes".into());
-            return response;
+            return with_accept_ranges(response);
         }
-        ResponsePlan::Full if len == 0 => (StatusCode::OK, headers.content_type.to_owned(), vec![]),
+        ResponsePlan::Full if len == 0 => (StatusCode::OK, content_type.to_owned(), vec![]),
         ResponsePlan::Full => (
             StatusCode::OK,
-            headers.content_type.to_owned(),
-            vec![Segment::File(0..=len - 1)],
+            content_type.to_owned(),
+            vec![Segment::Source(0..=len - 1)],
         ),
         ResponsePlan::Partial(range) => (
             StatusCode::PARTIAL_CONTENT,
-            headers.content_type.to_owned(),
-            vec![Segment::File(range)],
+            content_type.to_owned(),
+            vec![Segment::Source(range)],
         ),
         ResponsePlan::Multipart(ranges) => {
             let boundary = boundary_for(&identity.etag());
             (
                 StatusCode::PARTIAL_CONTENT,
                 format!("multipart/byteranges; boundary={boundary}"),
-                multipart_segments(&ranges, len, headers.content_type, &boundary),
+                multipart_segments(&ranges, len, content_type, &boundary),
             )
         }
     };
-    let body_len = file_body::total_len(&segments);
+    let body_len = body::total_len(&segments);
     let single_range = match (&segments[..], status) {
-        ([Segment::File(range)], StatusCode::PARTIAL_CONTENT) => Some(range.clone()),
+        ([Segment::Source(range)], StatusCode::PARTIAL_CONTENT) => Some(range.clone()),
         _ => None,
     };
     let mut response = if head || body_len == 0 {
         HttpResponse::new(Default::default())
     } else if body_len <= READ_WHOLE_MAX {
-        match file_body::read_all(&file, &segments) {
+        match stream::read_all(&file, &segments) {
             Ok(bytes) => HttpResponse::new(bytes.into()),
             Err(error) => {
                 tracing::warn!(%error, "reading file failed");
@@ -89,7 +82,7 @@ pub fn file_response(
             }
         }
     } else {
-        warp::reply::stream(FileStream::new(file.clone(), segments)).into_response()
+        warp::reply::stream(BodyStream::new(file, segments)).into_response()
     };
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, content_type);
@@ -101,7 +94,7 @@ pub fn file_response(
             content_range(&range, len),
         );
     }
-    with_validators(response, &file, headers)
+    with_accept_ranges(response)
 }
 
 /// A short plain-text response for errors and refusals.
@@ -117,28 +110,24 @@ pub fn simple(status: StatusCode, text: &'static str) -> HttpResponse {
     response
 }
 
-fn with_validators(
-    mut response: HttpResponse,
-    file: &OpenFile,
-    headers: &FileHeaders,
-) -> HttpResponse {
-    let identity = file.identity();
-    insert(&mut response, header::ACCEPT_RANGES, "bytes".into());
-    insert(&mut response, header::ETAG, identity.etag());
-    insert(
-        &mut response,
-        header::LAST_MODIFIED,
-        httpdate::fmt_http_date(identity.last_modified()),
-    );
-    if let Some(cache_control) = &headers.cache_control {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, cache_control.clone());
-    }
+/// 405 for anything but GET and HEAD.
+pub fn method_not_allowed() -> HttpResponse {
+    let mut response = simple(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     response
 }
 
-fn insert(response: &mut HttpResponse, name: header::HeaderName, value: String) {
+fn with_accept_ranges(mut response: HttpResponse) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response
+}
+
+/// Inserts a header value built here.
+pub(super) fn insert(response: &mut HttpResponse, name: header::HeaderName, value: String) {
     // Every value built here is ASCII; a failure would be a bug, not input.
     if let Ok(value) = HeaderValue::try_from(value) {
         response.headers_mut().insert(name, value);
@@ -169,7 +158,7 @@ fn multipart_segments(
             content_range(range, len)
         );
         segments.push(Segment::Literal(head.into()));
-        segments.push(Segment::File(range.clone()));
+        segments.push(Segment::Source(range.clone()));
     }
     segments.push(Segment::Literal(format!("\r\n--{boundary}--\r\n").into()));
     segments

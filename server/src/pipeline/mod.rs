@@ -1,0 +1,71 @@
+//! The request pipeline: the stages every request passes, in order, as one
+//! tower service that hyper runs for each connection ([`crate::net`]).
+//!
+//! Around the router, as tower layers (outermost first):
+//!
+//! 0. the connection context ([`crate::net::connection`]), put into the
+//!    request's extensions by the transport before any stage runs;
+//! 1. [`access_log`]: one line per request, with the client address;
+//! 2. [`cors`]: CORS headers and preflight answers;
+//! 3. *(slot: access control — signed URLs, IP rules — goes here, before
+//!    anything is read from disk)*;
+//! 4. *(slot: metrics — per-request counters and timings — goes here)*;
+//! 5. [`file_request`]: Range and the preconditions, taken out of the head;
+//! 6. [`routes`]: warp picks the handler by path.
+//!
+//! A file answer then runs [`serve_file`]'s stages: method, [`path_safety`],
+//! the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
+//! [`crate::body`]), [`cache_headers`], and the slot where CMSD response
+//! headers will go.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::ServiceBuilder;
+
+use crate::config::Config;
+
+pub mod access_log;
+pub mod cache_headers;
+pub mod cors;
+pub mod file_request;
+pub mod path_safety;
+pub mod respond;
+pub mod routes;
+pub mod serve_file;
+pub mod state;
+
+pub use state::AppState;
+
+/// The whole pipeline as one service, cloned for each connection.
+pub fn service<B>(
+    state: Arc<AppState>,
+    config: &Config,
+) -> impl tower::Service<
+    Request<B>,
+    Response = Response<
+        impl http_body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static,
+    >,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    ServiceBuilder::new()
+        .layer(access_log::AccessLogLayer {
+            enabled: config.access_log,
+        })
+        .option_layer(cors::layer(config.cors))
+        // slot: access control
+        // slot: metrics
+        .layer(file_request::FileRequestLayer)
+        .service(warp::service(routes::routes(state)))
+}

@@ -1,0 +1,79 @@
+//! The URL layout, as warp filters:
+//!
+//! | path           | what                                   |
+//! |----------------|----------------------------------------|
+//! | `/media/<path>`| files of the media directory           |
+//! | `/api/media`   | JSON listing of the media directory    |
+//! | `/<path>`      | the web player and demo page (`www/`)  |
+//!
+//! Every file answer goes through [`super::serve_file`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use warp::{Filter, Reply};
+
+use super::file_request::FileRequestHeaders;
+use super::respond::{self, HttpResponse};
+use super::serve_file::serve_file;
+use super::state::AppState;
+use crate::listing;
+
+/// All routes; never rejects (unknown paths end as 404 from the site route).
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (HttpResponse,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let with_state = warp::any().map(move || state.clone());
+    // Put there by the `file_request` stage; without it no header is seen.
+    let file_headers = warp::ext::optional::<FileRequestHeaders>()
+        .map(Option::<FileRequestHeaders>::unwrap_or_default);
+    let api = warp::path!("api" / "media")
+        .and(warp::method())
+        .and(with_state.clone())
+        .then(media_listing);
+    let media = warp::path("media")
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(file_headers)
+        .and(with_state.clone())
+        .map(
+            |tail: warp::path::Tail, method, headers, state: Arc<AppState>| {
+                serve_file(&state.media, &state, tail.as_str(), &method, &headers)
+            },
+        );
+    let site = warp::path::tail()
+        .and(warp::method())
+        .and(file_headers)
+        .and(with_state)
+        .map(
+            |tail: warp::path::Tail, method, headers, state: Arc<AppState>| {
+                let Some(www) = &state.www else {
+                    return respond::simple(StatusCode::NOT_FOUND, "not found\n");
+                };
+                let path = if tail.as_str().is_empty() {
+                    "index.html"
+                } else {
+                    tail.as_str()
+                };
+                serve_file(www, &state, path, &method, &headers)
+            },
+        );
+    api.or(media).unify().or(site).unify()
+}
+
+async fn media_listing(method: Method, state: Arc<AppState>) -> HttpResponse {
+    if method != Method::GET && method != Method::HEAD {
+        return respond::method_not_allowed();
+    }
+    let root = state.media.clone();
+    let Ok(entries) = tokio::task::spawn_blocking(move || listing::list(&root)).await else {
+        return respond::simple(StatusCode::INTERNAL_SERVER_ERROR, "listing failed\n");
+    };
+    let mut response = warp::reply::json(&entries).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
