@@ -154,7 +154,7 @@ async fn run(options: &Options, args: &[String]) -> Result<()> {
     let started = Instant::now();
     let paths = match browser::availability() {
         Availability::Ready(paths) => paths,
-        Availability::Skip(why) | Availability::Misconfigured(why) => {
+        Availability::Skip(why) | Availability::Missing(why) | Availability::Misconfigured(why) => {
             bail!("cannot run the browser: {why}")
         }
     };
