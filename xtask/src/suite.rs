@@ -1,7 +1,10 @@
 //! `cargo xtask test`: everything CI checks, in order, failing fast.
 //!
 //! The cheap checks come first (fmt, clippy) so a typo fails in seconds, not
-//! after a browser install. The last line printed is the total over every
+//! after a browser install. Then what the tests need on a fresh machine:
+//! Chromium (unless `--no-browser`) and the [`TEST_TOOLS`] (ffmpeg), installed
+//! with apt-get when we are root, because a test whose tool is missing fails
+//! under CI. The last line printed is the total over every
 //! test binary (`tests: N passed, N failed, N skipped`), because cargo's own
 //! last line is usually a doc-test binary's "0 passed" and says nothing.
 
