@@ -30,8 +30,11 @@ pub struct BrowserPaths {
 pub enum Availability {
     /// Both binaries were found.
     Ready(BrowserPaths),
-    /// Not here: the reason, for a "skipped: ..." line.
+    /// Told to skip (`CAUDAL_SKIP_BROWSER`): the reason, for a "skipped: ..." line.
     Skip(String),
+    /// Not installed: what is missing. A skip on a laptop, a failure under CI
+    /// (see [`crate::skip`]).
+    Missing(String),
     /// Told where the binaries are, but they are not there: a configuration error.
     Misconfigured(String),
 }
@@ -40,7 +43,7 @@ pub enum Availability {
 /// `CAUDAL_SKIP_BROWSER=1` skips; `CAUDAL_CHROMEDRIVER` / `CAUDAL_CHROMIUM`
 /// name the binaries (an explicit path that does not exist is an error, not a
 /// skip); else `chromedriver` / `chromium` are looked up on `PATH` and in
-/// `/usr/bin`, and their absence skips.
+/// `/usr/bin`, and their absence is [`Availability::Missing`].
 pub fn availability() -> Availability {
     if let Ok(v) = std::env::var("CAUDAL_SKIP_BROWSER")
         && !v.is_empty()
@@ -75,7 +78,7 @@ pub fn availability() -> Availability {
             if c.is_none() {
                 missing.push("chromium (set CAUDAL_CHROMIUM)");
             }
-            Availability::Skip(format!(
+            Availability::Missing(format!(
                 "not found: {}; on Debian: apt-get install chromium chromium-driver",
                 missing.join(", ")
             ))

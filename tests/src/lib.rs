@@ -1,25 +1,34 @@
-//! End-to-end test harness: the real `caudal` server, the real player, a
-//! real headless Chromium.
+//! `caudal-tests`: the end-to-end tests and their harness — the real `caudal`
+//! server, the real player, a real headless Chromium.
+//!
+//! How it fits: this library is the harness; `tests/browser.rs` and
+//! `tests/remux.rs` are the suites that use it (one `#[test]` per behaviour,
+//! each through [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
+//! `cargo xtask bench qoe` builds and runs on top of the same pieces. The
+//! modules, from the bottom up:
 //!
 //! - [`server`]: `caudal_server::Server` in-process on a free loopback port;
-//! - [`proxy`]: a shaping TCP proxy (shared token bucket, rate changeable at
-//!   runtime, outages) between the browser and the server;
+//! - [`bucket`] and [`proxy`]: a shaping TCP proxy (shared token bucket, rate
+//!   changeable at runtime, outages) between the browser and the server;
 //! - [`browser`]: chromedriver + headless Chromium via fantoccini, killed
 //!   (by pid) on drop;
 //! - [`page`]: test pages served from a second origin, and typed read-back of
 //!   the video, `player.stats()`, `caudal:*` events and console messages;
 //! - [`media`]: the samples, and broken media made at test time;
 //! - [`dts`]: reading names out of `www/player.d.ts`;
+//! - [`skip`]: when a test that cannot run here skips, and when it fails;
 //! - [`shaped_link`]: a link with a bandwidth trace, an RTT and a request
 //!   log, for benchmarks;
 //! - [`qoe`]: the real-browser QoE benchmark (`cargo xtask bench qoe`).
 //!
-//! A browser test is a `#[test]` that calls [`browser_test`]: it is skipped
-//! (with a `skipped: ...` line on stderr) when `CAUDAL_SKIP_BROWSER=1` or
-//! Chromium/chromedriver are not installed; otherwise it takes the process-wide
-//! browser lock (browser tests run one at a time: playback timing on a
-//! 2-core machine is not something to share), starts its own browser, and runs
-//! the body under an overall time limit.
+//! A browser test is a `#[test]` that calls [`browser_test`]. It is skipped
+//! (with a `skipped: ...` line on stderr) when `CAUDAL_SKIP_BROWSER=1` (what
+//! `cargo xtask test --no-browser` sets), and when Chromium/chromedriver are
+//! not installed — except under CI, where that fails (see [`skip`]).
+//! Otherwise it takes the process-wide browser lock (browser tests run one
+//! at a time: playback timing on a 2-core machine is not something to
+//! share), starts its own browser, and runs the body under an overall time
+//! limit.
 
 pub mod browser;
 pub mod bucket;
@@ -30,6 +39,7 @@ pub mod proxy;
 pub mod qoe;
 pub mod server;
 pub mod shaped_link;
+pub mod skip;
 
 use std::future::Future;
 use std::io::Write;
@@ -85,6 +95,10 @@ where
         Availability::Ready(paths) => paths,
         Availability::Skip(why) => {
             say(&format!("skipped: {name}: {why}"));
+            return;
+        }
+        Availability::Missing(why) => {
+            skip::missing_tool(name, &why);
             return;
         }
         Availability::Misconfigured(why) => panic!("{name}: {why}"),

@@ -6,7 +6,17 @@
 //! - `cargo xtask build-player`: the wasm player into `www/pkg/`, with its sizes;
 //! - `cargo xtask serve [DIR] [--listen ADDR]`: the player, then the `caudal` server;
 //! - `cargo xtask test [--no-browser]`: fmt, clippy, player, every test;
-//! - `cargo xtask bench <what> [ARGS...]`: the side-by-side benchmarks.
+//! - `cargo xtask bench server|remux|qoe [OPTIONS]`: the side-by-side benchmarks.
+//!
+//! How the modules fit: this file is the command line (clap derive; each
+//! benchmark brings its own `Args`) and the dispatch. One module per command —
+//! [`player`], [`serve`], [`suite`] (`test`), [`bench`] (a folder, one module
+//! per benchmark). Under them, three leaves everything shares: [`workspace`]
+//! (where the workspace and cargo's target directory are, asked of `cargo
+//! metadata`, and the release build of a binary), [`tools`] (finding outside
+//! programs and installing them with apt-get on a fresh machine), [`browser`]
+//! (Chromium and chromedriver on top of `tools`), and [`cmd`] (running a
+//! child with errors that name it).
 
 mod bench;
 mod browser;
@@ -14,6 +24,7 @@ mod cmd;
 mod player;
 mod serve;
 mod suite;
+mod tools;
 mod workspace;
 
 use std::path::PathBuf;
@@ -52,14 +63,9 @@ enum Command {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Run a benchmark: `cargo xtask bench <what> [ARGS...]` (`bench --help` lists them).
-    // bench.rs owns its arguments, `--help` included.
-    #[command(disable_help_flag = true)]
-    Bench {
-        /// What to benchmark, then its own arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Run a benchmark against a reference, side by side in one run.
+    #[command(subcommand)]
+    Bench(bench::Bench),
 }
 
 fn main() -> ExitCode {
@@ -79,7 +85,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::BuildPlayer => player::build(&ws).map(|_| ExitCode::SUCCESS),
         Command::Serve { dir, listen } => serve::run(&ws, dir, &listen),
         Command::Test { no_browser } => suite::run(&ws, no_browser).map(|()| ExitCode::SUCCESS),
-        Command::Bench { args } => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(what) => bench::run(&ws, &what).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -94,12 +100,50 @@ mod tests {
     }
 
     #[test]
-    fn bench_gets_everything_after_bench() -> anyhow::Result<()> {
-        let cli = Cli::try_parse_from(["xtask", "bench", "server", "--clients", "8"])?;
+    fn bench_gets_the_benchmark_and_its_arguments() -> anyhow::Result<()> {
+        let cli = Cli::try_parse_from(["xtask", "bench", "server", "--seconds", "8"])?;
         match cli.command {
-            Command::Bench { args } => assert_eq!(args, ["server", "--clients", "8"]),
+            Command::Bench(bench::Bench::Server(args)) => assert_eq!(args.seconds, 8),
             other => anyhow::bail!("parsed as {other:?}"),
         }
         Ok(())
+    }
+
+    #[test]
+    fn every_command_line_of_the_readme_parses() -> anyhow::Result<()> {
+        for line in [
+            "xtask build-player",
+            "xtask serve",
+            "xtask serve www/media --listen 0.0.0.0:9000",
+            "xtask test",
+            "xtask test --no-browser",
+            "xtask bench server",
+            "xtask bench server --seconds 3 --only caudal",
+            "xtask bench remux --runs 5 --warmup 0 --chunk-kib 64 --only wasm --only mp4box",
+            "xtask bench qoe --scenario steady,drop --player caudal --player hlsjs --repeat 3",
+        ] {
+            Cli::try_parse_from(line.split_whitespace())
+                .map_err(|e| anyhow::anyhow!("`{line}`: {e}"))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn serve_defaults_to_the_servers_own_address() -> anyhow::Result<()> {
+        match Cli::try_parse_from(["xtask", "serve"])?.command {
+            Command::Serve { dir, listen } => {
+                assert_eq!(dir, None);
+                assert_eq!(listen, serve::DEFAULT_LISTEN);
+            }
+            other => anyhow::bail!("parsed as {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_unknown_benchmark_or_flag_is_an_error() {
+        assert!(Cli::try_parse_from(["xtask", "bench", "disk"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "bench", "server", "--clients", "8"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "test", "--browser"]).is_err());
     }
 }

@@ -17,10 +17,11 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use wasm_bindgen_cli_support::Bindgen;
 
-use crate::cmd;
 use crate::workspace::Workspace;
+use crate::{cmd, tools};
 
-const TARGET: &str = "wasm32-unknown-unknown";
+/// The browsers' wasm target (the remux benchmark builds for it too).
+pub const TARGET: &str = "wasm32-unknown-unknown";
 /// The cargo profile in the workspace Cargo.toml: opt-level "z", fat LTO, abort.
 const PROFILE: &str = "wasm";
 
@@ -114,8 +115,8 @@ pub fn pkg_dir(ws: &Workspace) -> PathBuf {
 /// Adds the wasm target to the active rustup toolchain when it is missing (a
 /// fresh CI machine has only the host target). Without rustup we let cargo say
 /// whether the toolchain can build for wasm.
-fn ensure_wasm_target() -> Result<()> {
-    let Some(rustup) = cmd::which("rustup") else {
+pub fn ensure_wasm_target() -> Result<()> {
+    let Some(rustup) = tools::find_program("rustup") else {
         println!("note: rustup not found; assuming the toolchain has the {TARGET} target");
         return Ok(());
     };

@@ -1,7 +1,10 @@
 //! `cargo xtask test`: everything CI checks, in order, failing fast.
 //!
 //! The cheap checks come first (fmt, clippy) so a typo fails in seconds, not
-//! after a browser install. The last line printed is the total over every
+//! after a browser install. Then what the tests need on a fresh machine:
+//! Chromium (unless `--no-browser`) and the [`TEST_TOOLS`] (ffmpeg), installed
+//! with apt-get when we are root, because a test whose tool is missing fails
+//! under CI. The last line printed is the total over every
 //! test binary (`tests: N passed, N failed, N skipped`), because cargo's own
 //! last line is usually a doc-test binary's "0 passed" and says nothing.
 
@@ -12,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::workspace::Workspace;
-use crate::{browser, cmd, player};
+use crate::{browser, cmd, player, tools};
 
 /// Runs the steps; `no_browser` skips Chromium (the tests see `CAUDAL_SKIP_BROWSER=1`).
 pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
@@ -44,6 +47,7 @@ pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
         }
         tests.envs(browser.env());
     }
+    step("test tools", ensure_test_tools)?;
     let mut tally = Tally::default();
     let outcome = step("cargo test", || run_tests(&mut tests, &mut tally));
     if outcome.is_ok() {
@@ -57,6 +61,40 @@ pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
         println!("tests: {tally}");
     }
     outcome
+}
+
+/// Programs the tests run besides Chromium, and the Debian package of each.
+/// The media and server tests compare with ffmpeg (`ffprobe` comes in the same
+/// package); under CI they fail when it is missing.
+const TEST_TOOLS: [(&str, &[&str]); 1] = [("ffmpeg", &["ffmpeg"])];
+
+/// Installs the [`TEST_TOOLS`] that are missing when we are root with apt-get,
+/// as for Chromium. Otherwise a missing tool fails here under CI (the tests
+/// would fail later, less clearly) and is one note on a laptop (the tests
+/// that need it skip there).
+fn ensure_test_tools() -> Result<()> {
+    for (program, packages) in TEST_TOOLS {
+        if let Some(path) = tools::find_program(program) {
+            println!("    {program}: {}", path.display());
+            continue;
+        }
+        if tools::can_install() || under_ci() {
+            let path = tools::ensure_program(program, packages)?;
+            println!("    {program}: {}", path.display());
+        } else {
+            println!(
+                "note: {}; the tests that need it are skipped outside CI",
+                tools::install_hint(program, packages)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `CI` is set to anything but empty, `0` or `false`, as CI services do: the
+/// tests then fail, rather than skip, when a tool is missing.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// Adds rustfmt and clippy with rustup when a minimal toolchain lacks them,
@@ -73,7 +111,7 @@ fn ensure_components(ws: &Workspace) -> Result<()> {
         if present {
             continue;
         }
-        let rustup = cmd::which("rustup").with_context(|| {
+        let rustup = tools::find_program("rustup").with_context(|| {
             format!("`cargo {subcommand}` is missing: install the {component} component")
         })?;
         println!("adding the {component} component with rustup");

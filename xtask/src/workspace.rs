@@ -7,6 +7,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::cmd;
+
 /// The workspace root and the target directory cargo builds into.
 ///
 /// The target directory comes from `cargo metadata`, so `CARGO_TARGET_DIR` and
@@ -59,6 +61,28 @@ impl Workspace {
     /// Shows `path` relative to the workspace root when it is inside it.
     pub fn display<'a>(&self, path: &'a Path) -> std::path::Display<'a> {
         path.strip_prefix(&self.root).unwrap_or(path).display()
+    }
+
+    /// Builds `package`'s binary `bin` in release and returns its path, in the
+    /// target directory cargo really uses. Benchmarks time these binaries; a
+    /// debug build would time the compiler's checks.
+    pub fn build_release_bin(&self, package: &str, bin: &str) -> Result<PathBuf> {
+        eprintln!("building {package} --bin {bin} (release)");
+        cmd::run(self.cargo().args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            package,
+            "--bin",
+            bin,
+        ]))?;
+        let path = self
+            .target_dir
+            .join("release")
+            .join(format!("{bin}{}", env::consts::EXE_SUFFIX));
+        anyhow::ensure!(path.is_file(), "cargo built no {}", path.display());
+        Ok(path)
     }
 
     /// A `cargo` command that runs at the workspace root.

@@ -15,18 +15,46 @@ use caudal_tests::qoe::report::{self, Cell};
 use caudal_tests::qoe::run::{self, Bench};
 use caudal_tests::qoe::scenario::Scenario;
 use caudal_tests::server::{self, TestServer};
+use clap::Parser;
 use serde_json::json;
 
-const USAGE: &str = "\
-usage: qoe --media FILE.mp4 [--hlsjs hls.min.js] [--hlsjs-version V] [--www DIR] [--out DIR]
-           [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]
-           [--command TEXT]
-
-Plays FILE.mp4 (a fragmented MP4 with one GOP per fragment) in headless
-Chromium with Caudal, the native <video> and hls.js through a shaped link,
-per scenario, and prints a table; writes OUT/results.json and the link logs.
-
-scenarios: steady, drop, abandon, seek, slowstart, longdrop (default: all)";
+/// Plays FILE.mp4 (a fragmented MP4 with one GOP per fragment) in headless
+/// Chromium with Caudal, the native <video> and hls.js through a shaped link,
+/// per scenario, and prints a table; writes OUT/results.json and the link logs.
+#[derive(Debug, Parser)]
+#[command(name = "qoe")]
+struct Cli {
+    /// The media every player plays.
+    #[arg(long, value_name = "FILE.mp4")]
+    media: PathBuf,
+    /// hls.js to load (needed for `--player hlsjs`).
+    #[arg(long, value_name = "hls.min.js")]
+    hlsjs: Option<PathBuf>,
+    /// The hls.js version, for the report.
+    #[arg(long, value_name = "V")]
+    hlsjs_version: Option<String>,
+    /// The site with the player (default: the workspace's www/).
+    #[arg(long, value_name = "DIR")]
+    www: Option<PathBuf>,
+    /// Where results.json and logs/ go (default: the media's folder).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// steady, drop, abandon, seek, slowstart, longdrop (repeatable or comma list; default all).
+    #[arg(long, value_name = "NAME", value_delimiter = ',',
+          value_parser = |name: &str| Scenario::parse(name.trim()))]
+    scenario: Vec<Scenario>,
+    /// caudal, native, hlsjs (repeatable or comma list; default all).
+    #[arg(long, value_name = "NAME", value_delimiter = ',',
+          value_parser = |name: &str| Player::parse(name.trim()))]
+    player: Vec<Player>,
+    /// Runs per player and scenario; the median counts.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// The command line to show in the report (default: this one).
+    #[arg(long, value_name = "TEXT")]
+    command: Option<String>,
+}
 
 #[derive(Debug)]
 struct Options {
@@ -41,105 +69,47 @@ struct Options {
     command: Option<String>,
 }
 
+/// The members of `all` that were chosen, in `all`'s order; all of them when
+/// none was.
+fn chosen_or_all<T: Copy + PartialEq>(chosen: &[T], all: &[T]) -> Vec<T> {
+    all.iter()
+        .copied()
+        .filter(|x| chosen.is_empty() || chosen.contains(x))
+        .collect()
+}
+
 impl Options {
-    /// `None` when `--help` was asked.
-    fn parse(args: &[String]) -> Result<Option<Options>> {
-        let mut media = None;
-        let mut options = Options {
-            media: PathBuf::new(),
-            hlsjs: None,
-            hlsjs_version: None,
-            www: server::www_dir(),
-            out: None,
-            scenarios: Vec::new(),
-            players: Vec::new(),
-            repeat: 1,
-            command: None,
+    /// Defaults filled in, each choice once, in report order.
+    fn from_cli(cli: Cli) -> Result<Options> {
+        let options = Options {
+            media: cli.media,
+            hlsjs: cli.hlsjs,
+            hlsjs_version: cli.hlsjs_version,
+            www: cli.www.unwrap_or_else(server::www_dir),
+            out: cli.out,
+            scenarios: chosen_or_all(&cli.scenario, &Scenario::ALL),
+            players: chosen_or_all(&cli.player, &Player::ALL),
+            repeat: cli.repeat,
+            command: cli.command,
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-            };
-            match flag {
-                "--media" => media = Some(PathBuf::from(value()?)),
-                "--hlsjs" => options.hlsjs = Some(PathBuf::from(value()?)),
-                "--hlsjs-version" => options.hlsjs_version = Some(value()?),
-                "--www" => options.www = PathBuf::from(value()?),
-                "--out" => options.out = Some(PathBuf::from(value()?)),
-                "--command" => options.command = Some(value()?),
-                "--scenario" => {
-                    for name in value()?.split(',').filter(|s| !s.is_empty()) {
-                        let s = Scenario::parse(name.trim())?;
-                        if !options.scenarios.contains(&s) {
-                            options.scenarios.push(s);
-                        }
-                    }
-                }
-                "--player" => {
-                    for name in value()?.split(',').filter(|s| !s.is_empty()) {
-                        let p = Player::parse(name.trim())?;
-                        if !options.players.contains(&p) {
-                            options.players.push(p);
-                        }
-                    }
-                }
-                "--repeat" => {
-                    let text = value()?;
-                    options.repeat = text
-                        .parse()
-                        .with_context(|| format!("--repeat: `{text}` is not a whole number"))?;
-                    ensure!(options.repeat > 0, "--repeat must be at least 1");
-                }
-                "-h" | "--help" => return Ok(None),
-                _ => bail!("unknown option `{arg}`\n\n{USAGE}"),
-            }
-        }
-        options.media = media.with_context(|| format!("--media is required\n\n{USAGE}"))?;
-        if options.scenarios.is_empty() {
-            options.scenarios = Scenario::ALL.to_vec();
-        }
-        if options.players.is_empty() {
-            options.players = Player::ALL.to_vec();
-        }
-        // Report order is fixed, whatever the order on the command line.
-        options
-            .scenarios
-            .sort_by_key(|s| Scenario::ALL.iter().position(|a| a == s));
-        options
-            .players
-            .sort_by_key(|p| Player::ALL.iter().position(|a| a == p));
         if options.players.contains(&Player::Hlsjs) && options.hlsjs.is_none() {
             bail!("--player hlsjs needs --hlsjs PATH/TO/hls.min.js");
         }
-        Ok(Some(options))
+        Ok(options)
     }
 }
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = Options::parse(&args).and_then(|options| match options {
-        None => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(options) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("starting the tokio runtime")?;
-            let result = runtime.block_on(run(&options, &args));
-            runtime.shutdown_timeout(Duration::from_secs(2));
-            result
-        }
+    let result = Options::from_cli(Cli::parse()).and_then(|options| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?;
+        let result = runtime.block_on(run(&options, &args));
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        result
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -154,7 +124,7 @@ async fn run(options: &Options, args: &[String]) -> Result<()> {
     let started = Instant::now();
     let paths = match browser::availability() {
         Availability::Ready(paths) => paths,
-        Availability::Skip(why) | Availability::Misconfigured(why) => {
+        Availability::Skip(why) | Availability::Missing(why) | Availability::Misconfigured(why) => {
             bail!("cannot run the browser: {why}")
         }
     };
@@ -362,4 +332,48 @@ fn cpu_model() -> String {
                 .map(|(_, model)| model.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> Result<Options> {
+        let cli = Cli::try_parse_from(["qoe", "--media", "m.mp4"].iter().chain(args))?;
+        Options::from_cli(cli)
+    }
+
+    #[test]
+    fn choices_come_once_in_report_order_and_default_to_all() -> Result<()> {
+        let o = options(&[
+            "--scenario=seek,steady",
+            "--scenario",
+            "steady",
+            "--player",
+            "native",
+            "--player=caudal",
+            "--repeat",
+            "3",
+        ])?;
+        assert_eq!(
+            o.scenarios,
+            [Scenario::parse("steady")?, Scenario::parse("seek")?]
+        );
+        assert_eq!(o.players, [Player::Caudal, Player::Native]);
+        assert_eq!(o.repeat, 3);
+        let o = options(&["--hlsjs", "hls.min.js"])?;
+        assert_eq!(o.scenarios, Scenario::ALL);
+        assert_eq!(o.players, Player::ALL);
+        assert_eq!(o.repeat, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_choices_are_errors() {
+        assert!(options(&["--player", "caudal", "--scenario", "bogus"]).is_err());
+        assert!(options(&["--player", "caudal", "--repeat", "0"]).is_err());
+        // hls.js is in the default players: it needs its script.
+        assert!(options(&[]).is_err());
+        assert!(Cli::try_parse_from(["qoe"]).is_err());
+    }
 }

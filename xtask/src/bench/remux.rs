@@ -27,16 +27,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use wasm_bindgen_cli_support::Bindgen;
 
-use super::{
-    build_release_bin, cpu_count, cpu_model, encode_once, find_program, node_tool,
-    npm_install_pinned,
-};
-use crate::cmd;
+use clap::ValueEnum;
+
+use super::inputs::{encode_once, node_tool, npm_install_pinned};
+use super::machine::{cpu_count, cpu_model};
 use crate::workspace::Workspace;
+use crate::{cmd, player, tools};
 
 /// The mp4box.js release we compare with; bump it deliberately.
 const MP4BOX_VERSION: &str = "2.4.1";
@@ -46,10 +46,10 @@ const NATIVE_BIN: &str = "remux-native";
 /// The file stem wasm-bindgen writes (`caudal_bench_remux.js`), which
 /// `wasm.cjs` requires.
 const WASM_STEM: &str = "caudal_bench_remux";
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const WASM_TARGET: &str = player::TARGET;
 /// The node scripts; xtask writes them next to what they load.
-const WASM_SCRIPT: &str = include_str!("bench_remux/wasm.cjs");
-const MP4BOX_SCRIPT: &str = include_str!("bench_remux/mp4box.mjs");
+const WASM_SCRIPT: &str = include_str!("remux/wasm.cjs");
+const MP4BOX_SCRIPT: &str = include_str!("remux/mp4box.mjs");
 
 /// The cached input; the name says how it was made, so a change to
 /// [`FFMPEG_ARGS`] should change it too.
@@ -96,26 +96,8 @@ const FFMPEG_ARGS: &[&str] = &[
     "mp4",
 ];
 
-const USAGE: &str = "\
-usage: cargo xtask bench remux [--runs N] [--warmup N] [--chunk-kib N] [--only native|wasm|mp4box]
-
-Remuxes one ~120 MB plain MP4 (made once with ffmpeg, cached in target/bench-remux/)
-to fragmented MP4 natively, in wasm under node, and with mp4box.js under node,
-feeding each the file in chunks, and prints MB/s side by side.
-
-options:
-  --runs N        timed runs per implementation; the best counts (default 3)
-  --warmup N      untimed runs before them (default 1)
-  --chunk-kib N   chunk size in KiB (default 1024)
-  --only NAME     run one implementation (repeat for more)";
-
-/// Entry point for `cargo xtask bench remux ...`; `args` come after `remux`.
-pub fn run(args: &[String]) -> Result<()> {
-    let Some(options) = Options::parse(args)? else {
-        println!("{USAGE}");
-        return Ok(());
-    };
-    let ws = Workspace::locate()?;
+/// Runs `cargo xtask bench remux`.
+pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     let dir = ws.target_dir.join("bench-remux");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let input = ensure_input(&dir)?;
@@ -131,11 +113,11 @@ pub fn run(args: &[String]) -> Result<()> {
         let script_args = options.script_args(&input);
         let json = match kind {
             Impl::Native => {
-                let bin = build_native(&ws)?;
+                let bin = build_native(ws)?;
                 cmd::output(Command::new(bin).args(&script_args))?
             }
             Impl::Wasm => {
-                let script = build_wasm(&ws, &dir)?;
+                let script = build_wasm(ws, &dir)?;
                 run_node(&script, &script_args)?
             }
             Impl::Mp4box => {
@@ -151,31 +133,23 @@ pub fn run(args: &[String]) -> Result<()> {
         );
         results.push(measured);
     }
-    print_report(&options, input_len, &results)
+    print_report(options, input_len, &results)
 }
 
 // ---------------------------------------------------------------------------
 // Options
 
 /// The implementations, in report order; mp4box.js is the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Impl {
     Native,
     Wasm,
+    #[value(alias = "mp4box.js")]
     Mp4box,
 }
 
 impl Impl {
     const ALL: [Impl; 3] = [Impl::Native, Impl::Wasm, Impl::Mp4box];
-
-    fn parse(text: &str) -> Result<Self> {
-        match text {
-            "native" => Ok(Impl::Native),
-            "wasm" => Ok(Impl::Wasm),
-            "mp4box" | "mp4box.js" => Ok(Impl::Mp4box),
-            _ => bail!("--only: expected native, wasm or mp4box, got `{text}`"),
-        }
-    }
 
     fn name(self) -> &'static str {
         match self {
@@ -186,56 +160,28 @@ impl Impl {
     }
 }
 
-#[derive(Debug, PartialEq)]
-struct Options {
+/// `cargo xtask bench remux [--runs N] [--warmup N] [--chunk-kib N] [--only native|wasm|mp4box]`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Timed runs per implementation; the best counts.
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+    /// Untimed runs before them.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     warmup: u32,
-    chunk_bytes: u64,
+    /// Chunk size in KiB.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    chunk_kib: u32,
+    /// Run one implementation (repeat for more; default all).
+    #[arg(long, value_enum, value_name = "NAME")]
     only: Vec<Impl>,
 }
 
-impl Options {
-    /// `None` when `--help` was asked.
-    fn parse(args: &[String]) -> Result<Option<Self>> {
-        let mut options = Options {
-            runs: 3,
-            warmup: 1,
-            chunk_bytes: 1 << 20,
-            only: Vec::new(),
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) => (flag, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-            };
-            let number = |text: String| -> Result<u32> {
-                text.parse()
-                    .with_context(|| format!("{flag}: `{text}` is not a whole number"))
-            };
-            match flag {
-                "--runs" => {
-                    options.runs = number(value()?)?;
-                    ensure!(options.runs > 0, "--runs must be at least 1");
-                }
-                "--warmup" => options.warmup = number(value()?)?,
-                "--chunk-kib" => {
-                    let kib = number(value()?)?;
-                    ensure!(kib > 0, "--chunk-kib must be at least 1");
-                    options.chunk_bytes = u64::from(kib) * 1024;
-                }
-                "--only" => options.only.push(Impl::parse(&value()?)?),
-                "-h" | "--help" => return Ok(None),
-                _ => bail!("unknown option `{arg}`\n\n{USAGE}"),
-            }
-        }
-        Ok(Some(options))
+impl Args {
+    fn chunk_bytes(&self) -> u64 {
+        u64::from(self.chunk_kib) * 1024
     }
 
     fn includes(&self, kind: Impl) -> bool {
@@ -246,7 +192,7 @@ impl Options {
     fn script_args(&self, input: &Path) -> Vec<String> {
         vec![
             input.display().to_string(),
-            self.chunk_bytes.to_string(),
+            self.chunk_bytes().to_string(),
             self.warmup.to_string(),
             self.runs.to_string(),
         ]
@@ -270,14 +216,14 @@ fn ensure_input(dir: &Path) -> Result<PathBuf> {
 /// Builds the native runner (release: `cargo xtask` itself is a debug
 /// build, so the native side cannot be timed in-process).
 fn build_native(ws: &Workspace) -> Result<PathBuf> {
-    build_release_bin(ws, PACKAGE, NATIVE_BIN)
+    ws.build_release_bin(PACKAGE, NATIVE_BIN)
 }
 
 /// Builds the wasm module (release profile: opt-level 3, the speed the
 /// player would get with it), runs wasm-bindgen for node and writes the
 /// runner next to its output. Returns the runner's path.
 fn build_wasm(ws: &Workspace, dir: &Path) -> Result<PathBuf> {
-    ensure_wasm_target()?;
+    player::ensure_wasm_target()?;
     eprintln!("bench: building {PACKAGE} for {WASM_TARGET} (release)");
     cmd::run(ws.cargo().args([
         "build",
@@ -307,19 +253,6 @@ fn build_wasm(ws: &Workspace, dir: &Path) -> Result<PathBuf> {
         .generate(&out)
         .with_context(|| format!("wasm-bindgen failed on {}", wasm.display()))?;
     write_script(&out.join("wasm.cjs"), WASM_SCRIPT)
-}
-
-/// Adds the wasm target with rustup when it is missing (as `build-player`
-/// does); without rustup, cargo will say whether the toolchain has it.
-fn ensure_wasm_target() -> Result<()> {
-    let Some(rustup) = cmd::which("rustup") else {
-        return Ok(());
-    };
-    let installed = cmd::output(Command::new(&rustup).args(["target", "list", "--installed"]))?;
-    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
-        return Ok(());
-    }
-    cmd::run(Command::new(&rustup).args(["target", "add", WASM_TARGET]))
 }
 
 /// Installs the pinned mp4box.js into `dir/npm/` unless it is there, and
@@ -396,8 +329,8 @@ impl Measured {
     }
 }
 
-fn print_report(options: &Options, input_len: u64, results: &[Measured]) -> Result<()> {
-    let node = find_program("node")
+fn print_report(options: &Args, input_len: u64, results: &[Measured]) -> Result<()> {
+    let node = tools::find_program("node")
         .and_then(|node| cmd::output(Command::new(node).arg("--version")).ok())
         .map_or_else(|| "no node".to_owned(), |v| format!("node {}", v.trim()));
     println!();
@@ -405,7 +338,7 @@ fn print_report(options: &Options, input_len: u64, results: &[Measured]) -> Resu
     println!(
         "input: {INPUT_NAME}, {:.1} MB; fed in {} KiB chunks; best of {} runs after {} warmup",
         input_len as f64 / 1e6,
-        options.chunk_bytes / 1024,
+        options.chunk_kib,
         options.runs,
         options.warmup,
     );
@@ -481,28 +414,46 @@ fn print_report(options: &Options, input_len: u64, results: &[Measured]) -> Resu
 mod tests {
     use super::*;
 
-    fn strings(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| (*s).to_owned()).collect()
+    /// The arguments as `bench remux` gets them.
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("remux").chain(args.iter().copied()))
+            .map(|cli| cli.args)
     }
 
     #[test]
     fn parses_options() -> Result<()> {
-        let options = Options::parse(&strings(&[
+        let options = parse(&[
             "--runs",
             "5",
             "--chunk-kib=64",
             "--only",
             "wasm",
-            "--only=mp4box",
-        ]))?
-        .context("not --help")?;
+            "--only=mp4box.js",
+        ])?;
         assert_eq!(options.runs, 5);
-        assert_eq!(options.chunk_bytes, 64 * 1024);
+        assert_eq!(options.chunk_bytes(), 64 * 1024);
         assert!(!options.includes(Impl::Native));
         assert!(options.includes(Impl::Wasm) && options.includes(Impl::Mp4box));
-        assert!(Options::parse(&strings(&["--help"]))?.is_none());
-        assert!(Options::parse(&strings(&["--runs", "0"])).is_err());
-        assert!(Options::parse(&strings(&["--bogus"])).is_err());
+        assert!(parse(&["--help"]).is_err_and(|e| e.kind() == clap::error::ErrorKind::DisplayHelp));
+        assert!(parse(&["--runs", "0"]).is_err());
+        assert!(parse(&["--chunk-kib", "0"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn defaults_are_three_runs_one_warmup_one_mib_chunks_everything() -> Result<()> {
+        let options = parse(&[])?;
+        assert_eq!((options.runs, options.warmup), (3, 1));
+        assert_eq!(options.chunk_bytes(), 1 << 20);
+        assert!(Impl::ALL.iter().all(|&kind| options.includes(kind)));
         Ok(())
     }
 

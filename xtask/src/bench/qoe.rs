@@ -25,7 +25,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use super::{build_release_bin, encode_once, npm_install_pinned};
+use super::inputs::{encode_once, npm_install_pinned};
 use crate::workspace::Workspace;
 use crate::{browser, cmd, player};
 
@@ -82,35 +82,53 @@ const FFMPEG_ARGS: &[&str] = &[
     "mp4",
 ];
 
-const USAGE: &str = "\
-usage: cargo xtask bench qoe [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]
+/// `cargo xtask bench qoe [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]`.
+///
+/// The values are passed on to the `qoe` runner, which checks them.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// steady, drop, abandon, seek, slowstart, longdrop (repeatable or comma list; default all).
+    #[arg(long, value_name = "NAME")]
+    scenario: Vec<String>,
+    /// caudal, native, hlsjs (repeatable or comma list; default all).
+    #[arg(long, value_name = "NAME")]
+    player: Vec<String>,
+    /// Runs per player and scenario; the median counts [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
+}
 
-Plays one 60 s fragmented MP4 (~1 Mbit/s, made once with ffmpeg, cached in target/bench-qoe/)
-in headless Chromium with Caudal, the native <video> and hls.js through a shaped link, and
-prints time to first frame, stalls, seek time and bytes fetched/wasted side by side.
-
-options:
-  --scenario NAME   steady, drop, abandon, seek, slowstart, longdrop (repeatable or comma list; default all)
-  --player NAME     caudal, native, hlsjs (repeatable or comma list; default all)
-  --repeat N        runs per player and scenario; the median counts (default 1)";
-
-/// Entry point for `cargo xtask bench qoe ...`; `args` come after `qoe`.
-pub fn run(args: &[String]) -> Result<()> {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return Ok(());
+impl Args {
+    /// The runner's share of the command line, in the order given per flag.
+    fn forwarded(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for scenario in &self.scenario {
+            args.extend(["--scenario".to_owned(), scenario.clone()]);
+        }
+        for player in &self.player {
+            args.extend(["--player".to_owned(), player.clone()]);
+        }
+        if let Some(repeat) = self.repeat {
+            args.extend(["--repeat".to_owned(), repeat.to_string()]);
+        }
+        args
     }
-    let ws = Workspace::locate()?;
+}
+
+/// Runs `cargo xtask bench qoe`.
+pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     let dir = ws.target_dir.join("bench-qoe");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let chrome = browser::ensure()?;
     let media = ensure_media(&dir)?;
     eprintln!("bench: building the player (cargo xtask build-player)");
-    player::build(&ws)?;
+    player::build(ws)?;
     let hlsjs = install_hlsjs(&dir)?;
-    let bin = build_runner(&ws)?;
+    let bin = ws.build_release_bin(PACKAGE, BIN)?;
 
+    let args = options.forwarded();
+    // What the results say was run.
     let command = std::iter::once("cargo xtask bench qoe".to_owned())
         .chain(args.iter().cloned())
         .collect::<Vec<_>>()
@@ -128,7 +146,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg(&dir)
         .arg("--command")
         .arg(command)
-        .args(args)
+        .args(&args)
         .current_dir(&ws.root);
     for (name, value) in chrome.env() {
         runner.env(name, value);
@@ -158,8 +176,45 @@ fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
     Ok(script)
 }
 
-/// Builds the `qoe` runner in release (it shapes the link and times the
-/// page; a debug build would add its own jitter).
-fn build_runner(ws: &Workspace) -> Result<PathBuf> {
-    build_release_bin(ws, PACKAGE, BIN)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The arguments as `bench qoe` gets them.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn passes_the_runner_every_choice_in_order() -> Result<(), clap::Error> {
+        let cli = Cli::try_parse_from([
+            "qoe",
+            "--scenario=steady,drop",
+            "--player",
+            "caudal",
+            "--scenario",
+            "seek",
+            "--repeat",
+            "3",
+        ])?;
+        assert_eq!(
+            cli.args.forwarded(),
+            [
+                "--scenario",
+                "steady,drop",
+                "--scenario",
+                "seek",
+                "--player",
+                "caudal",
+                "--repeat",
+                "3"
+            ]
+        );
+        assert!(Cli::try_parse_from(["qoe"])?.args.forwarded().is_empty());
+        assert!(Cli::try_parse_from(["qoe", "--repeat", "0"]).is_err());
+        Ok(())
+    }
 }

@@ -1,0 +1,59 @@
+//! `cargo xtask bench <what>`: the side-by-side benchmarks.
+//!
+//! The design rule is that speed and memory goals are shown by benchmarks
+//! that compare against a reference in the same run (same machine, same
+//! input, same load), never by absolute numbers or timed tests. Each
+//! benchmark is a module with its own arguments and report:
+//!
+//! - [`server`]: `caudal` against nginx under wrk;
+//! - [`remux`]: the MP4 remux natively and in wasm against mp4box.js;
+//! - [`qoe`]: playback in Chromium, Caudal against `<video>` and hls.js.
+//!
+//! What they share sits in leaf modules: [`inputs`] (media encoded once
+//! with ffmpeg, pinned npm packages) and [`machine`] (the CPU line of the
+//! reports).
+
+mod inputs;
+mod machine;
+mod qoe;
+mod remux;
+mod server;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::workspace::Workspace;
+
+/// The benchmarks, as `cargo xtask bench <what>`.
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// caudal against nginx, both under the same wrk load.
+    ///
+    /// Benchmarks caudal against nginx with wrk on the same 64 MiB file:
+    /// random 64 KiB ranges (256 connections) and whole-file downloads
+    /// (16 connections).
+    Server(server::Args),
+    /// MP4 remux: caudal native and wasm against mp4box.js.
+    ///
+    /// Remuxes one ~120 MB plain MP4 (made once with ffmpeg, cached in
+    /// target/bench-remux/) to fragmented MP4 natively, in wasm under node, and
+    /// with mp4box.js under node, feeding each the file in chunks, and prints
+    /// MB/s side by side.
+    Remux(remux::Args),
+    /// Playback QoE in Chromium: caudal, the native <video>, hls.js.
+    ///
+    /// Plays one 60 s fragmented MP4 (~1 Mbit/s, made once with ffmpeg, cached
+    /// in target/bench-qoe/) in headless Chromium with Caudal, the native
+    /// <video> and hls.js through a shaped link, and prints time to first
+    /// frame, stalls, seek time and bytes fetched/wasted side by side.
+    Qoe(qoe::Args),
+}
+
+/// Runs the chosen benchmark.
+pub fn run(ws: &Workspace, bench: &Bench) -> Result<()> {
+    match bench {
+        Bench::Server(args) => server::run(ws, args),
+        Bench::Remux(args) => remux::run(ws, args),
+        Bench::Qoe(args) => qoe::run(ws, args),
+    }
+}

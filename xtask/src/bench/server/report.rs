@@ -1,0 +1,124 @@
+//! The side-by-side table `bench server` prints.
+
+use super::files::FILE_SIZE;
+use super::options::{Args, ServerKind};
+use super::wrk::{WARMUP_SECONDS, WRK_THREADS, WrkStats};
+use crate::bench::machine::{cpu_count, cpu_model};
+
+/// Results of one workload across the servers.
+#[derive(Debug)]
+pub struct Row {
+    pub workload: String,
+    pub nginx: Option<WrkStats>,
+    pub caudal: Option<WrkStats>,
+    /// caudal's peak resident set (VmHWM, KiB) once this workload is done.
+    pub caudal_peak_rss_kib: Option<u64>,
+}
+
+/// Prints the machine, the settings, the table, caudal's peak memory and
+/// any errors seen during the runs.
+pub fn print(options: &Args, rows: &[Row]) {
+    println!();
+    println!("machine: {} CPUs, {}", cpu_count(), cpu_model());
+    println!(
+        "file: {} MiB of random bytes; wrk {WRK_THREADS} threads; {} s per run after a {WARMUP_SECONDS} s warmup",
+        FILE_SIZE >> 20,
+        options.seconds
+    );
+    println!();
+    println!(
+        "{:<26} | {:>12} | {:>10} | {:>12} | {:>11} | {:>12}",
+        "workload", "nginx req/s", "nginx GB/s", "caudal req/s", "caudal GB/s", "caudal/nginx"
+    );
+    println!("{}", "-".repeat(26 + 12 + 10 + 12 + 11 + 12 + 5 * 3));
+    for row in rows {
+        let ratio = match (&row.nginx, &row.caudal) {
+            (Some(nginx), Some(caudal)) if nginx.requests_per_sec > 0.0 => {
+                format!("{:.2}x", caudal.requests_per_sec / nginx.requests_per_sec)
+            }
+            _ => "-".to_owned(),
+        };
+        println!(
+            "{:<26} | {:>12} | {:>10} | {:>12} | {:>11} | {:>12}",
+            row.workload,
+            requests_cell(row.nginx.as_ref()),
+            gigabytes_cell(row.nginx.as_ref()),
+            requests_cell(row.caudal.as_ref()),
+            gigabytes_cell(row.caudal.as_ref()),
+            ratio,
+        );
+    }
+    println!("(GB = 10^9 bytes, headers included; * = the run had errors, see below)");
+
+    let peaks: Vec<String> = rows
+        .iter()
+        .filter_map(|row| {
+            let kib = row.caudal_peak_rss_kib?;
+            Some(format!(
+                "  after {}: {:.1} MiB",
+                row.workload,
+                kib as f64 / 1024.0
+            ))
+        })
+        .collect();
+    if !peaks.is_empty() {
+        println!();
+        println!("caudal peak RSS (VmHWM, cumulative since start):");
+        peaks.iter().for_each(|line| println!("{line}"));
+    }
+
+    let problems = problems(rows);
+    if !problems.is_empty() {
+        println!();
+        println!("errors during the runs:");
+        problems.iter().for_each(|line| println!("  {line}"));
+    }
+}
+
+fn requests_cell(stats: Option<&WrkStats>) -> String {
+    match stats {
+        Some(stats) => format!("{:.0}{}", stats.requests_per_sec, error_mark(stats)),
+        None => "-".to_owned(),
+    }
+}
+
+fn gigabytes_cell(stats: Option<&WrkStats>) -> String {
+    match stats {
+        Some(stats) => format!("{:.2}{}", stats.bytes_per_sec / 1e9, error_mark(stats)),
+        None => "-".to_owned(),
+    }
+}
+
+fn error_mark(stats: &WrkStats) -> &'static str {
+    if stats.is_clean() { "" } else { "*" }
+}
+
+/// One line per run that saw failed responses, socket errors or odd sizes.
+fn problems(rows: &[Row]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for row in rows {
+        let runs = [
+            (ServerKind::Nginx, &row.nginx),
+            (ServerKind::Caudal, &row.caudal),
+        ];
+        for (kind, stats) in runs {
+            let Some(stats) = stats else { continue };
+            let who = format!("{} / {}", kind.name(), row.workload);
+            if stats.non_success > 0 {
+                lines.push(format!(
+                    "{who}: {} non-2xx/3xx responses",
+                    stats.non_success
+                ));
+            }
+            if let Some(errors) = &stats.socket_errors {
+                lines.push(format!("{who}: socket errors: {errors}"));
+            }
+            if let Some(mean) = stats.odd_response_size {
+                lines.push(format!(
+                    "{who}: responses average {mean:.0} bytes, far from the expected body size"
+                ));
+            }
+        }
+    }
+    lines
+}
