@@ -21,7 +21,7 @@ mod indexer;
 pub mod samples;
 mod tail;
 
-pub use either::Mp4Indexer;
+pub use either::{Mp4Indexer, default_plain_mp4};
 pub use indexer::Fmp4Indexer;
 
 /// The `container` name used in [`MediaError`](crate::index::MediaError)s.
