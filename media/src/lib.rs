@@ -5,6 +5,7 @@
 //! same code runs natively, in tests, in the simulator and in the wasm player.
 
 pub mod index;
+pub mod io;
 pub mod mime;
 pub mod mp3;
 pub mod mp4;

@@ -6,10 +6,10 @@ use crate::index::{ContainerIndexer, MediaError, PlainMp4};
 pub const SNIFF_LEN: usize = 8;
 
 /// The indexer for the container `head` (the file's first bytes) starts,
-/// with this crate's remuxer for plain MP4s.
-#[cfg(feature = "remux")]
+/// with this build's reader for plain MP4s
+/// ([`default_plain_mp4`](crate::mp4::default_plain_mp4)).
 pub fn indexer_for(head: &[u8]) -> Result<Box<dyn ContainerIndexer>, MediaError> {
-    indexer_with(head, Some(crate::remux::plain_mp4()))
+    indexer_with(head, crate::mp4::default_plain_mp4())
 }
 
 /// The indexer for the container `head` starts; `plain` makes the reader

@@ -6,12 +6,14 @@
 //!
 //! One file per concern: [`frame`] decodes a 4-byte frame header, [`id3`]
 //! measures the ID3v2 tags in front (and ID3v1/APEv2 tags at the end),
-//! [`xing`] reads the Xing/Info and VBRI headers, and [`indexer`] is the
+//! [`xing`] reads the Xing/Info and VBRI headers, `plan` turns what the
+//! first frame says into the time ↔ byte map, and [`indexer`] is the
 //! sans-I/O state machine that finds the first frame and builds the index.
 
 pub mod frame;
 pub mod id3;
 pub mod indexer;
+mod plan;
 pub mod xing;
 
 pub use indexer::Mp3Indexer;

@@ -35,7 +35,22 @@ impl std::fmt::Debug for Mp4Indexer {
     }
 }
 
-#[cfg(feature = "remux")]
+/// The plain-MP4 reader of this build: with the `remux` feature, this
+/// crate's remuxer (`crate::remux::plain_mp4`); without
+/// it, none (a plain MP4 is then an error, unless the caller brings its own
+/// reader, as the player does with its remuxer module). The one place that
+/// says so: every default reader is wired through here.
+pub fn default_plain_mp4() -> Option<PlainMp4> {
+    #[cfg(feature = "remux")]
+    {
+        Some(crate::remux::plain_mp4())
+    }
+    #[cfg(not(feature = "remux"))]
+    {
+        None
+    }
+}
+
 impl Default for Mp4Indexer {
     fn default() -> Self {
         Self::new()
@@ -43,10 +58,9 @@ impl Default for Mp4Indexer {
 }
 
 impl Mp4Indexer {
-    /// With this crate's remuxer as the plain reader.
-    #[cfg(feature = "remux")]
+    /// With this build's plain reader ([`default_plain_mp4`]).
     pub fn new() -> Self {
-        Self::with_plain(Some(crate::remux::plain_mp4()))
+        Self::with_plain(default_plain_mp4())
     }
 
     /// With `make_plain` making the plain reader, when one is needed.

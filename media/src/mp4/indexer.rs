@@ -1,30 +1,34 @@
 //! [`Fmp4Indexer`]: walks the top-level boxes of a fragmented MP4 as bytes
 //! arrive and builds its [`MediaIndex`].
 //!
-//! The walk keeps one cursor, `pos`, the file offset of the next top-level
-//! box. Boxes whose contents matter (`ftyp`, `moov`, `sidx`, `moof`) are
-//! parsed once whole — buffered across `feed` calls when they arrive in
-//! pieces, up to a per-kind size limit; everything else (`mdat` above all)
-//! is skipped by moving `pos` past it, without holding its bytes.
+//! The walk keeps one cursor, the file offset of the next top-level box, in
+//! an [`io::Window`](crate::io::Window). Boxes whose contents matter
+//! (`ftyp`, `moov`, `sidx`, `moof`) are parsed once whole — in place when a
+//! feed holds one whole, else held across `feed` calls, up to a per-kind
+//! size limit; everything else (`mdat` above all) is skipped by moving the
+//! cursor past it, without holding its bytes. What the boxes after `moov`
+//! say about the units is [`fragments`](super::fragments)' business; the
+//! `mfra` at the end of the file is [`tail`](super::tail)'s.
 
 use super::CONTAINER;
 use super::boxes::moov::{self, Movie};
 use super::boxes::sidx::{self, Sidx};
-use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, mfra, moof};
+use super::boxes::{BoxHeader, Child, HeaderRead, ftyp, malformed, moof};
+use super::fragments::{Fragments, SidxRead, Timing};
+use super::tail::Tail;
 use crate::index::{
-    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
-    TrackKind,
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Step, Track, TrackKind,
 };
-
-/// At most this many segments: 1M two-second fragments is 24 days of
-/// media; more than that is a hostile file growing our memory.
-const MAX_SEGMENTS: usize = 1 << 20;
+use crate::io::Window;
 
 /// Shortest box header.
 const MIN_HEADER: u64 = 8;
 
-/// Keep at most this much buffer capacity between boxes.
-const KEEP_CAPACITY: usize = 64 << 10;
+/// Most bytes held: the largest box read whole, a `moov`. The other kinds
+/// read whole have smaller limits, each checked before the walk waits.
+const MAX_HELD: u64 = moov::MAX_SIZE;
+const _: () =
+    assert!(moof::MAX_SIZE <= MAX_HELD && sidx::MAX_SIZE <= MAX_HELD && ftyp::MAX_SIZE <= MAX_HELD);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -36,12 +40,13 @@ enum Phase {
     Media,
 }
 
-/// What one look at the bytes at `pos` achieved.
+/// What one look at the bytes at the cursor achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Progress {
-    /// The box at `pos` is dealt with; the next one starts this many bytes on.
+    /// The box at the cursor is dealt with; the next one starts this many
+    /// bytes on.
     Advance(u64),
-    /// This many bytes from `pos` are needed to go on.
+    /// This many bytes from the cursor are needed to go on.
     Need(u64),
     /// A size-0 `mdat` closes the current unit at the end of the file, whose
     /// length is not known yet. Holds the header length.
@@ -50,70 +55,39 @@ enum Progress {
     Finished,
 }
 
-/// The track whose fragment times define the segment times.
-#[derive(Debug, Clone, Copy, Default)]
-struct Timing {
-    track_id: u32,
-    timescale: u32,
-    /// `trex` default sample duration.
-    default_duration: u32,
-}
-
-/// Fragments read (`moof`s) whose `mdat` has not been seen yet.
-#[derive(Debug, Clone, Copy, Default)]
-struct Pending {
-    /// A `moof` was read since the last unit ended.
-    moof: bool,
-    /// Start and duration in timing-track ticks, once a `moof` had a `traf`
-    /// of the timing track.
-    ticks: Option<(u64, u64)>,
-}
-
 /// Incremental index of a fragmented MP4 (see [`ContainerIndexer`]).
 ///
 /// Feed bytes from offset 0 and follow [`Step::NeedBytes`] until
 /// [`Step::Ready`]. If the file has a whole-file `sidx` the index is then
 /// complete; otherwise keep feeding the media bytes contiguously from
 /// [`Fmp4Indexer::position`] and each `moof`+`mdat` pair becomes a
-/// [`Segment`] as it goes by (only `moof`s are held, `mdat` payloads are
-/// skipped). Data that does not reach the position wanted is ignored.
+/// [`Segment`](crate::index::Segment) as it goes by (only `moof`s are held,
+/// `mdat` payloads are skipped). Data that does not reach the position
+/// wanted is ignored.
 ///
 /// After an error every later `feed` returns the same error.
 #[derive(Debug)]
 pub struct Fmp4Indexer {
-    /// File offset of the next top-level box (and of `buf[0]`).
-    pos: u64,
-    /// Bytes from `pos` when the box there came in pieces.
-    buf: Vec<u8>,
-    /// Bytes from `pos` needed before the box there can be dealt with.
+    /// The cursor (file offset of the next top-level box) and the bytes
+    /// held from it when the box there came in pieces.
+    window: Window,
+    /// Bytes from the cursor needed before the box there can be dealt with.
     need: u64,
-    file_len: Option<u64>,
-    phase: Phase,
-    /// Stopped at a size-0 `mdat` until `file_len` is known.
+    /// Stopped at a size-0 `mdat` until the file length is known.
     waiting_len: bool,
     error: FirstError,
+    walk: Walk,
+}
+
+/// What the walk learned from the boxes: everything but the bytes held.
+#[derive(Debug)]
+struct Walk {
+    /// The first length a caller gave.
+    file_len: Option<u64>,
+    phase: Phase,
     index: Option<MediaIndex>,
-    timing: Timing,
-    /// Decode time, in timing-track ticks, after the last fragment read: the
-    /// start of a fragment that has no `tfdt`.
-    next_decode: u64,
-    /// Where the next unit starts: the end of the last one (or of `moov`).
-    unit_start: u64,
-    pending: Pending,
-    /// A `moof` was scanned (so a `sidx` met later is a per-fragment one).
-    scanned_moof: bool,
-    /// The `sidx` reference_ID the segments came from, if they did.
-    sidx_track: Option<u32>,
-    /// Boxes before this offset are covered by `sidx`-derived segments.
-    covered_end: u64,
-    /// The `mfra` at the end of the file was looked for (found or not).
-    tail_done: bool,
-    /// Where the `mfra` is, once `mfro` said and it was not all there.
-    tail_range: Option<std::ops::Range<u64>>,
-    /// The segments come from a whole-file `sidx` on another track's
-    /// timeline; a `sidx` of the timing track may still follow. The index is
-    /// complete at the next box that is not a `sidx`.
-    complete_after_sidxs: bool,
+    fragments: Fragments,
+    tail: Tail,
 }
 
 impl Default for Fmp4Indexer {
@@ -125,189 +99,73 @@ impl Default for Fmp4Indexer {
 impl Fmp4Indexer {
     pub fn new() -> Self {
         Fmp4Indexer {
-            pos: 0,
-            buf: Vec::new(),
+            window: Window::new(MAX_HELD as usize),
             need: MIN_HEADER,
-            file_len: None,
-            phase: Phase::First,
             waiting_len: false,
             error: FirstError::default(),
-            index: None,
-            timing: Timing::default(),
-            next_decode: 0,
-            unit_start: 0,
-            pending: Pending::default(),
-            scanned_moof: false,
-            sidx_track: None,
-            covered_end: 0,
-            complete_after_sidxs: false,
-            tail_done: false,
-            tail_range: None,
+            walk: Walk {
+                file_len: None,
+                phase: Phase::First,
+                index: None,
+                fragments: Fragments::default(),
+                tail: Tail::default(),
+            },
         }
-    }
-
-    /// Reads the random-access index at the end of the file when `data`
-    /// reaches the end: `mfro` (last 16 bytes) gives the `mfra` size, and
-    /// `mfra` the time and `moof` offset of every keyframe — a complete index
-    /// without scanning the fragments. Tried once; without it, scanning goes on.
-    fn read_tail(&mut self, offset: u64, data: &[u8]) -> Result<(), MediaError> {
-        let Some(len) = self.file_len else {
-            return Ok(());
-        };
-        let end = offset.saturating_add(data.len() as u64);
-        if self.tail_done || self.phase != Phase::Media || end != len || data.len() < mfra::MFRO_LEN
-        {
-            return Ok(());
-        }
-        if self.index.as_ref().is_none_or(|i| i.complete) {
-            self.tail_done = true;
-            return Ok(());
-        }
-        let Some(size) = mfra::mfra_size(data) else {
-            self.tail_done = true;
-            return Ok(());
-        };
-        let mfra_start = len.saturating_sub(size);
-        let Some(skip) = mfra_start.checked_sub(offset) else {
-            // Not all here: ask for exactly the `mfra`.
-            self.tail_range = Some(mfra_start..len);
-            return Ok(());
-        };
-        self.tail_done = true;
-        let Some(mfra_box) = usize::try_from(skip).ok().and_then(|s| data.get(s..)) else {
-            return Ok(());
-        };
-        if mfra_box.len() < 8 || mfra_box.get(4..8) != Some(b"mfra".as_slice()) {
-            return Ok(());
-        }
-        let entries = mfra::track_entries(&mfra_box[8..], mfra_start + 8, self.timing.track_id)?;
-        self.segments_from_mfra(&entries, mfra_start);
-        Ok(())
-    }
-
-    /// Once the `mfra` completed the index, there is nothing more to ask.
-    fn step_after_tail(&self, step: Step) -> Step {
-        if self.index.as_ref().is_some_and(|i| i.complete) {
-            Step::Ready
-        } else {
-            step
-        }
-    }
-
-    fn segments_from_mfra(&mut self, entries: &[mfra::Entry], mfra_start: u64) {
-        let scale = f64::from(self.timing.timescale.max(1));
-        let Some(index) = self.index.as_mut() else {
-            return;
-        };
-        if entries.is_empty()
-            || entries
-                .iter()
-                .any(|e| e.moof_offset < index.init.end || e.moof_offset >= mfra_start)
-        {
-            return;
-        }
-        let mut segments: Vec<Segment> = entries
-            .windows(2)
-            .map(|w| Segment {
-                start: w[0].time as f64 / scale,
-                end: w[1].time as f64 / scale,
-                bytes: w[0].moof_offset..w[1].moof_offset,
-            })
-            .collect();
-        // The last fragment's duration is not in `mfra`: take the mean of the
-        // others (MSE trims the duration to what was appended at the end).
-        let last = entries[entries.len() - 1];
-        let start = last.time as f64 / scale;
-        let mean =
-            segments.iter().map(|s| s.end - s.start).sum::<f64>() / segments.len().max(1) as f64;
-        segments.push(Segment {
-            start,
-            end: start + mean,
-            bytes: last.moof_offset..mfra_start,
-        });
-        if let Some(first) = segments.first_mut() {
-            first.bytes.start = index.init.end;
-        }
-        if index.duration.is_none() && !segments.is_empty() && mean > 0.0 {
-            index.duration = segments.last().map(|s| s.end);
-        }
-        index.segments = segments;
-        index.complete = true;
     }
 
     /// The file offset of the next byte the indexer wants: where to go on
     /// feeding from.
     pub fn position(&self) -> u64 {
-        self.pos.saturating_add(self.buf.len() as u64)
+        self.window.end()
     }
 
     fn run(&mut self, offset: u64, data: &[u8], file_len: Option<u64>) -> Result<Step, MediaError> {
-        if self.file_len.is_none() {
-            self.file_len = file_len;
+        if self.walk.file_len.is_none() {
+            self.walk.file_len = file_len;
         }
         loop {
-            if self.index.as_ref().is_some_and(|i| i.complete) {
+            if self.walk.is_complete() {
                 break;
             }
-            if let Some(len) = self.file_len {
-                if self.pos == len {
-                    self.finish(len)?;
+            let pos = self.window.pos();
+            if let Some(len) = self.walk.file_len {
+                if pos == len {
+                    self.walk.finish(len)?;
+                    self.window.release();
                     break;
                 }
-                if self.pos > len {
+                if pos > len {
                     return Err(MediaError::Truncated { len, what: "box" });
                 }
             }
             self.check_reachable()?;
             if self.waiting_len {
-                if self.file_len.is_none() {
+                if self.walk.file_len.is_none() {
                     break;
                 }
                 self.waiting_len = false;
             }
-            // `available`: how many bytes from `pos` the parser was shown.
-            let (progress, available) = if self.buf.is_empty() {
-                // Parse straight from the caller's bytes: no copy unless the
-                // box at `pos` is cut off.
-                let Some(slice) = slice_from(offset, data, self.pos) else {
-                    break;
-                };
-                if (slice.len() as u64) < self.need {
-                    self.buf.extend_from_slice(slice); // shorter than `need`, which is bounded
-                    break;
-                }
-                let progress = self.parse_at(slice)?;
-                if let Progress::NeedFileLen(header_len) = progress {
-                    // Keep the header to read again once the length is known.
-                    self.buf
-                        .extend_from_slice(slice.get(..usize::from(header_len)).unwrap_or(slice));
-                }
-                (progress, slice.len())
-            } else {
-                let want = self.need.saturating_sub(self.buf.len() as u64);
-                if want > 0 {
-                    let Some(slice) = slice_from(offset, data, self.position()) else {
-                        break;
-                    };
-                    let take = usize::try_from(want).unwrap_or(usize::MAX).min(slice.len());
-                    self.buf
-                        .extend_from_slice(slice.get(..take).unwrap_or(slice));
-                    if (self.buf.len() as u64) < self.need {
-                        break;
-                    }
-                }
-                let buf = std::mem::take(&mut self.buf);
-                let progress = self.parse_at(&buf);
-                self.buf = buf;
-                (progress?, self.buf.len())
+            // In place from the caller's bytes, unless the box at the cursor
+            // is cut off: then held, up to `need`, and parsed once whole.
+            let Some(bytes) = self.window.view(offset, data, self.need)? else {
+                break;
             };
+            // How many bytes from the cursor the parser was shown.
+            let available = bytes.len();
+            let progress = self.walk.parse_at(pos, bytes)?;
+            if let Progress::NeedFileLen(header_len) = progress {
+                // Keep the header to read again once the length is known
+                // (a held header is kept already).
+                self.window
+                    .append(offset, data, pos.saturating_add(u64::from(header_len)));
+            }
             match progress {
                 Progress::Advance(n) => self.advance(n)?,
                 Progress::Need(n) => {
                     if n <= available as u64 {
                         // Cannot happen: parse_at only asks for more than it
                         // had. Refuse rather than spin.
-                        return Err(malformed(self.pos, "indexer made no progress"));
+                        return Err(malformed(pos, "indexer made no progress"));
                     }
                     self.need = n;
                     self.check_reachable()?;
@@ -318,7 +176,8 @@ impl Fmp4Indexer {
                     break;
                 }
                 Progress::Finished => {
-                    self.complete();
+                    self.walk.complete();
+                    self.window.release();
                     break;
                 }
             }
@@ -328,35 +187,23 @@ impl Fmp4Indexer {
 
     /// What to tell the caller after a feed.
     fn step(&self) -> Step {
-        if self.phase == Phase::Media {
+        if self.walk.phase == Phase::Media {
             return Step::Ready;
         }
-        let have = self.buf.len() as u64;
-        Step::NeedBytes {
-            offset: self.position(),
-            len: self.need.saturating_sub(have).max(1),
-        }
+        self.window
+            .request_more(self.need.saturating_sub(self.window.len() as u64))
     }
 
-    /// Moves `pos` to the next box.
+    /// Moves the cursor to the next box, `n` bytes on.
     fn advance(&mut self, n: u64) -> Result<(), MediaError> {
+        let pos = self.window.pos();
         if n < MIN_HEADER {
-            return Err(malformed(self.pos, "indexer made no progress"));
+            return Err(malformed(pos, "indexer made no progress"));
         }
-        self.pos = self
-            .pos
+        let next = pos
             .checked_add(n)
-            .ok_or_else(|| malformed(self.pos, "box extends past 2^64 bytes"))?;
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        if n >= self.buf.len() {
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
-            }
-        } else {
-            self.buf.drain(..n);
-        }
+            .ok_or_else(|| malformed(pos, "box extends past 2^64 bytes"))?;
+        self.window.skip_to(next);
         self.need = MIN_HEADER;
         self.check_reachable()
     }
@@ -364,9 +211,10 @@ impl Fmp4Indexer {
     /// The bytes we wait for must exist: with the file length known, a box
     /// (or header) reaching past the end is a truncated file, not a wait.
     fn check_reachable(&self) -> Result<(), MediaError> {
-        match self.file_len {
-            Some(len) if self.pos < len && self.pos.saturating_add(self.need) > len => {
-                Err(if self.phase == Phase::First {
+        let pos = self.window.pos();
+        match self.walk.file_len {
+            Some(len) if pos < len && pos.saturating_add(self.need) > len => {
+                Err(if self.walk.phase == Phase::First {
                     MediaError::UnknownFormat
                 } else {
                     MediaError::Truncated {
@@ -377,6 +225,12 @@ impl Fmp4Indexer {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Walk {
+    fn is_complete(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.complete)
     }
 
     /// The walk reached the end of the file.
@@ -402,13 +256,12 @@ impl Fmp4Indexer {
                 index.duration = index.segments.last().map(|s| s.end);
             }
         }
-        self.buf = Vec::new();
     }
 
-    /// Deals with the box at `pos`, whose bytes (as far as they are here)
-    /// are `bytes`.
-    fn parse_at(&mut self, bytes: &[u8]) -> Result<Progress, MediaError> {
-        let header = match BoxHeader::read(bytes, self.pos)? {
+    /// Deals with the box at file offset `pos`, whose bytes (as far as they
+    /// are here) are `bytes`.
+    fn parse_at(&mut self, pos: u64, bytes: &[u8]) -> Result<Progress, MediaError> {
+        let header = match BoxHeader::read(bytes, pos)? {
             HeaderRead::Complete(h) => h,
             HeaderRead::Need(n) => return Ok(Progress::Need(n)),
         };
@@ -426,13 +279,11 @@ impl Fmp4Indexer {
         }
         let size = match (header.size, self.file_len) {
             (Some(size), _) => size,
-            (None, Some(len)) => len.saturating_sub(self.pos),
-            (None, None) => return self.open_ended(&header),
+            (None, Some(len)) => len.saturating_sub(pos),
+            (None, None) => return self.open_ended(pos, &header),
         };
         match self.file_len {
-            Some(len)
-                if self.pos.saturating_add(size) > len || size < u64::from(header.header_len) =>
-            {
+            Some(len) if pos.saturating_add(size) > len || size < u64::from(header.header_len) => {
                 return Err(MediaError::Truncated {
                     len,
                     what: box_name(kind),
@@ -442,14 +293,14 @@ impl Fmp4Indexer {
         }
         // Saturating: an end past 2^64 is refused by a size limit below or
         // when `advance` moves past it.
-        let end = self.pos.saturating_add(size);
+        let end = pos.saturating_add(size);
         let media = self.phase == Phase::Media;
-        if self.complete_after_sidxs && kind != b"sidx" {
+        if self.fragments.complete_after_sidxs && kind != b"sidx" {
             return Ok(Progress::Finished);
         }
         let incomplete = media && self.index.as_ref().is_some_and(|i| !i.complete);
         // Boxes a `sidx` covers are not scanned again.
-        let scanning = incomplete && self.pos >= self.covered_end;
+        let scanning = incomplete && pos >= self.fragments.covered_end;
         match kind {
             b"ftyp" if !media => {
                 let Some(payload) = whole(bytes, &header, size, ftyp::MAX_SIZE, "'ftyp' box")?
@@ -465,34 +316,40 @@ impl Fmp4Indexer {
                 };
                 self.read_moov(&Child::top_level(header, payload), end)?;
             }
-            b"moof" if !media => return Err(malformed(self.pos, "'moof' before 'moov'")),
+            b"moof" if !media => return Err(malformed(pos, "'moof' before 'moov'")),
             b"moof" if scanning => {
                 let Some(payload) = whole(bytes, &header, size, moof::MAX_SIZE, "'moof' box")?
                 else {
                     return Ok(Progress::Need(size));
                 };
-                self.read_moof(&Child::top_level(header, payload))?;
+                self.fragments
+                    .read_moof(&Child::top_level(header, payload))?;
             }
-            b"mdat" if scanning => self.end_unit(end)?,
-            b"sidx" if incomplete && !self.scanned_moof => {
+            b"mdat" if scanning => self.fragments.end_unit(&mut self.index, end)?,
+            b"sidx" if incomplete && !self.fragments.scanned_moof => {
                 let Some(payload) = whole(bytes, &header, size, sidx::MAX_SIZE, "'sidx' box")?
                 else {
                     return Ok(Progress::Need(size));
                 };
                 let sidx = Sidx::parse(payload, header.payload_offset())?;
-                self.read_sidx(&sidx, end)?;
+                let read = self
+                    .fragments
+                    .read_sidx(&mut self.index, &sidx, end, self.file_len)?;
+                if read == SidxRead::Complete {
+                    self.complete();
+                }
             }
             _ => {}
         }
         Ok(Progress::Advance(size))
     }
 
-    /// A box of size 0 ("to the end of the file") while the file length is
-    /// unknown.
-    fn open_ended(&mut self, header: &BoxHeader) -> Result<Progress, MediaError> {
+    /// A box of size 0 ("to the end of the file") at `pos` while the file
+    /// length is unknown.
+    fn open_ended(&mut self, pos: u64, header: &BoxHeader) -> Result<Progress, MediaError> {
         match (self.phase, &header.kind) {
             (Phase::Media, b"mdat")
-                if self.pending.ticks.is_some() && self.pos >= self.covered_end =>
+                if self.fragments.timed_moof_pending() && pos >= self.fragments.covered_end =>
             {
                 Ok(Progress::NeedFileLen(header.header_len))
             }
@@ -502,7 +359,7 @@ impl Fmp4Indexer {
                 what: "a 'moov' of size 0 (to the end of a file of unknown length)".into(),
             }),
             _ => Err(malformed(
-                self.pos,
+                pos,
                 "box runs to the end of the file before 'moov'",
             )),
         }
@@ -522,7 +379,7 @@ impl Fmp4Indexer {
         if timing.timescale == 0 {
             return Err(malformed(moov.header.offset, "track timescale is 0"));
         }
-        self.timing = Timing {
+        let timing = Timing {
             track_id: timing.id,
             timescale: timing.timescale,
             default_duration: mvex.default_duration(timing.id),
@@ -546,136 +403,7 @@ impl Fmp4Indexer {
             complete: false,
         });
         self.phase = Phase::Media;
-        self.unit_start = end;
-        self.covered_end = end;
-        Ok(())
-    }
-
-    fn read_moof(&mut self, moof: &Child<'_>) -> Result<(), MediaError> {
-        self.scanned_moof = true;
-        self.pending.moof = true;
-        let Timing {
-            track_id,
-            default_duration,
-            ..
-        } = self.timing;
-        let Some(t) = moof::track_timing(moof, track_id, default_duration)? else {
-            return Ok(());
-        };
-        let start = t.base_decode_time.unwrap_or(self.next_decode);
-        self.next_decode = start.saturating_add(t.duration);
-        self.pending.ticks = Some(match self.pending.ticks {
-            // A unit of several fragments: its start, all their durations.
-            Some((first, duration)) => (first, duration.saturating_add(t.duration)),
-            None => (start, t.duration),
-        });
-        Ok(())
-    }
-
-    /// An `mdat` ending at `end`: closes the unit if `moof`s with the timing
-    /// track came before it.
-    fn end_unit(&mut self, end: u64) -> Result<(), MediaError> {
-        if !self.pending.moof {
-            // Media data outside any fragment: not part of a unit.
-            self.unit_start = end;
-            return Ok(());
-        }
-        let Some((start, duration)) = self.pending.ticks else {
-            // Fragments without the timing track: they join the next unit.
-            return Ok(());
-        };
-        let scale = f64::from(self.timing.timescale);
-        let segment = Segment {
-            start: start as f64 / scale,
-            end: start.saturating_add(duration) as f64 / scale,
-            bytes: self.unit_start..end,
-        };
-        self.push_segment(segment)?;
-        self.unit_start = end;
-        self.pending = Pending::default();
-        Ok(())
-    }
-
-    fn push_segment(&mut self, segment: Segment) -> Result<(), MediaError> {
-        let Some(index) = self.index.as_mut() else {
-            return Ok(());
-        };
-        if index.segments.len() >= MAX_SEGMENTS {
-            return Err(MediaError::Unsupported {
-                container: CONTAINER,
-                what: "more than 2^20 fragments".into(),
-            });
-        }
-        if let Some(prev) = index.segments.last_mut() {
-            if segment.start < prev.start {
-                return Err(malformed(
-                    segment.bytes.start,
-                    "fragment times go backwards",
-                ));
-            }
-            // Units are contiguous in time: one ends where the next starts.
-            prev.end = segment.start;
-        }
-        index.segments.push(segment);
-        Ok(())
-    }
-
-    /// A `sidx` met before any `moof`: its references are the units.
-    ///
-    /// With several (ffmpeg writes one per track), the one on the timing
-    /// track's timeline wins. A `sidx` listing several fragments, or reaching
-    /// the end of the file, is taken as the whole-file index; one listing a
-    /// single fragment may be the first of per-fragment `sidx`s, so scanning
-    /// goes on after what it covers.
-    fn read_sidx(&mut self, sidx: &Sidx, end: u64) -> Result<(), MediaError> {
-        let have_segments = self.index.as_ref().is_some_and(|i| !i.segments.is_empty());
-        let better = self.sidx_track.is_some_and(|t| t != self.timing.track_id)
-            && sidx.reference_id == self.timing.track_id;
-        if sidx.references.is_empty() || (have_segments && !better) {
-            return Ok(());
-        }
-        let scale = f64::from(sidx.timescale);
-        let mut offset = end
-            .checked_add(sidx.first_offset)
-            .ok_or_else(|| malformed(end, "'sidx' first_offset past 2^64"))?;
-        let mut time = sidx.earliest_presentation_time;
-        let mut segments = Vec::with_capacity(sidx.references.len());
-        for r in &sidx.references {
-            let next = offset
-                .checked_add(u64::from(r.size))
-                .ok_or_else(|| malformed(end, "'sidx' references past 2^64"))?;
-            let next_time = time.saturating_add(u64::from(r.duration));
-            segments.push(Segment {
-                start: time as f64 / scale,
-                end: next_time as f64 / scale,
-                bytes: offset..next,
-            });
-            offset = next;
-            time = next_time;
-        }
-        match self.file_len {
-            Some(len) if offset > len => {
-                return Err(MediaError::Truncated {
-                    len,
-                    what: "fragments the 'sidx' lists",
-                });
-            }
-            _ => {}
-        }
-        let Some(index) = self.index.as_mut() else {
-            return Ok(());
-        };
-        index.segments = segments;
-        self.sidx_track = Some(sidx.reference_id);
-        self.covered_end = offset;
-        self.unit_start = offset;
-        if sidx.references.len() > 1 || self.file_len == Some(offset) {
-            if sidx.reference_id == self.timing.track_id {
-                self.complete();
-            } else {
-                self.complete_after_sidxs = true;
-            }
-        }
+        self.fragments = Fragments::after_moov(timing, end);
         Ok(())
     }
 }
@@ -688,51 +416,52 @@ impl ContainerIndexer for Fmp4Indexer {
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
         self.error.check()?;
-        if self.file_len.is_none() {
-            self.file_len = file_len;
+        if self.walk.file_len.is_none() {
+            self.walk.file_len = file_len;
         }
         // Scanning first: bytes it can use give exact times; only what it
         // cannot reach (the end of the file) goes to the `mfra` reader.
         let result = self
             .run(offset, data, file_len)
             .and_then(|step| {
-                self.read_tail(offset, data)
-                    .map(|()| self.step_after_tail(step))
+                let walk = &mut self.walk;
+                walk.tail.read(
+                    offset,
+                    data,
+                    walk.file_len,
+                    walk.phase == Phase::Media,
+                    &mut walk.index,
+                    walk.fragments.timing,
+                )?;
+                // Once the `mfra` completed the index, there is nothing more
+                // to ask.
+                Ok(if walk.is_complete() {
+                    Step::Ready
+                } else {
+                    step
+                })
             })
-            .inspect_err(|_| self.buf = Vec::new());
+            .inspect_err(|_| self.window.release());
         self.error.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {
-        self.index.as_ref()
+        self.walk.index.as_ref()
     }
 
     fn wants(&self) -> Option<std::ops::Range<u64>> {
-        let len = self.file_len?;
-        let index = self.index.as_ref()?;
-        if self.tail_done || index.complete || self.phase != Phase::Media {
-            return None;
-        }
-        Some(self.tail_range.clone().unwrap_or_else(|| {
-            // One request that holds a typical `mfra` whole.
-            len.saturating_sub(TAIL_GUESS).max(index.init.end)..len
-        }))
+        let walk = &self.walk;
+        walk.tail.wants(
+            walk.file_len,
+            walk.phase == Phase::Media,
+            walk.index.as_ref(),
+        )
     }
-}
-
-/// Bytes fetched from the end of the file to find `mfro` and `mfra`.
-const TAIL_GUESS: u64 = 16 << 10;
-
-/// The part of `data` (which starts at file offset `offset`) from `at` on,
-/// if `data` reaches `at` and goes past it.
-fn slice_from(offset: u64, data: &[u8], at: u64) -> Option<&[u8]> {
-    let skip = usize::try_from(at.checked_sub(offset)?).ok()?;
-    data.get(skip..).filter(|s| !s.is_empty())
 }
 
 /// The payload of the box at the start of `bytes` if all `size` bytes of it
 /// are here; `None` if more must come. Sizes over `limit` are refused before
-/// anything is buffered.
+/// anything is held.
 fn whole<'a>(
     bytes: &'a [u8],
     header: &BoxHeader,

@@ -4,7 +4,10 @@
 //! small, bounded parser per box kind (each takes a payload slice and its file
 //! offset, and never reads past it); [`Fmp4Indexer`] is the incremental,
 //! sans-I/O state machine that walks the top-level boxes of a file as bytes
-//! arrive and builds a [`MediaIndex`](crate::index::MediaIndex) from them.
+//! arrive and builds a [`MediaIndex`](crate::index::MediaIndex) from them,
+//! with `fragments` (units from `sidx`, `moof` and `mdat`) and `tail` (the
+//! `mfra` at the end of the file) beside it. [`Mp4Indexer`] starts as the
+//! fMP4 reader and hands over to a plain-MP4 reader when the `moov` says so.
 //!
 //! Only what the player needs is read: track ids, kinds and RFC 6381 codec
 //! strings (`moov`), the fragment defaults (`mvex`), a whole-file `sidx` when
@@ -13,11 +16,13 @@
 
 pub mod boxes;
 mod either;
+mod fragments;
 mod indexer;
 pub mod samples;
+mod tail;
 pub mod write;
 
-pub use either::Mp4Indexer;
+pub use either::{Mp4Indexer, default_plain_mp4};
 pub use indexer::Fmp4Indexer;
 
 /// The `container` name used in [`MediaError`](crate::index::MediaError)s.

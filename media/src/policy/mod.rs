@@ -127,10 +127,7 @@ impl Policy {
     }
 
     fn build(options: PolicyOptions, indexer: Option<Box<dyn ContainerIndexer>>) -> Self {
-        #[cfg(feature = "remux")]
-        let plain_mp4 = Some(crate::remux::plain_mp4());
-        #[cfg(not(feature = "remux"))]
-        let plain_mp4 = None;
+        let plain_mp4 = crate::mp4::default_plain_mp4();
         Policy {
             options,
             state: State::Idle,

@@ -6,6 +6,12 @@
 //! its `moov` in the first request; for a file with `moov` at the end, the
 //! walk asks for the header right after `mdat` — one more round trip, and
 //! nothing of the media in between.
+//!
+//! The cursor and the `moov` bytes live in an [`io::Window`](crate::io::Window).
+//! Unlike the fMP4 reader, the walk holds no partial box header: a header
+//! is read from the feed that brings it whole, and one that a feed cuts off
+//! is asked for again from its start ([`HEADER`] bytes). The `moov` is read
+//! in place when one feed holds it whole, else held until it is.
 
 use std::ops::Range;
 
@@ -13,6 +19,7 @@ use super::{CONTAINER, Fragment, PlanOptions, Remux};
 use crate::index::{
     Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
 };
+use crate::io::Window;
 use crate::mp4::boxes::{BoxHeader, Child, HeaderRead, malformed, moov};
 use crate::mp4::samples::MovieSamples;
 
@@ -29,13 +36,13 @@ const HEADER: u64 = 16;
 #[derive(Debug)]
 pub struct Mp4Remuxer {
     options: PlanOptions,
-    /// File offset of the next top-level box.
-    pos: u64,
-    /// The `moov` bytes so far, once its header was read.
-    moov: Vec<u8>,
+    /// The cursor (file offset of the next top-level box, or of the `moov`
+    /// once found) and the `moov` bytes held so far.
+    window: Window,
     /// Where `moov` lies, once its header was read.
     moov_range: Option<Range<u64>>,
     first: bool,
+    /// The first length a caller gave.
     file_len: Option<u64>,
     error: FirstError,
     /// The remuxer (until the player takes it), the plan and the index.
@@ -48,8 +55,7 @@ impl Mp4Remuxer {
     pub fn new(options: PlanOptions) -> Self {
         Mp4Remuxer {
             options,
-            pos: 0,
-            moov: Vec::new(),
+            window: Window::new(moov::MAX_SIZE as usize),
             moov_range: None,
             first: true,
             file_len: None,
@@ -80,8 +86,9 @@ impl Mp4Remuxer {
             if let Some(range) = self.moov_range.clone() {
                 return self.read_moov(range, offset, data);
             }
+            let pos = self.window.pos();
             if let Some(len) = self.file_len
-                && self.pos >= len
+                && pos >= len
             {
                 return Err(if self.first {
                     MediaError::UnknownFormat
@@ -92,20 +99,11 @@ impl Mp4Remuxer {
                     }
                 });
             }
-            let here = self
-                .pos
-                .checked_sub(offset)
-                .and_then(|skip| usize::try_from(skip).ok())
-                .and_then(|skip| data.get(skip..))
-                .unwrap_or(&[]);
-            let header = match BoxHeader::read(here, self.pos)? {
+            // Nothing is held here: the header is asked for from `pos`.
+            let here = self.window.at_cursor(offset, data);
+            let header = match BoxHeader::read(here, pos)? {
                 HeaderRead::Complete(h) => h,
-                HeaderRead::Need(_) => {
-                    return Ok(Step::NeedBytes {
-                        offset: self.pos,
-                        len: HEADER,
-                    });
-                }
+                HeaderRead::Need(_) => return Ok(self.window.request_more(HEADER)),
             };
             if self.first {
                 if !matches!(
@@ -118,7 +116,7 @@ impl Mp4Remuxer {
             }
             let size = match (header.size, self.file_len) {
                 (Some(size), _) => size,
-                (None, Some(len)) => len.saturating_sub(self.pos),
+                (None, Some(len)) => len.saturating_sub(pos),
                 (None, None) => {
                     return Err(MediaError::Unsupported {
                         container: CONTAINER,
@@ -126,10 +124,9 @@ impl Mp4Remuxer {
                     });
                 }
             };
-            let end = self
-                .pos
+            let end = pos
                 .checked_add(size)
-                .ok_or_else(|| malformed(self.pos, "box extends past 2^64 bytes"))?;
+                .ok_or_else(|| malformed(pos, "box extends past 2^64 bytes"))?;
             if let Some(len) = self.file_len
                 && end > len
             {
@@ -142,10 +139,10 @@ impl Mp4Remuxer {
                         limit: moov::MAX_SIZE,
                     });
                 }
-                self.moov_range = Some(self.pos..end);
+                self.moov_range = Some(pos..end);
                 continue;
             }
-            self.pos = end;
+            self.window.skip_to(end);
         }
     }
 
@@ -156,24 +153,17 @@ impl Mp4Remuxer {
         offset: u64,
         data: &[u8],
     ) -> Result<Step, MediaError> {
-        let have = range.start.saturating_add(self.moov.len() as u64);
-        if let Some(skip) = have
-            .checked_sub(offset)
-            .and_then(|s| usize::try_from(s).ok())
-            && let Some(new) = data.get(skip..)
-        {
-            let want = usize::try_from(range.end.saturating_sub(have)).unwrap_or(usize::MAX);
-            self.moov.extend_from_slice(new.get(..want).unwrap_or(new));
-        }
-        let have = range.start.saturating_add(self.moov.len() as u64);
-        if have < range.end {
-            return Ok(Step::NeedBytes {
-                offset: have,
-                len: range.end - have,
-            });
-        }
-        let moov = std::mem::take(&mut self.moov);
-        let header = match BoxHeader::read(&moov, range.start)? {
+        // The cursor is at the `moov`, whose size is within the window's
+        // bound (checked against `moov::MAX_SIZE` when its header was read).
+        let size = range.end.saturating_sub(range.start);
+        let Some(bytes) = self.window.view(offset, data, size)? else {
+            let have = self.window.end();
+            return Ok(self.window.request_more(range.end.saturating_sub(have)));
+        };
+        let moov = bytes
+            .get(..usize::try_from(size).unwrap_or(usize::MAX))
+            .unwrap_or(bytes);
+        let header = match BoxHeader::read(moov, range.start)? {
             HeaderRead::Complete(h) => h,
             HeaderRead::Need(_) => return Err(malformed(range.start, "'moov' header cut off")),
         };
@@ -192,6 +182,7 @@ impl Mp4Remuxer {
         let index = remux.media_index(&fragments, range);
         self.start = remux.start();
         self.done = Some((Some(remux), fragments, index));
+        self.window.release();
         Ok(Step::Ready)
     }
 }
@@ -206,7 +197,7 @@ impl ContainerIndexer for Mp4Remuxer {
         self.error.check()?;
         let result = self
             .run(offset, data, file_len)
-            .inspect_err(|_| self.moov = Vec::new());
+            .inspect_err(|_| self.window.release());
         self.error.record(result)
     }
 

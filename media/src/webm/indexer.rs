@@ -2,35 +2,26 @@
 //! file to a [`MediaIndex`] whose units are Clusters.
 //!
 //! It reads the EBML header and the Segment's top-level elements up to the
-//! first Cluster (buffering each of SeekHead, Info, Tracks and Cues whole,
-//! within limits), then either
+//! first Cluster (holding each of SeekHead, Info, Tracks and Cues whole,
+//! within limits, in its `Cursor`), then either
 //! - builds every unit from the Cues (found before the Clusters, or fetched
 //!   from the end of the file where the SeekHead says they are), or
 //! - returns an incomplete index and discovers Clusters one by one as the
-//!   caller keeps feeding the media bytes, skipping their payloads by offset
-//!   (live writers' unknown-size Clusters end where the next top-level
-//!   element starts).
+//!   caller keeps feeding the media bytes (`ClusterWalk`, in `scan`).
 
-use super::cluster::{self, ClusterScan};
 use super::cues::Cue;
-use super::ebml::{self, Header, MAX_HEADER_LEN};
+use super::cursor::Cursor;
+pub use super::cursor::MAX_HEADER_ELEMENT;
+use super::ebml::MAX_HEADER_LEN;
 use super::elements as id;
 use super::info::Info;
+use super::scan::{ClusterWalk, Media, Scanned};
 use super::seekhead::Seek;
 use super::{cues, header, info, malformed, seekhead, tracks};
 use crate::index::{
     Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
     TrackKind,
 };
-
-/// Largest SeekHead, Info, Tracks or Cues element we buffer. Cues of a
-/// two-hour film with a cue per second are about 50 KB; 16 MiB is generous
-/// while still bounding memory.
-pub const MAX_HEADER_ELEMENT: u64 = 16 << 20;
-
-/// Input is taken in pieces of at most this size, so that a large feed that
-/// is mostly Cluster payload is skipped rather than copied.
-const PIECE: usize = 64 << 10;
 
 /// Where the indexer is in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,19 +44,14 @@ enum State {
 #[derive(Debug)]
 pub struct WebmIndexer {
     state: State,
-    /// Buffered bytes; `buf[head]` is the byte at the cursor.
-    buf: Vec<u8>,
-    /// File offset of `buf[0]`.
-    base: u64,
-    head: usize,
-    file_len: Option<u64>,
+    /// Where the walk is, the bytes held from there, the file and Segment
+    /// ends.
+    cur: Cursor,
     /// The first error, repeated on every later call: the input is bad.
     failed: FirstError,
     /// File offset of the Segment payload: SeekHead and Cues positions
     /// count from here.
     segment_start: u64,
-    /// File offset where the Segment ends, unless its size is unknown.
-    segment_end: Option<u64>,
     info: Info,
     tracks: Vec<Track>,
     seeks: Vec<Seek>,
@@ -73,12 +59,8 @@ pub struct WebmIndexer {
     cues: Option<(u64, Vec<Cue>)>,
     first_cluster: u64,
     index: Option<MediaIndex>,
-    /// The Cluster being scanned.
-    scan: Option<ClusterScan>,
-    /// Offset and start time of the last unit, whose end is not known yet.
-    open_unit: Option<(u64, f64)>,
-    /// File offset where the last scanned Cluster ended.
-    last_cluster_end: u64,
+    /// The Cluster scan, when there are no usable Cues.
+    scan: ClusterWalk,
 }
 
 impl Default for WebmIndexer {
@@ -91,171 +73,16 @@ impl WebmIndexer {
     pub fn new() -> Self {
         WebmIndexer {
             state: State::EbmlHeader,
-            buf: Vec::new(),
-            base: 0,
-            head: 0,
-            file_len: None,
+            cur: Cursor::new(),
             failed: FirstError::default(),
             segment_start: 0,
-            segment_end: None,
             info: Info::default(),
             tracks: Vec::new(),
             seeks: Vec::new(),
             cues: None,
             first_cluster: 0,
             index: None,
-            scan: None,
-            open_unit: None,
-            last_cluster_end: 0,
-        }
-    }
-
-    /// File offset of the next byte to parse.
-    fn cursor(&self) -> u64 {
-        self.base + self.head as u64
-    }
-
-    /// File offset just past the buffered bytes.
-    fn have_end(&self) -> u64 {
-        self.base + self.buf.len() as u64
-    }
-
-    /// The buffered bytes from the cursor on.
-    fn avail(&self) -> &[u8] {
-        self.buf.get(self.head..).unwrap_or(&[])
-    }
-
-    /// Moves the cursor forward to `target`, dropping what lies before it;
-    /// bytes not yet received are skipped when they arrive.
-    fn skip_to(&mut self, target: u64) {
-        if target <= self.have_end() {
-            // target - base <= buf.len(), so it fits in usize.
-            self.head = usize::try_from(target - self.base).unwrap_or(self.buf.len());
-        } else {
-            self.jump(target);
-        }
-    }
-
-    /// Moves the cursor anywhere, forgetting the buffer.
-    fn jump(&mut self, target: u64) {
-        self.buf.clear();
-        self.base = target;
-        self.head = 0;
-    }
-
-    /// Takes the part of `data` (at file offset `offset`) that extends the
-    /// buffer contiguously; returns how many bytes of `data` it used or
-    /// skipped as already known, or `None` if `data` starts past a gap.
-    fn offer(&mut self, offset: u64, data: &[u8]) -> Option<usize> {
-        let have_end = self.have_end();
-        if offset > have_end {
-            return None;
-        }
-        let known = usize::try_from(have_end - offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
-        if known > 0 {
-            return Some(known);
-        }
-        let take = data.len().min(PIECE);
-        if self.head > 0 {
-            let cursor = self.cursor();
-            self.buf.drain(..self.head);
-            self.base = cursor;
-            self.head = 0;
-        }
-        self.buf.extend_from_slice(data.get(..take).unwrap_or(&[]));
-        Some(take)
-    }
-
-    /// What to ask for when `total` bytes from the cursor are needed. With a
-    /// known file length, asking past its end means the file is truncated.
-    fn need(&self, total: u64, what: &'static str) -> Result<Step, MediaError> {
-        let have_end = self.have_end();
-        let mut want_end = self.cursor().saturating_add(total);
-        if let Some(len) = self.file_len {
-            if have_end >= len {
-                return Err(MediaError::Truncated { len, what });
-            }
-            want_end = want_end.min(len);
-        }
-        Ok(Step::NeedBytes {
-            offset: have_end,
-            len: want_end.saturating_sub(have_end).max(1),
-        })
-    }
-
-    /// The element header at the cursor, if all its bytes are here.
-    fn header(&self) -> Result<Option<Header>, MediaError> {
-        ebml::read_header(self.avail()).map_err(|reason| malformed(self.cursor(), reason))
-    }
-
-    /// Where the element at the cursor ends, checked against overflow, the
-    /// file length and `parent_end`. Unknown sizes are refused here: only
-    /// Segment and Cluster may have one, and they are handled apart.
-    fn element_end(
-        &self,
-        h: &Header,
-        parent_end: Option<u64>,
-        what: &'static str,
-    ) -> Result<u64, MediaError> {
-        let at = self.cursor();
-        let Some(size) = h.size else {
-            return Err(malformed(
-                at,
-                "unknown size on an element that must have one",
-            ));
-        };
-        let end = at
-            .checked_add(h.len as u64)
-            .and_then(|e| e.checked_add(size))
-            .ok_or_else(|| malformed(at, "element size overflows"))?;
-        if parent_end.is_some_and(|p| end > p) {
-            return Err(malformed(at, "element extends past its parent"));
-        }
-        match self.file_len {
-            Some(len) if end > len => Err(MediaError::Truncated { len, what }),
-            _ => Ok(end),
-        }
-    }
-
-    /// Waits for a whole element of at most `limit` bytes at the cursor;
-    /// `Ok(Ok(total))` once header and payload are buffered, else
-    /// `Ok(Err(step))` with the request for the rest.
-    fn whole(
-        &self,
-        h: &Header,
-        limit: u64,
-        what: &'static str,
-    ) -> Result<Result<usize, Step>, MediaError> {
-        let end = self.element_end(h, self.segment_end, what)?;
-        let size = end - self.cursor() - h.len as u64;
-        if size > limit {
-            return Err(MediaError::TooLarge { what, limit });
-        }
-        // size <= limit (16 MiB), so the total fits in usize.
-        let total = h.len + usize::try_from(size).unwrap_or(usize::MAX - h.len);
-        if self.avail().len() >= total {
-            Ok(Ok(total))
-        } else {
-            self.need(total as u64, what).map(Err)
-        }
-    }
-
-    /// The payload of a whole element of `total` bytes at the cursor.
-    fn payload(&self, h: &Header, total: usize) -> (&[u8], u64) {
-        (
-            self.avail().get(h.len..total).unwrap_or(&[]),
-            self.cursor() + h.len as u64,
-        )
-    }
-
-    /// Where the media ends: the Segment end and the file end, whichever
-    /// is known and first.
-    fn media_end(&self) -> Option<u64> {
-        match (self.segment_end, self.file_len) {
-            (Some(s), Some(f)) => Some(s.min(f)),
-            (s, f) => s.or(f),
+            scan: ClusterWalk::default(),
         }
     }
 
@@ -270,93 +97,110 @@ impl WebmIndexer {
         loop {
             match self.state {
                 State::EbmlHeader => {
-                    let avail = self.avail();
+                    let avail = self.cur.avail();
                     let magic = id::EBML.to_be_bytes();
                     let n = avail.len().min(magic.len());
                     if avail.get(..n) != magic.get(..n) {
                         return Err(MediaError::UnknownFormat);
                     }
-                    let Some(h) = self.header()? else {
-                        return self.need(MAX_HEADER_LEN as u64, "EBML header");
+                    let Some(h) = self.cur.header()? else {
+                        return self.cur.need(MAX_HEADER_LEN as u64, "EBML header");
                     };
-                    let total = match self.whole(&h, header::MAX_EBML_HEADER, "EBML header")? {
+                    let total = match self.cur.whole(&h, header::MAX_EBML_HEADER, "EBML header")? {
                         Ok(total) => total,
                         Err(step) => return Ok(step),
                     };
-                    let (payload, at) = self.payload(&h, total);
+                    let (payload, at) = self.cur.payload(&h, total);
                     header::check(payload, at)?;
-                    self.skip_to(self.cursor() + total as u64);
+                    self.cur.skip_to(self.cur.at() + total as u64);
                     self.state = State::SegmentHeader;
                 }
                 State::SegmentHeader => {
-                    let Some(h) = self.header()? else {
-                        return self.need(MAX_HEADER_LEN as u64, "Segment");
+                    let Some(h) = self.cur.header()? else {
+                        return self.cur.need(MAX_HEADER_LEN as u64, "Segment");
                     };
                     if h.id != id::SEGMENT {
                         return Err(malformed(
-                            self.cursor(),
+                            self.cur.at(),
                             "expected a Segment after the EBML header",
                         ));
                     }
                     if h.size.is_some() {
-                        self.segment_end = Some(self.element_end(&h, None, "Segment")?);
+                        self.cur.segment_end = Some(self.cur.element_end(&h, None, "Segment")?);
                     }
-                    self.segment_start = self.cursor() + h.len as u64;
-                    self.skip_to(self.segment_start);
+                    self.segment_start = self.cur.at() + h.len as u64;
+                    self.cur.skip_to(self.segment_start);
                     self.state = State::TopLevel;
                 }
                 State::TopLevel => {
-                    if self.media_end().is_some_and(|end| self.cursor() >= end) {
-                        return Err(malformed(self.cursor(), "Segment without a Cluster"));
+                    if self.cur.media_end().is_some_and(|end| self.cur.at() >= end) {
+                        return Err(malformed(self.cur.at(), "Segment without a Cluster"));
                     }
-                    let Some(h) = self.header()? else {
-                        return self.need(MAX_HEADER_LEN as u64, "Segment element");
+                    let Some(h) = self.cur.header()? else {
+                        return self.cur.need(MAX_HEADER_LEN as u64, "Segment element");
                     };
                     match h.id {
                         id::CLUSTER => {
-                            self.first_cluster = self.cursor();
+                            self.first_cluster = self.cur.at();
                             return self.after_headers();
                         }
                         id::SEEK_HEAD | id::INFO | id::TRACKS | id::CUES => {
-                            let total =
-                                match self.whole(&h, MAX_HEADER_ELEMENT, "WebM header element")? {
-                                    Ok(total) => total,
-                                    Err(step) => return Ok(step),
-                                };
-                            let (payload, at) = self.payload(&h, total);
+                            let total = match self.cur.whole(
+                                &h,
+                                MAX_HEADER_ELEMENT,
+                                "WebM header element",
+                            )? {
+                                Ok(total) => total,
+                                Err(step) => return Ok(step),
+                            };
+                            let (payload, at) = self.cur.payload(&h, total);
                             match h.id {
                                 id::SEEK_HEAD => self.seeks = seekhead::parse(payload, at)?,
                                 id::INFO => self.info = info::parse(payload, at)?,
                                 id::TRACKS => self.tracks = tracks::parse(payload, at)?,
-                                _ => self.cues = Some((self.cursor(), cues::parse(payload, at)?)),
+                                _ => self.cues = Some((self.cur.at(), cues::parse(payload, at)?)),
                             }
-                            self.skip_to(self.cursor() + total as u64);
+                            self.cur.skip_to(self.cur.at() + total as u64);
                         }
                         _ => {
-                            let end = self.element_end(&h, self.segment_end, "Segment element")?;
-                            self.skip_to(end);
+                            let end = self.cur.element_end(
+                                &h,
+                                self.cur.segment_end,
+                                "Segment element",
+                            )?;
+                            self.cur.skip_to(end);
                         }
                     }
                 }
                 State::CuesAtEnd => {
-                    let Some(h) = self.header()? else {
-                        return self.need(MAX_HEADER_LEN as u64, "Cues");
+                    let Some(h) = self.cur.header()? else {
+                        return self.cur.need(MAX_HEADER_LEN as u64, "Cues");
                     };
                     if h.id != id::CUES {
                         // A stale SeekHead: index by scanning instead.
                         return Ok(self.start_scan());
                     }
-                    let total = match self.whole(&h, MAX_HEADER_ELEMENT, "Cues")? {
+                    let total = match self.cur.whole(&h, MAX_HEADER_ELEMENT, "Cues")? {
                         Ok(total) => total,
                         Err(step) => return Ok(step),
                     };
-                    let (payload, at) = self.payload(&h, total);
-                    self.cues = Some((self.cursor(), cues::parse(payload, at)?));
+                    let (payload, at) = self.cur.payload(&h, total);
+                    self.cues = Some((self.cur.at(), cues::parse(payload, at)?));
                     return Ok(self.index_from_cues());
                 }
                 State::Scan => {
-                    if !self.scan_step()? {
-                        return Ok(Step::Ready);
+                    let mut media = Media {
+                        info: &self.info,
+                        tracks: &self.tracks,
+                        index: &mut self.index,
+                    };
+                    match self.scan.step(&mut self.cur, &mut media)? {
+                        Scanned::Progress => {}
+                        Scanned::Wait => return Ok(Step::Ready),
+                        Scanned::Finished => {
+                            self.cur.release();
+                            self.state = State::Done;
+                        }
                     }
                 }
                 State::Done => return Ok(Step::Ready),
@@ -394,10 +238,10 @@ impl WebmIndexer {
             .and_then(|s| self.segment_start.checked_add(s.position))
             .filter(|&at| at > self.first_cluster);
         match cues_at {
-            Some(at) if self.media_end().is_none_or(|end| at < end) => {
-                self.jump(at);
+            Some(at) if self.cur.media_end().is_none_or(|end| at < end) => {
+                self.cur.jump(at);
                 self.state = State::CuesAtEnd;
-                self.need(MAX_HEADER_LEN as u64, "Cues")
+                self.cur.need(MAX_HEADER_LEN as u64, "Cues")
             }
             _ => Ok(self.start_scan()),
         }
@@ -405,8 +249,8 @@ impl WebmIndexer {
 
     /// Switches to discovering Clusters from the first one.
     fn start_scan(&mut self) -> Step {
-        if self.cursor() != self.first_cluster {
-            self.jump(self.first_cluster);
+        if self.cur.at() != self.first_cluster {
+            self.cur.jump(self.first_cluster);
         }
         self.index = Some(self.base_index());
         self.state = State::Scan;
@@ -422,7 +266,7 @@ impl WebmIndexer {
                 index.segments = segments;
                 index.complete = true;
                 self.index = Some(index);
-                self.buf = Vec::new();
+                self.cur.release();
                 self.state = State::Done;
                 Step::Ready
             }
@@ -439,7 +283,7 @@ impl WebmIndexer {
     /// with a video keyframe).
     fn cue_units(&self) -> Option<Vec<Segment>> {
         let (cues_at, cues) = self.cues.as_ref()?;
-        let media_end = self.media_end()?;
+        let media_end = self.cur.media_end()?;
         let any_video = cues.iter().any(|c| self.is_video_track(c.track));
         let mut points: Vec<(u64, u64)> = cues
             .iter()
@@ -495,153 +339,6 @@ impl WebmIndexer {
         }
         Some(segments)
     }
-
-    /// One step of the Cluster scan; `Ok(false)` when it needs more bytes.
-    fn scan_step(&mut self) -> Result<bool, MediaError> {
-        let at = self.cursor();
-        let media_end = self.media_end();
-        let Some(mut c) = self.scan else {
-            // At the Segment's top level.
-            if media_end.is_some_and(|end| at >= end) {
-                self.finish_scan();
-                return Ok(true);
-            }
-            let Some(h) = self.header()? else {
-                return self.wait("Segment element");
-            };
-            if h.id == id::CLUSTER {
-                let end = match h.size {
-                    Some(_) => Some(self.element_end(&h, self.segment_end, "Cluster")?),
-                    None => None,
-                };
-                self.scan = Some(ClusterScan::new(at, end));
-                self.skip_to(at + h.len as u64);
-            } else {
-                let end = self.element_end(&h, self.segment_end, "Segment element")?;
-                self.skip_to(end);
-            }
-            return Ok(true);
-        };
-        let end_reached = match c.end {
-            Some(end) => at >= end,
-            None => media_end.is_some_and(|end| at >= end),
-        };
-        if end_reached {
-            return self.close_cluster(c).map(|()| true);
-        }
-        let Some(h) = self.header()? else {
-            return self.wait("Cluster element");
-        };
-        if c.end.is_none() && id::is_top_level(h.id) {
-            return self.close_cluster(c).map(|()| true);
-        }
-        let end = self.element_end(&h, c.end.or(self.segment_end), "Cluster element")?;
-        let size = end - at - h.len as u64;
-        match h.id {
-            id::CLUSTER_TIMECODE => {
-                if size > 8 {
-                    return Err(malformed(at, "Cluster Timecode longer than 8 bytes"));
-                }
-                let total = h.len + size as usize;
-                let Some(payload) = self.avail().get(h.len..total) else {
-                    return self.wait("Cluster Timecode");
-                };
-                c.timecode = Some(ebml::read_uint(payload).map_err(|r| malformed(at, r))?);
-            }
-            id::SIMPLE_BLOCK if c.keyframe.is_none() => {
-                let want = h.len + (size as usize).min(cluster::SIMPLE_BLOCK_HEADER_MAX);
-                let head = self.avail().get(h.len..).unwrap_or(&[]);
-                let head = head.get(..want - h.len).unwrap_or(head);
-                match cluster::simple_block(head).map_err(|r| malformed(at, r))? {
-                    Some((track, key)) => {
-                        if self.is_video_track(track) {
-                            c.keyframe = Some(key);
-                        }
-                    }
-                    None if self.avail().len() < want => return self.wait("SimpleBlock"),
-                    None => return Err(malformed(at, "SimpleBlock too short")),
-                }
-            }
-            _ => {}
-        }
-        self.skip_to(end);
-        let has_video = self.tracks.iter().any(|t| t.kind == TrackKind::Video);
-        if !c.decided && c.timecode.is_some() && (c.keyframe.is_some() || !has_video) {
-            self.decide(&mut c);
-            // Nothing else in a sized Cluster matters: skip its payload.
-            if let Some(end) = c.end {
-                self.skip_to(end);
-            }
-        }
-        self.scan = Some(c);
-        Ok(true)
-    }
-
-    /// In the scan, more bytes are needed: that is a plain `Ready` (the
-    /// caller keeps feeding), unless the file is known to end here.
-    fn wait(&self, what: &'static str) -> Result<bool, MediaError> {
-        match self.file_len {
-            Some(len) if self.have_end() >= len => Err(MediaError::Truncated { len, what }),
-            _ => Ok(false),
-        }
-    }
-
-    /// Starts a unit at Cluster `c`, closing the open one, unless `c`
-    /// cannot start one (its first video block is not a keyframe, or its
-    /// time goes backwards): then it joins the open unit.
-    fn decide(&mut self, c: &mut ClusterScan) {
-        c.decided = true;
-        let start = self.info.seconds(c.timecode.unwrap_or(0) as f64);
-        match self.open_unit {
-            Some((_, open_start)) if c.keyframe == Some(false) || start <= open_start => {}
-            Some((open_at, open_start)) => {
-                if let Some(index) = self.index.as_mut() {
-                    index.segments.push(Segment {
-                        start: open_start,
-                        end: start,
-                        bytes: open_at..c.offset,
-                    });
-                }
-                self.open_unit = Some((c.offset, start));
-            }
-            None => self.open_unit = Some((c.offset, start)),
-        }
-    }
-
-    /// The Cluster ends at the cursor.
-    fn close_cluster(&mut self, mut c: ClusterScan) -> Result<(), MediaError> {
-        if !c.decided {
-            if c.timecode.is_none() {
-                return Err(malformed(c.offset, "Cluster without a Timecode"));
-            }
-            self.decide(&mut c);
-        }
-        self.scan = None;
-        self.last_cluster_end = self.cursor();
-        Ok(())
-    }
-
-    /// The media ended: close the last unit at the duration.
-    fn finish_scan(&mut self) {
-        let duration = self.info.duration_seconds();
-        if let (Some((at, start)), Some(index)) = (self.open_unit.take(), self.index.as_mut()) {
-            let end = duration.unwrap_or(start).max(start);
-            index.segments.push(Segment {
-                start,
-                end,
-                bytes: at..self.last_cluster_end.max(at),
-            });
-        }
-        if let Some(index) = self.index.as_mut() {
-            index.complete = true;
-            // The scan covered the whole file, so its end is the duration.
-            if index.duration.is_none() {
-                index.duration = index.segments.last().map(|s| s.end);
-            }
-        }
-        self.buf = Vec::new();
-        self.state = State::Done;
-    }
 }
 
 impl ContainerIndexer for WebmIndexer {
@@ -653,7 +350,7 @@ impl ContainerIndexer for WebmIndexer {
     ) -> Result<Step, MediaError> {
         self.failed.check()?;
         if file_len.is_some() {
-            self.file_len = file_len;
+            self.cur.file_len = file_len;
         }
         let result = self.feed_inner(offset, data);
         self.failed.record(result)
@@ -668,7 +365,7 @@ impl WebmIndexer {
     fn feed_inner(&mut self, mut offset: u64, mut data: &[u8]) -> Result<Step, MediaError> {
         let mut step = self.run()?;
         while !data.is_empty() && self.state != State::Done {
-            let Some(used) = self.offer(offset, data) else {
+            let Some(used) = self.cur.offer(offset, data) else {
                 break;
             };
             offset = offset.saturating_add(used as u64);

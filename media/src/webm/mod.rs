@@ -5,16 +5,21 @@
 //! One file per concern, in the style of symphonia's demuxers: [`ebml`]
 //! decodes the variable-length integers, [`header`], [`info`], [`tracks`],
 //! [`cues`], [`seekhead`] and [`cluster`] each read one element from an
-//! already-buffered payload, and [`indexer`] is the sans-I/O state machine
-//! that decides which bytes it needs next.
+//! already-held payload; `cursor` holds the bytes at the walk's position (an
+//! [`io::Window`](crate::io::Window)) and checks each element's size before
+//! the walk waits for it; `scan` discovers Clusters when there are no Cues;
+//! and [`indexer`] is the sans-I/O state machine, from the EBML header
+//! through the Cues, that decides which bytes it needs next.
 
 pub mod cluster;
 pub mod cues;
+mod cursor;
 pub mod ebml;
 pub mod elements;
 pub mod header;
 pub mod indexer;
 pub mod info;
+mod scan;
 pub mod seekhead;
 pub mod tracks;
 
