@@ -13,10 +13,17 @@
 //! --all-targets` and `cargo test` cover it; there, no browser exists, so
 //! [`mse_supported`] answers `false`.
 
+mod events;
+mod fallback;
 mod fetcher;
+mod hold;
 mod js;
+mod mse_queue;
 mod player;
 mod remux_bridge;
+mod source_buffer;
+mod stats;
+mod timer;
 
 use caudal_media::policy::PolicyOptions;
 use wasm_bindgen::prelude::*;
@@ -34,24 +41,7 @@ pub fn version() -> String {
 /// (old browsers, iOS Safari before 17.1, workers, non-browser hosts).
 #[wasm_bindgen(js_name = mseSupported)]
 pub fn mse_supported(mime: &str) -> bool {
-    media_source_present() && web_sys::MediaSource::is_type_supported(mime)
-}
-
-/// Whether the global object has a callable `MediaSource` constructor.
-///
-/// Checked before calling `MediaSource.isTypeSupported`, which would throw a
-/// `ReferenceError` through the wasm boundary if `MediaSource` were absent.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn media_source_present() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("MediaSource"))
-        .map(|ctor| ctor.is_function())
-        .unwrap_or(false)
-}
-
-/// On the host there is no browser, hence no `MediaSource`.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn media_source_present() -> bool {
-    false
+    js::media_source_present() && web_sys::MediaSource::is_type_supported(mime)
 }
 
 /// A player attached to one `<video>`.
