@@ -86,9 +86,11 @@ impl<C: Clone> MseQueue<C> {
         self.chunks.retain(|(offset, _)| offset.is_none());
         self.queue_end = offset;
         self.append_limit = offset;
-        // An earlier reset and the old run's end are superseded; removals
-        // still free memory.
-        self.ops.retain(|op| matches!(op, Op::Remove(..)));
+        // An earlier reset and the old run's end are superseded (the policy
+        // signals the end again for the new run); removals still free
+        // memory, and a duration update is said only once.
+        self.ops
+            .retain(|op| matches!(op, Op::Remove(..) | Op::Duration(_)));
         // Done in order, once no append or removal is running.
         self.ops.push_front(Op::Reset(timestamp_offset));
     }
@@ -223,6 +225,15 @@ mod tests {
             drain(&mut queue),
             ["Reset(Some(12.0))", "init", "Remove(0.0, 10.0)", "new run"]
         );
+    }
+
+    #[test]
+    fn a_duration_update_queued_before_a_seek_survives_the_new_run() {
+        let mut queue = Queue::default();
+        queue.push_file(0, 100, "old run");
+        queue.set_duration(61.5);
+        queue.reset_run(5000, None);
+        assert_eq!(drain(&mut queue), ["Reset(None)", "Duration(61.5)"]);
     }
 
     #[test]
