@@ -58,7 +58,9 @@ pub fn run_next(
             }
         }
         Some(Op::Remove(start, end)) => {
-            if sb.remove(start, end).is_ok() {
+            // Busy until `updateend`; a refused removal is skipped.
+            let removing = sb.remove(start, end).is_ok();
+            if removing {
                 return Ok(());
             }
         }
