@@ -90,15 +90,17 @@ impl From<RemoteError> for MediaError {
 /// Why bytes are not a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
-    #[error("the message ends early, at byte {at}")]
+    // The messages carry no fields: formatting them would cost the
+    // player's wasm more than they tell (Debug shows them).
+    #[error("the message ends early")]
     Short { at: usize },
-    #[error("wire version {found}, but this player speaks {WIRE_VERSION}")]
+    #[error("the message is of another wire version")]
     Version { found: u8 },
-    #[error("unknown {what} tag {tag}")]
+    #[error("an unknown tag")]
     Tag { what: &'static str, tag: u8 },
     #[error("a string that is not UTF-8")]
     Utf8,
-    #[error("{extra} bytes after the message")]
+    #[error("bytes after the message")]
     Trailing { extra: usize },
 }
 
@@ -344,17 +346,20 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        let short = WireError::Short { at: self.at };
-        let end = self.at.checked_add(n).ok_or(short.clone())?;
-        let taken = self.bytes.get(self.at..end).ok_or(short)?;
-        self.at = end;
+        let at = self.at;
+        let taken = at
+            .checked_add(n)
+            .and_then(|end| self.bytes.get(at..end))
+            .ok_or(WireError::Short { at })?;
+        self.at = at + n;
         Ok(taken)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+        let at = self.at;
+        self.take(N)?
+            .try_into()
+            .map_err(|_| WireError::Short { at })
     }
 
     fn u8(&mut self) -> Result<u8, WireError> {
