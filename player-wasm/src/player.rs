@@ -34,10 +34,11 @@ use crate::source_buffer::{self, Refused};
 use crate::stats;
 use crate::timer::{self, Alarm, Change, JsTimer};
 
-/// How often playback is sampled besides the media events. The policy
-/// needs it: a playhead that froze fires no more events, yet must be
-/// noticed as a stall (`Policy::handle_playback` cannot ask for a wake-up).
-const PLAYBACK_TICK_MS: i32 = 200;
+/// How often playback is sampled besides the media events, milliseconds.
+/// The policy needs it: a playhead that froze fires no more events, yet
+/// must be noticed as a stall, and `Policy::handle_playback` cannot ask for
+/// a wake-up of its own.
+const PLAYBACK_TICK_MS: f64 = 200.0;
 
 /// A registered listener, kept to remove it on destroy.
 type Listener = (
@@ -66,11 +67,12 @@ struct Inner {
     /// Dispatched once no borrow is held (listeners may call back in).
     events: Vec<Event>,
     listeners: Vec<Listener>,
-    /// Samples playback every [`PLAYBACK_TICK_MS`].
-    tick: Option<JsTimer>,
-    /// Wakes the policy at its [`Policy::poll_timeout`].
+    /// Rings at the policy's [`Policy::poll_timeout`] or the next playback
+    /// tick, whichever is nearer.
     alarm_timer: Option<JsTimer>,
     alarm: Alarm<Millis>,
+    /// When playback is sampled next (every [`PLAYBACK_TICK_MS`]).
+    next_tick: Millis,
     fallback_reason: Option<String>,
     /// Playback begins here, not at 0 (`Action::Configure`).
     start: f64,
@@ -102,9 +104,9 @@ impl Shared {
             destroyed: false,
             events: Vec::new(),
             listeners: Vec::new(),
-            tick: None,
             alarm_timer: None,
             alarm: Alarm::default(),
+            next_tick: 0.0,
             fallback_reason: None,
             start: 0.0,
         })));
@@ -152,7 +154,7 @@ impl Shared {
         for name in ["timeupdate", "waiting", "progress", "ended"] {
             shared.listen(target, name, |s, _| s.playback());
         }
-        shared.start_timers();
+        shared.start_timer();
         let now = js::now();
         shared.0.borrow_mut().policy.start(now);
         shared.drive();
@@ -188,20 +190,24 @@ impl Shared {
         })
     }
 
-    fn start_timers(&self) {
-        let mut tick = JsTimer::every(self.callback(Shared::playback));
-        tick.start(PLAYBACK_TICK_MS);
-        let alarm_timer = JsTimer::once(self.callback(Shared::alarm_rang));
+    /// The timer, armed by the first [`Shared::drive`].
+    fn start_timer(&self) {
+        let alarm_timer = JsTimer::new(self.callback(Shared::alarm_rang));
         let mut inner = self.0.borrow_mut();
-        inner.tick = Some(tick);
         inner.alarm_timer = Some(alarm_timer);
+        inner.next_tick = js::now() + PLAYBACK_TICK_MS;
     }
 
-    /// Keeps the alarm armed for the policy's next deadline (after any event
-    /// that may have moved it).
+    /// Keeps the timer armed for the policy's next deadline or the next
+    /// tick (after any event that may have moved the deadline).
     fn arm_alarm(inner: &mut Inner) {
         let wanted = match inner.mode {
-            Mode::Mse => inner.policy.poll_timeout(),
+            Mode::Mse => Some(
+                inner
+                    .policy
+                    .poll_timeout()
+                    .map_or(inner.next_tick, |at| at.min(inner.next_tick)),
+            ),
             // The browser plays: the policy is no longer woken.
             Mode::Native => None,
         };
@@ -292,10 +298,10 @@ impl Shared {
         self.drive();
     }
 
-    /// The policy's deadline came (or nearly: a deadline that moved later
-    /// is asked for again).
+    /// The policy's deadline or the playback tick came (or neither yet: a
+    /// deadline that moved later is asked for again).
     fn alarm_rang(&self) {
-        {
+        let tick = {
             let mut inner = self.0.borrow_mut();
             inner.alarm.rang();
             if inner.destroyed || inner.mode != Mode::Mse {
@@ -305,8 +311,17 @@ impl Shared {
             if inner.policy.poll_timeout().is_some_and(|at| now >= at) {
                 inner.policy.handle_timeout(now);
             }
+            let tick = now >= inner.next_tick;
+            if tick {
+                inner.next_tick = now + PLAYBACK_TICK_MS;
+            }
+            tick
+        };
+        if tick {
+            self.playback(); // drives
+        } else {
+            self.drive();
         }
-        self.drive();
     }
 
     /// An append or removal finished: the buffered ranges changed, so the
@@ -536,9 +551,6 @@ impl Shared {
         for (target, name, closure) in inner.listeners.drain(..) {
             let _ =
                 target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        }
-        if let Some(tick) = inner.tick.as_mut() {
-            tick.stop();
         }
         if let Some(alarm_timer) = inner.alarm_timer.as_mut() {
             alarm_timer.stop();

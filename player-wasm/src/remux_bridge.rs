@@ -21,6 +21,8 @@ use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
+use crate::js;
+
 #[wasm_bindgen]
 extern "C" {
     /// `RemuxSession` of the remuxer module. Its answers are
@@ -110,7 +112,10 @@ impl RemuxBridge {
                 let on_error = Closure::once(move |e: JsValue| {
                     *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
                         truncated: false,
-                        message: format!("the remuxer module did not load: {}", describe(&e)),
+                        message: format!(
+                            "the remuxer module did not load: {}",
+                            js::error_message(&e)
+                        ),
                     });
                     progress();
                 });
@@ -143,20 +148,11 @@ fn replay(slot: &RefCell<Slot>, session: RemuxSession) -> Slot {
     Slot::Ready(session)
 }
 
-fn describe(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            e.dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-        })
-        .unwrap_or_else(|| "unknown error".into())
-}
-
 /// A call that threw, as a [`MediaError`].
 fn thrown(e: &JsValue) -> MediaError {
     MediaError::Elsewhere {
         truncated: false,
-        message: describe(e),
+        message: js::error_message(e),
     }
 }
 

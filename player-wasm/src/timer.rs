@@ -1,13 +1,14 @@
-//! The shell's timers.
+//! The shell's timer.
 //!
 //! The policy says when it must be woken next ([`Policy::poll_timeout`]: a
-//! retry, a request gone silent); the shell keeps one browser timer armed
-//! for that moment. [`Alarm`] decides, as plain data, when that timer must
+//! retry, a request gone silent), and the shell samples playback on a
+//! steady tick besides; one browser timer is kept armed for the nearer of
+//! the two. [`Alarm`] decides, as plain data, when that timer must
 //! be set again: after every event the shell asks it, and it re-arms only
 //! when the deadline came nearer (a deadline that moved later — a request
 //! that delivered — lets the armed timer ring early, and the policy is asked
 //! again then), so a stream of chunks does not cost a timer call each.
-//! [`JsTimer`] is the browser timer that owns its callback.
+//! [`JsTimer`] is the browser timer, which owns its callback.
 //!
 //! [`Policy::poll_timeout`]: caudal_media::policy::Policy::poll_timeout
 
@@ -66,54 +67,35 @@ pub fn delay_ms(now: f64, at: f64) -> i32 {
     (at - now).ceil().clamp(0.0, f64::from(i32::MAX)) as i32
 }
 
-/// A browser timer (`setTimeout` or `setInterval`) and the callback it runs.
+/// A browser timer (`setTimeout`) and the callback it runs.
 pub struct JsTimer {
     callback: Closure<dyn FnMut()>,
-    repeat: bool,
     handle: Option<i32>,
 }
 
 impl JsTimer {
-    /// Runs `callback` once per [`JsTimer::start`].
-    pub fn once(callback: Closure<dyn FnMut()>) -> Self {
+    pub fn new(callback: Closure<dyn FnMut()>) -> Self {
         JsTimer {
             callback,
-            repeat: false,
             handle: None,
         }
     }
 
-    /// Runs `callback` every period given to [`JsTimer::start`].
-    pub fn every(callback: Closure<dyn FnMut()>) -> Self {
-        JsTimer {
-            callback,
-            repeat: true,
-            handle: None,
-        }
-    }
-
-    /// (Re)starts the timer `ms` from now.
+    /// Runs the callback once, `ms` from now (instead of any earlier start).
     pub fn start(&mut self, ms: i32) {
         self.stop();
         let Some(window) = web_sys::window() else {
             return;
         };
         let callback = self.callback.as_ref().unchecked_ref();
-        let handle = if self.repeat {
-            window.set_interval_with_callback_and_timeout_and_arguments_0(callback, ms)
-        } else {
-            window.set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms)
-        };
-        self.handle = handle.ok();
+        self.handle = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms)
+            .ok();
     }
 
     pub fn stop(&mut self) {
         if let (Some(handle), Some(window)) = (self.handle.take(), web_sys::window()) {
-            if self.repeat {
-                window.clear_interval_with_handle(handle);
-            } else {
-                window.clear_timeout_with_handle(handle);
-            }
+            window.clear_timeout_with_handle(handle);
         }
     }
 }
