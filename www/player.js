@@ -247,11 +247,6 @@
     this.setState('destroyed');
   };
 
-  /**
-   * Attach a player to `video` for `url`. Returns a Promise of the player
-   * (the MSE player will need the wasm; native playback starts at once).
-   * Attaching again to the same element replaces the previous player.
-   */
   /** The MSE player: the wasm Player (Caudal's buffer policy) behind the JS API. */
   function MsePlayer(video, url, options) {
     var inner = wasm.Player.attach(video, url, options || {});
@@ -273,6 +268,11 @@
     };
   }
 
+  /**
+   * Attach a player to `video` for `url`. Returns a Promise of the player
+   * (the MSE player will need the wasm; native playback starts at once).
+   * Attaching again to the same element replaces the previous player.
+   */
   function attach(video, url, options) {
     if (!video || typeof video.play !== 'function') {
       return Promise.reject(new TypeError('Caudal.attach: the first argument must be a <video> or <audio> element'));

@@ -37,3 +37,4 @@ pub mod probe;
 pub mod remux;
 pub mod sim;
 pub mod webm;
+pub mod wire;

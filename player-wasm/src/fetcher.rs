@@ -1,4 +1,11 @@
-//! One ranged HTTP request, streamed chunk by chunk into the player.
+//! One ranged HTTP request, streamed chunk by chunk to a [`FetchSink`].
+//!
+//! The fetcher knows nothing of the player: it reports the response head,
+//! each chunk and the end to its sink, and asks the sink whether the
+//! request is still wanted (an abort, a seek or a destroy drop it). The
+//! player (`player.rs`) is the sink.
+
+use std::ops::Range;
 
 use caudal_media::policy::{Outcome, RequestId};
 use js_sys::{Reflect, Uint8Array};
@@ -7,57 +14,72 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestInit, Response};
 
 use crate::js;
-use crate::player::Shared;
 
-/// Runs `GET url` for `range`, feeding the player as bytes arrive. Ends
-/// quietly once the player has dropped the request (abort, seek, destroy).
+/// Where a request's progress goes.
+pub trait FetchSink {
+    /// Whether request `id` is still wanted.
+    fn is_live(&self, id: RequestId) -> bool;
+    /// The response head: status and file length (if the headers tell);
+    /// false when the body is not wanted.
+    fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool;
+    /// The next chunk of the body.
+    fn data(&self, id: RequestId, chunk: Uint8Array);
+    /// The request ended; nothing more comes for `id`.
+    fn finish(&self, id: RequestId, outcome: Outcome);
+}
+
+/// Runs `GET url` for `range`, reporting to `sink` as bytes arrive. Ends
+/// quietly once the sink has dropped the request.
 pub async fn run(
-    shared: Shared,
+    sink: impl FetchSink,
     url: String,
     id: RequestId,
-    range: std::ops::Range<u64>,
+    range: Range<u64>,
     signal: AbortSignal,
 ) {
-    let outcome = stream(&shared, &url, id, &range, &signal).await;
+    let outcome = stream(&sink, &url, id, &range, &signal).await;
     if let Err(error) = outcome
-        && shared.is_live(id)
+        && sink.is_live(id)
     {
-        shared.finish(id, Outcome::NetworkError(js::error_message(&error)));
+        sink.finish(id, Outcome::NetworkError(js::error_message(&error)));
     }
 }
 
 async fn stream(
-    shared: &Shared,
+    sink: &impl FetchSink,
     url: &str,
     id: RequestId,
-    range: &std::ops::Range<u64>,
+    range: &Range<u64>,
     signal: &AbortSignal,
 ) -> Result<(), JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
     let init = RequestInit::new();
     init.set_signal(Some(signal));
     let headers = web_sys::Headers::new()?;
-    headers.set(
-        "Range",
-        &format!("bytes={}-{}", range.start, range.end.saturating_sub(1)),
-    )?;
+    headers.set("Range", &range_header(range))?;
     init.set_headers(&headers);
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await?
         .dyn_into()?;
     let status = response.status();
-    let total = total_length(&response);
-    if !shared.response(id, status, total) {
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let total = total_length(
+        status,
+        header("Content-Range").as_deref(),
+        header("Content-Length").as_deref(),
+    );
+    if !sink.response(id, status, total) {
         return Ok(());
     }
     let Some(body) = response.body() else {
-        shared.finish(id, Outcome::Complete);
+        sink.finish(id, Outcome::Complete);
         return Ok(());
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into()?;
     loop {
         let result = JsFuture::from(reader.read()).await?;
-        if !shared.is_live(id) {
+        if !sink.is_live(id) {
             let _ = reader.cancel();
             return Ok(());
         }
@@ -65,28 +87,59 @@ async fn stream(
             .as_bool()
             .unwrap_or(true);
         if done {
-            shared.finish(id, Outcome::Complete);
+            sink.finish(id, Outcome::Complete);
             return Ok(());
         }
         let chunk: Uint8Array = Reflect::get(&result, &JsValue::from_str("value"))?.dyn_into()?;
-        shared.data(id, chunk);
+        sink.data(id, chunk);
     }
 }
 
-/// The file length from `Content-Range: bytes a-b/LEN`, or Content-Length of a 200.
-fn total_length(response: &Response) -> Option<u64> {
-    let headers = response.headers();
-    if let Ok(Some(range)) = headers.get("Content-Range") {
+/// `bytes=a-b` for the half-open `range` (HTTP ranges are inclusive).
+fn range_header(range: &Range<u64>) -> String {
+    format!("bytes={}-{}", range.start, range.end.saturating_sub(1))
+}
+
+/// The file length from `Content-Range: bytes a-b/LEN`, or the
+/// Content-Length of a 200 (the whole file).
+fn total_length(
+    status: u16,
+    content_range: Option<&str>,
+    content_length: Option<&str>,
+) -> Option<u64> {
+    if let Some(range) = content_range {
         return range
             .rsplit_once('/')
             .and_then(|(_, len)| len.trim().parse().ok());
     }
-    if response.status() == 200 {
-        return headers
-            .get("Content-Length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse().ok());
+    if status == 200 {
+        return content_length.and_then(|v| v.trim().parse().ok());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_header_is_inclusive() {
+        assert_eq!(range_header(&(0..1024)), "bytes=0-1023");
+        assert_eq!(range_header(&(500..501)), "bytes=500-500");
+    }
+
+    #[test]
+    fn the_file_length_comes_from_content_range_or_a_whole_file_response() {
+        assert_eq!(
+            total_length(206, Some("bytes 0-1023/98765"), None),
+            Some(98765)
+        );
+        assert_eq!(
+            total_length(206, Some("bytes 0-1023/*"), Some("1024")),
+            None
+        );
+        assert_eq!(total_length(200, None, Some(" 4096 ")), Some(4096));
+        assert_eq!(total_length(206, None, Some("1024")), None);
+        assert_eq!(total_length(416, Some("bytes */5000"), None), Some(5000));
+    }
 }

@@ -1,5 +1,5 @@
 //! Small helpers at the JS boundary: reading options, building plain
-//! objects, the clock, dispatching events.
+//! objects, the clock, dispatching events, feature detection.
 
 use caudal_media::policy::Millis;
 use js_sys::{Object, Reflect};
@@ -58,4 +58,21 @@ pub fn is_dom_exception(error: &JsValue, name: &str) -> bool {
     error
         .dyn_ref::<web_sys::DomException>()
         .is_some_and(|e| e.name() == name)
+}
+
+/// Whether the global object has a callable `MediaSource` constructor.
+///
+/// Checked before calling `MediaSource.isTypeSupported`, which would throw a
+/// `ReferenceError` through the wasm boundary if `MediaSource` were absent.
+#[cfg(target_arch = "wasm32")]
+pub fn media_source_present() -> bool {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("MediaSource"))
+        .map(|ctor| ctor.is_function())
+        .unwrap_or(false)
+}
+
+/// On the host there is no browser, hence no `MediaSource`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn media_source_present() -> bool {
+    false
 }

@@ -2,21 +2,40 @@
 //!
 //! This crate is compiled to `wasm32-unknown-unknown` and loaded by
 //! `www/player.js` (the classic-script loader), which imports the
-//! wasm-bindgen "web" target output from `pkg/` next to itself.
-//!
-//! It exports [`Player`] (`attach`, `stats`, `destroy`), [`version`] and
+//! wasm-bindgen "web" target output from `pkg/` next to itself. It exports
+//! [`Player`] (`attach`, `stats`, `destroy`), [`version`] and
 //! [`mse_supported`]. All decisions — what to fetch, when to start, stall,
 //! resume, evict — are made by `caudal_media::policy::Policy`; this crate
 //! only performs them with MediaSource, fetch and timers.
+//!
+//! How the modules fit: `player` is the shell — it owns the policy and the
+//! browser objects, turns each browser event into a `handle_*` call and
+//! performs the actions that come back. It leans on leaves that never call
+//! it: `mse_queue` (what the SourceBuffer does next, plain data) and
+//! `source_buffer` (doing it), `hold` (holding playback at rate zero
+//! without taking it from the viewer), `timer` (the policy's deadline as a
+//! browser timer, and the playback tick), `fetcher` (one ranged request,
+//! reported to a sink the shell implements), `remux_bridge` (plain MP4s,
+//! read by the second wasm module `player-remux` through the
+//! `caudal_media::wire` codec), `events`, `stats` and `fallback` (what the
+//! page sees), and `js` (small helpers at the JS boundary). The pure
+//! leaves are tested natively.
 //!
 //! The crate also compiles for the host so that `cargo clippy --workspace
 //! --all-targets` and `cargo test` cover it; there, no browser exists, so
 //! [`mse_supported`] answers `false`.
 
+mod events;
+mod fallback;
 mod fetcher;
+mod hold;
 mod js;
+mod mse_queue;
 mod player;
 mod remux_bridge;
+mod source_buffer;
+mod stats;
+mod timer;
 
 use caudal_media::policy::PolicyOptions;
 use wasm_bindgen::prelude::*;
@@ -34,24 +53,7 @@ pub fn version() -> String {
 /// (old browsers, iOS Safari before 17.1, workers, non-browser hosts).
 #[wasm_bindgen(js_name = mseSupported)]
 pub fn mse_supported(mime: &str) -> bool {
-    media_source_present() && web_sys::MediaSource::is_type_supported(mime)
-}
-
-/// Whether the global object has a callable `MediaSource` constructor.
-///
-/// Checked before calling `MediaSource.isTypeSupported`, which would throw a
-/// `ReferenceError` through the wasm boundary if `MediaSource` were absent.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn media_source_present() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("MediaSource"))
-        .map(|ctor| ctor.is_function())
-        .unwrap_or(false)
-}
-
-/// On the host there is no browser, hence no `MediaSource`.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn media_source_present() -> bool {
-    false
+    js::media_source_present() && web_sys::MediaSource::is_type_supported(mime)
 }
 
 /// A player attached to one `<video>`.
@@ -115,10 +117,26 @@ fn policy_options(options: &JsValue) -> PolicyOptions {
 mod tests {
     use super::*;
 
+    /// The `version` the workspace manifest declares, read now (not when
+    /// the crate was compiled): `[workspace.package] version = "..."`.
+    fn manifest_version() -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let manifest = std::fs::read_to_string(path).expect("the workspace manifest");
+        let package = manifest
+            .split("[workspace.package]")
+            .nth(1)
+            .expect("a [workspace.package] table");
+        package
+            .lines()
+            .take_while(|line| !line.starts_with('['))
+            .find_map(|line| line.strip_prefix("version")?.trim().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .expect("a version in [workspace.package]")
+    }
+
     #[test]
-    fn version_is_the_crate_version() {
-        assert_eq!(version(), env!("CARGO_PKG_VERSION"));
-        assert!(!version().is_empty());
+    fn version_is_the_version_in_the_manifest() {
+        assert_eq!(version(), manifest_version());
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! The player: performs what the buffer policy decides. Owns the
-//! MediaSource, its one SourceBuffer, the in-flight fetches, and the
-//! listeners on the `<video>`; every browser event becomes a `handle_*`
+//! The player shell: performs what the buffer policy decides. Owns the
+//! MediaSource, its one SourceBuffer, the in-flight fetches, the timers and
+//! the listeners on the `<video>`; every browser event becomes a `handle_*`
 //! call on the policy, then [`Shared::drive`] drains its actions.
+//!
+//! The rules live in leaf modules this one uses: what the SourceBuffer does
+//! next ([`MseQueue`]) and how each step is done on it (`source_buffer`),
+//! holding playback ([`Hold`]), when to wake the policy ([`Alarm`]), the
+//! stats object, the native fallback; fetches report back through
+//! [`FetchSink`].
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use caudal_media::index::Presentation;
-use caudal_media::policy::{Action, Outcome, Policy, PolicyOptions, RequestId, State};
+use caudal_media::policy::{Action, Millis, Outcome, Policy, PolicyOptions, RequestId};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -17,29 +23,22 @@ use web_sys::{
     SourceBuffer,
 };
 
+use crate::events::{self, Event};
+use crate::fallback::{self, Mode};
+use crate::fetcher::{self, FetchSink};
+use crate::hold::Hold;
 use crate::js;
+use crate::mse_queue::MseQueue;
+use crate::remux_bridge::RemuxBridge;
+use crate::source_buffer::{self, Refused};
+use crate::stats;
+use crate::timer::{self, Alarm, Change, JsTimer};
 
-/// How often playback is sampled besides the media events.
-const TICK_MS: i32 = 200;
-
-/// How the file is played.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Caudal's policy drives MSE.
-    Mse,
-    /// The browser plays `src=` itself (MSE or the codecs unsupported).
-    Native,
-}
-
-/// A SourceBuffer operation that is not an append.
-#[derive(Debug)]
-enum Op {
-    /// `abort()` the segment parser (a new run), then maybe set `timestampOffset`.
-    Reset(Option<f64>),
-    Remove(f64, f64),
-    Duration(f64),
-    EndOfStream,
-}
+/// How often playback is sampled besides the media events, milliseconds.
+/// The policy needs it: a playhead that froze fires no more events, yet
+/// must be noticed as a stall, and `Policy::handle_playback` cannot ask for
+/// a wake-up of its own.
+const PLAYBACK_TICK_MS: f64 = 200.0;
 
 /// A registered listener, kept to remove it on destroy.
 type Listener = (
@@ -47,9 +46,6 @@ type Listener = (
     &'static str,
     Closure<dyn FnMut(web_sys::Event)>,
 );
-
-/// An event to dispatch once no borrow is held (listeners may call back in).
-type PendingEvent = (&'static str, JsValue);
 
 struct Inner {
     policy: Policy,
@@ -60,29 +56,23 @@ struct Inner {
     source_buffer: Option<SourceBuffer>,
     /// A Configure that came before `sourceopen`.
     pending_mime: Option<(String, Option<f64>, Option<Presentation>)>,
-    /// Chunks to append: file bytes with their offset (appended up to
-    /// `append_limit`), or built bytes (`None`: always appendable).
-    queue: VecDeque<(Option<u64>, Uint8Array)>,
-    /// False once the policy said it repackages: file bytes are not queued.
-    raw: bool,
-    /// Offset of the next media byte to queue.
-    queue_end: u64,
-    append_limit: u64,
-    ops: VecDeque<Op>,
+    /// What the SourceBuffer does next.
+    queue: MseQueue<Uint8Array>,
     requests: HashMap<u32, AbortController>,
     /// File offset where each live request's next byte goes.
     request_offsets: HashMap<u32, (u64, bool)>,
-    held: bool,
-    wants_play: bool,
-    /// The viewer's playback rate, restored on release.
-    user_rate: f64,
-    /// `ratechange` events we caused ourselves and must not take as the viewer's.
-    own_rate_changes: u32,
+    hold: Hold,
     mode: Mode,
     destroyed: bool,
-    events: Vec<PendingEvent>,
+    /// Dispatched once no borrow is held (listeners may call back in).
+    events: Vec<Event>,
     listeners: Vec<Listener>,
-    timer: Option<(i32, Closure<dyn FnMut()>)>,
+    /// Rings at the policy's [`Policy::poll_timeout`] or the next playback
+    /// tick, whichever is nearer.
+    alarm_timer: Option<JsTimer>,
+    alarm: Alarm<Millis>,
+    /// When playback is sampled next (every [`PLAYBACK_TICK_MS`]).
+    next_tick: Millis,
     fallback_reason: Option<String>,
     /// Playback begins here, not at 0 (`Action::Configure`).
     start: f64,
@@ -106,26 +96,21 @@ impl Shared {
             object_url: None,
             source_buffer: None,
             pending_mime: None,
-            queue: VecDeque::new(),
-            raw: true,
-            queue_end: 0,
-            append_limit: 0,
-            ops: VecDeque::new(),
+            queue: MseQueue::default(),
             requests: HashMap::new(),
             request_offsets: HashMap::new(),
-            held: false,
-            wants_play,
-            user_rate: 1.0,
-            own_rate_changes: 0,
+            hold: Hold::new(wants_play),
             mode: Mode::Mse,
             destroyed: false,
             events: Vec::new(),
             listeners: Vec::new(),
-            timer: None,
+            alarm_timer: None,
+            alarm: Alarm::default(),
+            next_tick: 0.0,
             fallback_reason: None,
             start: 0.0,
         })));
-        if !crate::media_source_present() {
+        if !js::media_source_present() {
             shared.fall_back("this browser has no Media Source Extensions");
             return shared;
         }
@@ -140,9 +125,7 @@ impl Shared {
             .0
             .borrow_mut()
             .policy
-            .set_plain_mp4(Some(Box::new(move || {
-                Box::new(crate::remux_bridge::RemuxBridge::new(progress))
-            })));
+            .set_plain_mp4(Some(Box::new(move || Box::new(RemuxBridge::new(progress)))));
         match MediaSource::new() {
             Ok(media_source) => {
                 let object_url = web_sys::Url::create_object_url_with_source(&media_source).ok();
@@ -197,22 +180,45 @@ impl Shared {
             .push((target.clone(), name, closure));
     }
 
-    fn start_timer(&self) {
+    /// A callback on this player that does nothing once it is gone.
+    fn callback(&self, run: fn(&Shared)) -> Closure<dyn FnMut()> {
         let weak = Rc::downgrade(&self.0);
-        let closure = Closure::<dyn FnMut()>::new(move || {
+        Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                let shared = Shared(inner);
-                shared.timeout_check();
-                shared.playback();
+                run(&Shared(inner));
             }
-        });
-        if let Some(window) = web_sys::window()
-            && let Ok(handle) = window.set_interval_with_callback_and_timeout_and_arguments_0(
-                closure.as_ref().unchecked_ref(),
-                TICK_MS,
-            )
-        {
-            self.0.borrow_mut().timer = Some((handle, closure));
+        })
+    }
+
+    /// The timer, armed by the first [`Shared::drive`].
+    fn start_timer(&self) {
+        let alarm_timer = JsTimer::new(self.callback(Shared::alarm_rang));
+        let mut inner = self.0.borrow_mut();
+        inner.alarm_timer = Some(alarm_timer);
+        inner.next_tick = js::now() + PLAYBACK_TICK_MS;
+    }
+
+    /// Keeps the timer armed for the policy's next deadline or the next
+    /// tick (after any event that may have moved the deadline).
+    fn arm_alarm(inner: &mut Inner) {
+        let wanted = match inner.mode {
+            Mode::Mse => Some(
+                inner
+                    .policy
+                    .poll_timeout()
+                    .map_or(inner.next_tick, |at| at.min(inner.next_tick)),
+            ),
+            // The browser plays: the policy is no longer woken.
+            Mode::Native => None,
+        };
+        let change = inner.alarm.update(wanted);
+        let Some(alarm_timer) = inner.alarm_timer.as_mut() else {
+            return;
+        };
+        match change {
+            Change::Keep => {}
+            Change::Cancel => alarm_timer.stop(),
+            Change::Arm(at) => alarm_timer.start(timer::delay_ms(js::now(), at)),
         }
     }
 
@@ -252,34 +258,26 @@ impl Shared {
     }
 
     fn play_event(&self) {
-        self.0.borrow_mut().wants_play = true;
+        self.0.borrow_mut().hold.set_wants_play(true);
         self.playback();
     }
 
     fn pause_event(&self) {
-        self.0.borrow_mut().wants_play = false;
+        self.0.borrow_mut().hold.set_wants_play(false);
         self.playback();
     }
 
     /// The viewer's rate is remembered; while held it stays at zero.
     fn rate_change(&self) {
         let mut inner = self.0.borrow_mut();
-        if inner.own_rate_changes > 0 {
-            inner.own_rate_changes -= 1;
-            return;
-        }
         let rate = inner.video.playback_rate();
-        if rate > 0.0 {
-            inner.user_rate = rate;
-        }
-        if inner.held && rate != 0.0 {
-            inner.own_rate_changes += 1;
-            inner.video.set_playback_rate(0.0);
+        if let Some(rate) = inner.hold.rate_changed(rate) {
+            inner.video.set_playback_rate(rate);
         }
     }
 
     /// Samples the `<video>` and tells the policy.
-    pub fn playback(&self) {
+    fn playback(&self) {
         {
             let mut inner = self.0.borrow_mut();
             if inner.destroyed || inner.mode != Mode::Mse {
@@ -290,7 +288,7 @@ impl Shared {
             let ranges: Vec<std::ops::Range<f64>> = (0..buffered.length())
                 .filter_map(|i| Some(buffered.start(i).ok()?..buffered.end(i).ok()?))
                 .collect();
-            let paused = !inner.wants_play;
+            let paused = !inner.hold.wants_play();
             // HAVE_FUTURE_DATA is 3: below it, the element cannot advance.
             let starved = !video.seeking() && video.ready_state() < 3 && !ranges.is_empty();
             inner
@@ -300,11 +298,29 @@ impl Shared {
         self.drive();
     }
 
-    fn timeout_check(&self) {
-        let mut inner = self.0.borrow_mut();
-        let now = js::now();
-        if inner.policy.poll_timeout().is_some_and(|at| now >= at) {
-            inner.policy.handle_timeout(now);
+    /// The policy's deadline or the playback tick came (or neither yet: a
+    /// deadline that moved later is asked for again).
+    fn alarm_rang(&self) {
+        let tick = {
+            let mut inner = self.0.borrow_mut();
+            inner.alarm.rang();
+            if inner.destroyed || inner.mode != Mode::Mse {
+                return;
+            }
+            let now = js::now();
+            if inner.policy.poll_timeout().is_some_and(|at| now >= at) {
+                inner.policy.handle_timeout(now);
+            }
+            let tick = now >= inner.next_tick;
+            if tick {
+                inner.next_tick = now + PLAYBACK_TICK_MS;
+            }
+            tick
+        };
+        if tick {
+            self.playback(); // drives
+        } else {
+            self.drive();
         }
     }
 
@@ -313,54 +329,6 @@ impl Shared {
     /// seek release as soon as enough is buffered). `playback` drives.
     fn update_end(&self) {
         self.playback();
-    }
-
-    // ------------------------------------------------------------ fetch callbacks
-
-    pub fn is_live(&self, id: RequestId) -> bool {
-        let inner = self.0.borrow();
-        !inner.destroyed && inner.requests.contains_key(&id.0)
-    }
-
-    /// Response headers; false when the body is not wanted.
-    pub fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool {
-        if !self.is_live(id) {
-            return false;
-        }
-        self.0
-            .borrow_mut()
-            .policy
-            .handle_response(js::now(), id, status, total);
-        self.drive();
-        self.is_live(id) && (200..300).contains(&status)
-    }
-
-    pub fn data(&self, id: RequestId, chunk: Uint8Array) {
-        {
-            let mut inner = self.0.borrow_mut();
-            let Some(&(offset, media)) = inner.request_offsets.get(&id.0) else {
-                return;
-            };
-            let len = u64::from(chunk.length());
-            inner.request_offsets.insert(id.0, (offset + len, media));
-            let bytes = chunk.to_vec();
-            if media && inner.raw && offset == inner.queue_end {
-                inner.queue.push_back((Some(offset), chunk));
-                inner.queue_end = offset + len;
-            }
-            inner.policy.handle_data(js::now(), id, &bytes);
-        }
-        self.drive();
-    }
-
-    pub fn finish(&self, id: RequestId, outcome: Outcome) {
-        {
-            let mut inner = self.0.borrow_mut();
-            inner.requests.remove(&id.0);
-            inner.request_offsets.remove(&id.0);
-            inner.policy.handle_done(js::now(), id, outcome);
-        }
-        self.drive();
     }
 
     // ------------------------------------------------------------ performing actions
@@ -384,6 +352,7 @@ impl Shared {
         self.pump();
         let (events, video) = {
             let mut inner = self.0.borrow_mut();
+            Self::arm_alarm(&mut inner);
             (std::mem::take(&mut inner.events), inner.video.clone())
         };
         for (name, detail) in events {
@@ -404,7 +373,7 @@ impl Shared {
                     inner.request_offsets.insert(id.0, (range.start, media));
                     inner.url.clone()
                 };
-                wasm_bindgen_futures::spawn_local(crate::fetcher::run(
+                wasm_bindgen_futures::spawn_local(fetcher::run(
                     self.clone(),
                     url,
                     id,
@@ -429,8 +398,7 @@ impl Shared {
                 {
                     let mut inner = self.0.borrow_mut();
                     if !raw {
-                        inner.raw = false;
-                        inner.queue.clear();
+                        inner.queue.repackaged();
                     }
                     // Before metadata this is the default playback start
                     // position: playback begins there, with no seek.
@@ -443,86 +411,48 @@ impl Shared {
             }
             Action::AppendData(bytes) => {
                 let chunk = Uint8Array::from(bytes.as_slice());
-                self.0.borrow_mut().queue.push_back((None, chunk));
+                self.0.borrow_mut().queue.push_built(chunk);
             }
-            Action::Append { end } => {
-                let mut inner = self.0.borrow_mut();
-                inner.append_limit = inner.append_limit.max(end);
-            }
+            Action::Append { end } => self.0.borrow_mut().queue.allow_until(end),
             Action::ResetRun {
                 offset,
                 timestamp_offset,
-            } => {
-                let mut inner = self.0.borrow_mut();
-                // File bytes of the old run go; built bytes stay (an init
-                // segment must still be appended, and a built fragment is
-                // valid wherever it lands).
-                inner.queue.retain(|(offset, _)| offset.is_none());
-                inner.queue_end = offset;
-                inner.append_limit = offset;
-                inner.ops.retain(|op| matches!(op, Op::Remove(..)));
-                // Done in order, once no append or removal is running.
-                inner.ops.push_front(Op::Reset(timestamp_offset));
-            }
-            Action::Evict { range } => {
-                if range.end > range.start {
-                    self.0
-                        .borrow_mut()
-                        .ops
-                        .push_back(Op::Remove(range.start, range.end));
-                }
-            }
-            // Holding is a playback rate of zero, not pause(): a viewer's
-            // play() promise must not be rejected because we are buffering.
+            } => self
+                .0
+                .borrow_mut()
+                .queue
+                .reset_run(offset, timestamp_offset),
+            Action::Evict { range } => self.0.borrow_mut().queue.remove(range),
             Action::Hold => {
                 let mut inner = self.0.borrow_mut();
-                if !inner.held {
-                    inner.held = true;
-                    let rate = inner.video.playback_rate();
-                    if rate > 0.0 {
-                        inner.user_rate = rate;
-                    }
-                    inner.own_rate_changes += 1;
-                    inner.video.set_playback_rate(0.0);
+                let rate = inner.video.playback_rate();
+                if let Some(rate) = inner.hold.hold(rate) {
+                    inner.video.set_playback_rate(rate);
                 }
             }
             Action::Release => {
                 let mut inner = self.0.borrow_mut();
-                if inner.held {
-                    inner.held = false;
-                    inner.own_rate_changes += 1;
-                    let rate = inner.user_rate;
+                if let Some(rate) = inner.hold.release() {
                     inner.video.set_playback_rate(rate);
                 }
-                if inner.wants_play && inner.video.paused() {
+                if inner.hold.wants_play() && inner.video.paused() {
                     let _ = inner.video.play();
                 }
             }
-            Action::Stall { position } => {
-                let detail = js::object(&[("position", JsValue::from_f64(position))]);
-                self.0.borrow_mut().events.push(("caudal:stall", detail));
-            }
-            Action::State { state, previous } => {
-                let detail = js::object(&[
-                    ("state", JsValue::from_str(state.as_str())),
-                    ("previous", JsValue::from_str(previous.as_str())),
-                ]);
-                self.0.borrow_mut().events.push(("caudal:state", detail));
-            }
-            Action::SetDuration(duration) => {
-                self.0.borrow_mut().ops.push_back(Op::Duration(duration))
-            }
-            Action::EndOfStream => self.0.borrow_mut().ops.push_back(Op::EndOfStream),
+            Action::Stall { position } => self.0.borrow_mut().events.push(events::stall(position)),
+            Action::State { state, previous } => self
+                .0
+                .borrow_mut()
+                .events
+                .push(events::state(state, previous)),
+            Action::SetDuration(duration) => self.0.borrow_mut().queue.set_duration(duration),
+            Action::EndOfStream => self.0.borrow_mut().queue.end_of_stream(),
             Action::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();
                 for (_, controller) in inner.requests.drain() {
                     controller.abort();
                 }
-                let detail = js::object(&[
-                    ("code", JsValue::from_str(code.as_str())),
-                    ("message", JsValue::from_str(&message)),
-                ]);
-                inner.events.push(("caudal:error", detail));
+                inner.events.push(events::error(code, &message));
             }
         }
     }
@@ -543,17 +473,8 @@ impl Shared {
             self.fall_back(&format!("this browser cannot play {mime} through MSE"));
             return;
         }
-        match media_source.add_source_buffer(mime) {
+        match source_buffer::add(&media_source, mime, duration, window) {
             Ok(source_buffer) => {
-                if let Some(duration) = duration.filter(|d| d.is_finite() && *d > 0.0) {
-                    media_source.set_duration(duration);
-                }
-                // Gapless: trim what native playback trims (MP3 encoder
-                // delay at the start, padding at the end).
-                if let Some(window) = window {
-                    source_buffer.set_timestamp_offset(window.offset);
-                    source_buffer.set_append_window_end(window.end);
-                }
                 self.0.borrow_mut().source_buffer = Some(source_buffer.clone());
                 self.listen(source_buffer.unchecked_ref(), "updateend", |s, _| {
                     s.update_end()
@@ -570,74 +491,21 @@ impl Shared {
     }
 
     /// Feeds the SourceBuffer: one operation at a time, each `updateend`
-    /// brings the next.
+    /// brings the next. A refused append stays queued; the policy hears why.
     fn pump(&self) {
         let mut inner = self.0.borrow_mut();
         let Some(sb) = inner.source_buffer.clone() else {
             return;
         };
-        if sb.updating() {
-            return;
-        }
-        match inner.ops.front() {
-            Some(Op::Reset(timestamp_offset)) => {
-                let timestamp_offset = *timestamp_offset;
-                inner.ops.pop_front();
-                let _ = sb.abort();
-                if let Some(time) = timestamp_offset {
-                    sb.set_timestamp_offset(time);
-                }
-            }
-            Some(Op::Remove(start, end)) => {
-                let (start, end) = (*start, *end);
-                inner.ops.pop_front();
-                if sb.remove(start, end).is_ok() {
-                    return;
-                }
-            }
-            Some(Op::Duration(duration)) => {
-                let duration = *duration;
-                inner.ops.pop_front();
-                if let Some(ms) = &inner.media_source
-                    && ms.ready_state() == MediaSourceReadyState::Open
-                    && duration.is_finite()
-                    && duration > 0.0
-                {
-                    ms.set_duration(duration);
-                }
-            }
-            Some(Op::EndOfStream) if inner.queue.is_empty() => {
-                inner.ops.pop_front();
-                if let Some(ms) = &inner.media_source
-                    && ms.ready_state() == MediaSourceReadyState::Open
-                {
-                    let _ = ms.end_of_stream();
-                }
-                return;
-            }
-            _ => {}
-        }
-        let limit = inner.append_limit;
-        let Some((offset, chunk)) = inner.queue.front().cloned() else {
-            return;
-        };
-        if offset.is_some_and(|offset| offset >= limit) {
-            return;
-        }
-        match sb.append_buffer_with_array_buffer_view(&chunk) {
-            Ok(()) => {
-                inner.queue.pop_front();
-            }
-            Err(error) if js::is_dom_exception(&error, "QuotaExceededError") => {
-                inner.policy.handle_quota_exceeded(js::now());
-            }
-            Err(error) => {
-                let message = js::error_message(&error);
-                inner.policy.handle_append_error(&message);
-            }
+        let media_source = inner.media_source.clone();
+        match source_buffer::run_next(&sb, media_source.as_ref(), &mut inner.queue) {
+            Ok(()) => {}
+            Err(Refused::Quota) => inner.policy.handle_quota_exceeded(js::now()),
+            Err(Refused::Error(message)) => inner.policy.handle_append_error(&message),
         }
     }
 
+    /// The browser plays the file itself from now on.
     fn fall_back(&self, reason: &str) {
         let mut inner = self.0.borrow_mut();
         for (_, controller) in inner.requests.drain() {
@@ -646,71 +514,29 @@ impl Shared {
         inner.mode = Mode::Native;
         inner.source_buffer = None;
         inner.media_source = None;
-        if let Some(url) = inner.object_url.take() {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        }
-        let url = inner.url.clone();
-        let wants_play = inner.wants_play;
-        inner.video.set_src(&url);
-        inner.video.set_autoplay(wants_play);
+        let object_url = inner.object_url.take();
+        fallback::play_natively(
+            &inner.video,
+            object_url,
+            &inner.url,
+            inner.hold.wants_play(),
+        );
         inner.fallback_reason = Some(reason.to_owned());
-        let detail = js::object(&[
-            ("state", JsValue::from_str("loading")),
-            ("previous", JsValue::from_str(inner.policy.state().as_str())),
-            ("mode", JsValue::from_str("native")),
-            ("reason", JsValue::from_str(reason)),
-        ]);
-        inner.events.push(("caudal:state", detail));
+        let event = events::native(inner.policy.state(), reason);
+        inner.events.push(event);
     }
 
     // ------------------------------------------------------------ the JS API
 
     pub fn stats(&self) -> JsValue {
         let inner = self.0.borrow();
-        let stats = inner.policy.stats();
-        let state = match inner.mode {
-            Mode::Mse => inner.policy.state(),
-            Mode::Native => State::Playing,
-        };
-        js::object(&[
-            (
-                "mode",
-                JsValue::from_str(if inner.mode == Mode::Mse {
-                    "mse"
-                } else {
-                    "native"
-                }),
-            ),
-            (
-                "state",
-                JsValue::from_str(if inner.mode == Mode::Mse {
-                    state.as_str()
-                } else {
-                    "native"
-                }),
-            ),
-            ("startupMs", js::opt_number(stats.startup_ms)),
-            ("stalls", JsValue::from_f64(f64::from(stats.stalls))),
-            ("stallMs", JsValue::from_f64(stats.stall_ms)),
-            (
-                "bytesFetched",
-                JsValue::from_f64(stats.bytes_fetched as f64),
-            ),
-            ("bufferAhead", JsValue::from_f64(stats.buffer_ahead)),
-            ("throughput", js::opt_number(stats.throughput)),
-            ("requests", JsValue::from_f64(f64::from(stats.requests))),
-            ("aborted", JsValue::from_f64(f64::from(stats.aborted))),
-            ("errors", JsValue::from_f64(f64::from(stats.retries))),
-            ("duration", js::opt_number(stats.duration)),
-            ("position", JsValue::from_f64(inner.video.current_time())),
-            (
-                "reason",
-                inner
-                    .fallback_reason
-                    .as_deref()
-                    .map_or(JsValue::NULL, JsValue::from_str),
-            ),
-        ])
+        stats::to_js(
+            inner.mode,
+            inner.policy.state(),
+            &inner.policy.stats(),
+            inner.video.current_time(),
+            inner.fallback_reason.as_deref(),
+        )
     }
 
     pub fn destroy(&self) {
@@ -726,8 +552,8 @@ impl Shared {
             let _ =
                 target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
         }
-        if let (Some((handle, _)), Some(window)) = (inner.timer.take(), web_sys::window()) {
-            window.clear_interval_with_handle(handle);
+        if let Some(alarm_timer) = inner.alarm_timer.as_mut() {
+            alarm_timer.stop();
         }
         if let Some(url) = inner.object_url.take() {
             let _ = web_sys::Url::revoke_object_url(&url);
@@ -737,5 +563,52 @@ impl Shared {
         inner.queue.clear();
         inner.source_buffer = None;
         inner.media_source = None;
+    }
+}
+
+/// Fetches report here: the policy hears of them, then drives.
+impl FetchSink for Shared {
+    fn is_live(&self, id: RequestId) -> bool {
+        let inner = self.0.borrow();
+        !inner.destroyed && inner.requests.contains_key(&id.0)
+    }
+
+    fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool {
+        if !self.is_live(id) {
+            return false;
+        }
+        self.0
+            .borrow_mut()
+            .policy
+            .handle_response(js::now(), id, status, total);
+        self.drive();
+        self.is_live(id) && (200..300).contains(&status)
+    }
+
+    fn data(&self, id: RequestId, chunk: Uint8Array) {
+        {
+            let mut inner = self.0.borrow_mut();
+            let Some(&(offset, media)) = inner.request_offsets.get(&id.0) else {
+                return;
+            };
+            let len = u64::from(chunk.length());
+            inner.request_offsets.insert(id.0, (offset + len, media));
+            let bytes = chunk.to_vec();
+            if media {
+                inner.queue.push_file(offset, len, chunk);
+            }
+            inner.policy.handle_data(js::now(), id, &bytes);
+        }
+        self.drive();
+    }
+
+    fn finish(&self, id: RequestId, outcome: Outcome) {
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.requests.remove(&id.0);
+            inner.request_offsets.remove(&id.0);
+            inner.policy.handle_done(js::now(), id, outcome);
+        }
+        self.drive();
     }
 }

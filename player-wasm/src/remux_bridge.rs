@@ -6,6 +6,8 @@
 //! is there, bytes fed to the reader are kept and it answers
 //! [`Step::Pending`]; once it is, they are replayed into a `RemuxSession` and the
 //! player is told to look again ([`Policy::handle_indexer_progress`]).
+//! What the module answers comes as [`caudal_media::wire`] messages,
+//! decoded here with the codec the module encodes them with.
 //!
 //! [`Policy::handle_indexer_progress`]: caudal_media::policy::Policy::handle_indexer_progress
 
@@ -13,17 +15,19 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use caudal_media::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Repackager, Segment, Step, Track,
-    TrackKind,
-};
-use js_sys::{Array, Float64Array, Function, Promise, Uint8Array};
+use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use caudal_media::wire::{self, Reply};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
+use crate::js;
+
 #[wasm_bindgen]
 extern "C" {
-    /// `RemuxSession` of the remuxer module.
+    /// `RemuxSession` of the remuxer module. Its answers are
+    /// [`caudal_media::wire`] messages; a call that throws all the same (a
+    /// panic, a module of another build) is caught as an error.
     type RemuxSession;
 
     #[wasm_bindgen(method, catch)]
@@ -31,10 +35,10 @@ extern "C" {
         this: &RemuxSession,
         offset: f64,
         data: &[u8],
-        file_len: f64,
-    ) -> Result<Vec<f64>, JsValue>;
-    #[wasm_bindgen(method)]
-    fn index(this: &RemuxSession) -> JsValue;
+        file_len: Option<f64>,
+    ) -> Result<Vec<u8>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn index(this: &RemuxSession) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method)]
     fn start(this: &RemuxSession) -> f64;
     #[wasm_bindgen(method)]
@@ -44,7 +48,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn reset(this: &RemuxSession, offset: f64);
     #[wasm_bindgen(method, catch)]
-    fn push(this: &RemuxSession, offset: f64, data: &[u8]) -> Result<Array, JsValue>;
+    fn push(this: &RemuxSession, offset: f64, data: &[u8]) -> Result<Vec<u8>, JsValue>;
 }
 
 thread_local! {
@@ -68,7 +72,8 @@ enum Slot {
         bytes: usize,
     },
     Ready(RemuxSession),
-    Failed(String),
+    /// Everything asked of it fails with this.
+    Failed(MediaError),
 }
 
 /// A plain-MP4 reader backed by the remuxer module.
@@ -98,15 +103,20 @@ impl RemuxBridge {
                         .map(JsCast::unchecked_into::<RemuxSession>);
                     let next = match session {
                         Ok(session) => replay(&ok_slot, session),
-                        Err(e) => Slot::Failed(describe(&e)),
+                        Err(e) => Slot::Failed(thrown(&e)),
                     };
                     *ok_slot.borrow_mut() = next;
                     ok_progress();
                 });
                 let err_slot = slot.clone();
                 let on_error = Closure::once(move |e: JsValue| {
-                    *err_slot.borrow_mut() =
-                        Slot::Failed(format!("the remuxer module did not load: {}", describe(&e)));
+                    *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
+                        truncated: false,
+                        message: format!(
+                            "the remuxer module did not load: {}",
+                            js::error_message(&e)
+                        ),
+                    });
                     progress();
                 });
                 let _ = promise.then2(&on_load, &on_error);
@@ -114,8 +124,10 @@ impl RemuxBridge {
                 on_error.forget();
             }
             _ => {
-                *slot.borrow_mut() =
-                    Slot::Failed("the remuxer module has no loader (player.js)".into());
+                *slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
+                    truncated: false,
+                    message: "the remuxer module has no loader (player.js)".into(),
+                });
             }
         }
         RemuxBridge { slot, index: None }
@@ -129,79 +141,65 @@ fn replay(slot: &RefCell<Slot>, session: RemuxSession) -> Slot {
         _ => Vec::new(),
     };
     for (offset, data, file_len) in pending {
-        if let Err(e) = session.feed(offset as f64, &data, file_len.map_or(-1.0, |l| l as f64)) {
-            return Slot::Failed(describe(&e));
+        if let Err(e) = feed(&session, offset, &data, file_len) {
+            return Slot::Failed(e);
         }
     }
     Slot::Ready(session)
 }
 
-fn describe(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            e.dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-        })
-        .unwrap_or_else(|| "unknown error".into())
-}
-
-/// An error the module threw, back as a [`MediaError`].
-fn error_from(e: &JsValue) -> MediaError {
-    let text = describe(e);
-    match text.strip_prefix("truncated:") {
-        Some(message) => MediaError::Elsewhere {
-            truncated: true,
-            message: message.to_owned(),
-        },
-        None => MediaError::Elsewhere {
-            truncated: false,
-            message: text.strip_prefix("format:").unwrap_or(&text).to_owned(),
-        },
+/// A call that threw, as a [`MediaError`].
+fn thrown(e: &JsValue) -> MediaError {
+    MediaError::Elsewhere {
+        truncated: false,
+        message: js::error_message(e),
     }
 }
 
-/// The index the module describes (see `RemuxSession::index`).
-fn read_index(value: &JsValue) -> Option<MediaIndex> {
-    let parts: &Array = value.dyn_ref()?;
-    let number = |i: u32| parts.get(i).as_f64();
-    let duration = number(0).filter(|d| d.is_finite());
-    let init = number(1)? as u64..number(2)? as u64;
-    let complete = number(3)? > 0.0;
-    let tracks = parts
-        .get(4)
-        .dyn_into::<Array>()
-        .ok()?
-        .iter()
-        .filter_map(|t| {
-            let t: Array = t.dyn_into().ok()?;
-            Some(Track {
-                id: t.get(0).as_f64()? as u64,
-                kind: if t.get(1).as_f64()? == 0.0 {
-                    TrackKind::Video
-                } else {
-                    TrackKind::Audio
-                },
-                codec: t.get(2).as_string()?,
-            })
-        })
-        .collect();
-    let units = parts.get(5).dyn_into::<Float64Array>().ok()?.to_vec();
-    let segments = units
-        .chunks_exact(4)
-        .map(|u| Segment {
-            start: u[0],
-            end: u[1],
-            bytes: u[2] as u64..u[3] as u64,
-        })
-        .collect();
-    Some(MediaIndex {
-        container: Container::Mp4,
-        tracks,
-        duration,
-        init,
-        segments,
-        complete,
-    })
+/// The module's answer, decoded; an error it reports comes back as one.
+fn reply(answer: Result<Vec<u8>, JsValue>) -> Result<Reply, MediaError> {
+    let bytes = answer.map_err(|e| thrown(&e))?;
+    match wire::decode(&bytes) {
+        Ok(Reply::Failed(error)) => Err(error.into()),
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(MediaError::Elsewhere {
+            truncated: false,
+            message: format!("the remuxer module's answer is malformed: {e}"),
+        }),
+    }
+}
+
+/// A well-formed answer to another question.
+fn out_of_turn(reply: &Reply) -> MediaError {
+    let what = match reply {
+        Reply::Step(_) => "a step",
+        Reply::Index(_) => "an index",
+        Reply::Fragments(_) => "fragments",
+        Reply::Failed(_) => "an error",
+    };
+    MediaError::Elsewhere {
+        truncated: false,
+        message: format!("the remuxer module answered {what} out of turn"),
+    }
+}
+
+fn feed(
+    session: &RemuxSession,
+    offset: u64,
+    data: &[u8],
+    file_len: Option<u64>,
+) -> Result<Step, MediaError> {
+    match reply(session.feed(offset as f64, data, file_len.map(|l| l as f64)))? {
+        Reply::Step(step) => Ok(step),
+        other => Err(out_of_turn(&other)),
+    }
+}
+
+fn read_index(session: &RemuxSession) -> Result<Option<MediaIndex>, MediaError> {
+    match reply(session.index())? {
+        Reply::Index(index) => Ok(index),
+        other => Err(out_of_turn(&other)),
+    }
 }
 
 impl ContainerIndexer for RemuxBridge {
@@ -226,23 +224,16 @@ impl ContainerIndexer for RemuxBridge {
                 }
                 Ok(Step::Pending)
             }
-            Slot::Failed(message) => Err(MediaError::Elsewhere {
-                truncated: false,
-                message: message.clone(),
-            }),
+            Slot::Failed(error) => Err(error.clone()),
             Slot::Ready(session) => {
-                let step = session
-                    .feed(offset as f64, data, file_len.map_or(-1.0, |l| l as f64))
-                    .map_err(|e| error_from(&e))?;
+                let step = feed(session, offset, data, file_len)?;
                 if self.index.is_none() {
-                    self.index = read_index(&session.index());
+                    self.index = read_index(session)?;
                 }
-                match step.as_slice() {
-                    [need, len] => Ok(Step::NeedBytes {
-                        offset: *need as u64,
-                        len: *len as u64,
-                    }),
-                    _ if self.index.is_some() => Ok(Step::Ready),
+                match step {
+                    Step::NeedBytes { offset, len } => Ok(Step::NeedBytes { offset, len }),
+                    // The remuxer is all there: it never waits on code.
+                    Step::Ready | Step::Pending if self.index.is_some() => Ok(Step::Ready),
                     _ => Err(MediaError::Elsewhere {
                         truncated: false,
                         message: "the remuxer module said ready without an index".into(),
@@ -294,14 +285,9 @@ impl Repackager for RemuxStream {
     }
 
     fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
-        let outputs = self
-            .session
-            .push(offset as f64, data)
-            .map_err(|e| error_from(&e))?;
-        Ok(outputs
-            .iter()
-            .filter_map(|o| o.dyn_into::<Uint8Array>().ok())
-            .map(|o| o.to_vec())
-            .collect())
+        match reply(self.session.push(offset as f64, data))? {
+            Reply::Fragments(fragments) => Ok(fragments),
+            other => Err(out_of_turn(&other)),
+        }
     }
 }
