@@ -106,7 +106,7 @@ impl Shared {
             listeners: Vec::new(),
             alarm_timer: None,
             alarm: Alarm::default(),
-            next_tick: 0.0,
+            next_tick: Millis::ZERO,
             fallback_reason: None,
             start: 0.0,
         })));
@@ -218,7 +218,7 @@ impl Shared {
         match change {
             Change::Keep => {}
             Change::Cancel => alarm_timer.stop(),
-            Change::Arm(at) => alarm_timer.start(timer::delay_ms(js::now(), at)),
+            Change::Arm(at) => alarm_timer.start(timer::delay_ms(js::now().as_f64(), at.as_f64())),
         }
     }
 
