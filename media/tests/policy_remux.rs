@@ -91,3 +91,111 @@ fn an_mp4_with_moov_at_the_end_is_remuxed_after_fetching_its_tail() {
 fn audio_only_m4a_is_remuxed() {
     check("audio.m4a", 3);
 }
+
+/// Like [`play`], with small requests (the run and the tail's side request
+/// both come in pieces) and the body of each response cut into `chunk`-byte
+/// pieces: the fetches it made, in order, and what it appended.
+fn play_in_pieces(
+    file: &[u8],
+    first_request: u64,
+    chunk: usize,
+) -> (Vec<std::ops::Range<u64>>, Vec<Vec<u8>>) {
+    let mut p = Policy::new(PolicyOptions {
+        goal: 1000.0,
+        first_request,
+        min_request: first_request,
+        max_request: first_request,
+        ..Default::default()
+    });
+    let mut now = Millis::ZERO;
+    p.start(now);
+    let (mut fetches, mut appended) = (Vec::new(), Vec::new());
+    for _ in 0..500 {
+        let actions: Vec<Action> = std::iter::from_fn(|| p.poll_action()).collect();
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            match &action {
+                Action::Fetch { id, range, .. } => {
+                    fetches.push(range.clone());
+                    now += 10.0;
+                    let end = (range.end as usize).min(file.len());
+                    p.handle_response(now, *id, 206, Some(file.len() as u64));
+                    for piece in file[range.start as usize..end].chunks(chunk) {
+                        now += 1.0;
+                        p.handle_data(now, *id, piece);
+                    }
+                    p.handle_done(now, *id, Outcome::Complete);
+                }
+                Action::AppendData(bytes) => appended.push(bytes.clone()),
+                Action::Fail { message, .. } => panic!("failed: {message}"),
+                _ => {}
+            }
+        }
+        p.handle_playback(now, 0.0, &[], true, false);
+    }
+    (fetches, appended)
+}
+
+/// What a run makes of `name` in pieces: its fetches and a digest of what
+/// it appended (count, bytes, byte sum).
+fn digest(name: &str, first_request: u64, chunk: usize) -> (Vec<std::ops::Range<u64>>, [u64; 3]) {
+    let (fetches, appended) = play_in_pieces(&fixture(name), first_request, chunk);
+    let len = appended.iter().map(|a| a.len() as u64).sum();
+    let sum = appended.iter().flatten().map(|&b| u64::from(b)).sum();
+    (fetches, [appended.len() as u64, len, sum])
+}
+
+/// Recorded before the early bytes were held once (by the policy alone):
+/// the `moov` at the end is fetched once, beside the run, then the run
+/// goes on, exactly as when three owners held a copy each.
+#[test]
+fn a_moov_at_the_end_makes_the_same_fetches_and_appends_as_before() {
+    assert_eq!(
+        digest("moov-end.mp4", 4096, 1000),
+        (
+            vec![
+                0..4096,
+                25829..25837,
+                25837..28869,
+                4096..8192,
+                8192..12288,
+                12288..16384,
+                16384..20480,
+                20480..24576,
+                24576..25829
+            ],
+            [4, 30638, 3503744]
+        )
+    );
+    assert_eq!(
+        digest("moov-end.mp4", 8192, 333),
+        (
+            vec![
+                0..8192,
+                25829..25837,
+                25837..28869,
+                8192..16384,
+                16384..24576,
+                24576..25829
+            ],
+            [4, 30638, 3503744]
+        )
+    );
+}
+
+#[test]
+fn a_faststart_mp4_makes_the_same_fetches_and_appends_as_before() {
+    assert_eq!(
+        digest("bframes.mp4", 8192, 333),
+        (
+            vec![0..8192, 8192..16384, 16384..24576, 24576..29610],
+            [4, 31247, 3557785]
+        )
+    );
+    assert_eq!(
+        digest("audio.m4a", 4096, 1000),
+        (vec![0..4096, 4096..8192, 8192..10380], [4, 12241, 1346676])
+    );
+}
