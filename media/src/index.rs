@@ -164,10 +164,16 @@ pub enum Step {
     /// unit) and units are appended as they are found.
     Ready,
     /// Nothing to ask: the indexer waits on something other than bytes
-    /// (the code that reads this file is loading). It keeps what it is fed,
-    /// and the caller is told when it moved on
-    /// ([`Policy::handle_indexer_progress`](crate::policy::Policy::handle_indexer_progress)).
+    /// (the code that reads this file is loading). It keeps nothing of what
+    /// it is fed; the caller is told when it moved on
+    /// ([`Policy::handle_indexer_progress`](crate::policy::Policy::handle_indexer_progress)),
+    /// and it then asks for a [`Step::Replay`].
     Pending,
+    /// Feed again every byte fed so far from `from` on (this feed too), in
+    /// the order first fed: a reader took over that has not seen them (the
+    /// plain-MP4 reader after the fMP4 one, or one whose code just loaded).
+    /// The caller holds them, so that they are held once.
+    Replay { from: u64 },
 }
 
 /// Why a file cannot be streamed.

@@ -118,6 +118,10 @@ pub fn encode(reply: &Reply) -> Vec<u8> {
                     put_u64(&mut out, *len);
                 }
                 Step::Pending => out.push(2),
+                Step::Replay { from } => {
+                    out.push(3);
+                    put_u64(&mut out, *from);
+                }
             }
         }
         Reply::Index(None) => out.extend([1, 0]),
@@ -177,6 +181,7 @@ pub fn decode(bytes: &[u8]) -> Result<Reply, WireError> {
                 len: r.u64()?,
             },
             2 => Step::Pending,
+            3 => Step::Replay { from: r.u64()? },
             tag => return Err(WireError::Tag { what: "step", tag }),
         }),
         1 => Reply::Index(match r.u8()? {
@@ -449,6 +454,7 @@ mod tests {
         let mut replies = vec![
             Reply::Step(Step::Ready),
             Reply::Step(Step::Pending),
+            Reply::Step(Step::Replay { from: 1 << 40 }),
             Reply::Step(Step::NeedBytes {
                 offset: u64::MAX - 7,
                 len: 1 << 33,

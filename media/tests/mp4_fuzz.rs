@@ -65,7 +65,7 @@ fn follow_requests(data: &[u8], chunk: usize, file_len: Option<u64>) -> usize {
                 assert_eq!(offset, ix.position(), "asks for what comes next");
                 offset
             }
-            Ok(Step::Pending) => panic!("never waits on code"),
+            Ok(Step::Pending | Step::Replay { .. }) => panic!("the fMP4 reader is one reader"),
             Ok(Step::Ready) if ix.index().is_some_and(|i| i.complete) => break,
             Ok(Step::Ready) => ix.position(),
             Err(_) => break,

@@ -3,9 +3,10 @@
 //! The remuxer is a third of the player's code and only plain MP4s need it,
 //! so it is a second wasm module. `player.js` hands this module a loader
 //! ([`set_remuxer_loader`]); the first plain MP4 calls it. Until the module
-//! is there, bytes fed to the reader are kept and it answers
-//! [`Step::Pending`]; once it is, they are replayed into a `RemuxSession` and the
-//! player is told to look again ([`Policy::handle_indexer_progress`]).
+//! is there, the reader answers [`Step::Pending`] and keeps nothing (the
+//! policy holds the bytes, once); once it is, the player is told to look
+//! again ([`Policy::handle_indexer_progress`]) and the reader asks to be
+//! fed everything again ([`Step::Replay`]), into a `RemuxSession`.
 //! What the module answers comes as [`caudal_media::wire`] messages,
 //! decoded here with the codec the module encodes them with.
 //!
@@ -62,16 +63,14 @@ pub fn set_remuxer_loader(loader: Function) {
     LOADER.with(|l| *l.borrow_mut() = Some(loader));
 }
 
-/// Most bytes kept while the module loads (the whole header of a plain
-/// MP4 with its `moov` fits many times over).
-const MAX_PENDING_BYTES: usize = 64 << 20;
-
 enum Slot {
-    Loading {
-        pending: Vec<(u64, Vec<u8>, Option<u64>)>,
-        bytes: usize,
+    Loading,
+    /// The module is there; `fed` once the session was asked to be fed
+    /// what came while it loaded.
+    Ready {
+        session: RemuxSession,
+        fed: bool,
     },
-    Ready(RemuxSession),
     /// Everything asked of it fails with this.
     Failed(MediaError),
 }
@@ -86,10 +85,7 @@ impl RemuxBridge {
     /// Starts loading the module; `progress` is called once it is ready (or
     /// failed), to make the player look at this reader again.
     pub fn new(progress: Rc<dyn Fn()>) -> RemuxBridge {
-        let slot = Rc::new(RefCell::new(Slot::Loading {
-            pending: Vec::new(),
-            bytes: 0,
-        }));
+        let slot = Rc::new(RefCell::new(Slot::Loading));
         let loader = LOADER.with(|l| l.borrow().clone());
         match loader.map(|f| f.call0(&JsValue::NULL)) {
             Some(Ok(promise)) => {
@@ -102,7 +98,10 @@ impl RemuxBridge {
                         .and_then(|c| js_sys::Reflect::construct(&c, &Array::new()))
                         .map(JsCast::unchecked_into::<RemuxSession>);
                     let next = match session {
-                        Ok(session) => replay(&ok_slot, session),
+                        Ok(session) => Slot::Ready {
+                            session,
+                            fed: false,
+                        },
                         Err(e) => Slot::Failed(thrown(&e)),
                     };
                     *ok_slot.borrow_mut() = next;
@@ -132,20 +131,6 @@ impl RemuxBridge {
         }
         RemuxBridge { slot, index: None }
     }
-}
-
-/// The session with everything fed while loading fed again, in order.
-fn replay(slot: &RefCell<Slot>, session: RemuxSession) -> Slot {
-    let pending = match &mut *slot.borrow_mut() {
-        Slot::Loading { pending, .. } => std::mem::take(pending),
-        _ => Vec::new(),
-    };
-    for (offset, data, file_len) in pending {
-        if let Err(e) = feed(&session, offset, &data, file_len) {
-            return Slot::Failed(e);
-        }
-    }
-    Slot::Ready(session)
 }
 
 /// A call that threw, as a [`MediaError`].
@@ -211,21 +196,14 @@ impl ContainerIndexer for RemuxBridge {
     ) -> Result<Step, MediaError> {
         let mut slot = self.slot.borrow_mut();
         match &mut *slot {
-            Slot::Loading { pending, bytes } => {
-                if !data.is_empty() {
-                    *bytes += data.len();
-                    if *bytes > MAX_PENDING_BYTES {
-                        return Err(MediaError::TooLarge {
-                            what: "MP4 header while the remuxer loads",
-                            limit: MAX_PENDING_BYTES as u64,
-                        });
-                    }
-                    pending.push((offset, data.to_vec(), file_len));
-                }
-                Ok(Step::Pending)
-            }
+            Slot::Loading => Ok(Step::Pending),
             Slot::Failed(error) => Err(error.clone()),
-            Slot::Ready(session) => {
+            // The session has seen nothing yet: everything again, this too.
+            Slot::Ready { fed, .. } if !*fed => {
+                *fed = true;
+                Ok(Step::Replay { from: 0 })
+            }
+            Slot::Ready { session, .. } => {
                 let step = feed(session, offset, data, file_len)?;
                 if self.index.is_none() {
                     self.index = read_index(session)?;
@@ -253,7 +231,7 @@ impl ContainerIndexer for RemuxBridge {
 
     fn start(&self) -> f64 {
         match &*self.slot.borrow() {
-            Slot::Ready(session) => session.start(),
+            Slot::Ready { session, .. } => session.start(),
             _ => 0.0,
         }
     }
@@ -261,7 +239,7 @@ impl ContainerIndexer for RemuxBridge {
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
         // A second handle on the same JS session: the reader keeps its own.
         let session = match &*self.slot.borrow() {
-            Slot::Ready(session) => JsValue::clone(session).unchecked_into::<RemuxSession>(),
+            Slot::Ready { session, .. } => JsValue::clone(session).unchecked_into::<RemuxSession>(),
             _ => return None,
         };
         session

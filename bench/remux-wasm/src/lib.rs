@@ -158,6 +158,13 @@ impl StreamRemux {
                     return Ok(());
                 }
                 Step::Ready => self.start(offset, &mut out)?,
+                // One reader, fed in order: it never asks to be fed again.
+                Step::Replay { from } => {
+                    return Err(DriveError::NotSequential {
+                        wanted: from,
+                        at: end,
+                    });
+                }
             }
         }
         let Some(stream) = self.stream.as_mut() else {

@@ -2,17 +2,14 @@
 //! remuxed); the first bytes do not say which, the `moov` does. The fMP4
 //! reader looks first; only when its `moov` turns out plain is the plain
 //! reader made (it may live in code loaded on demand: the player's remuxer
-//! is a second wasm module), and it is given every byte the fMP4 reader
-//! was given, in the same order.
+//! is a second wasm module), and the caller is asked to feed it every byte
+//! the fMP4 reader was given, in the same order ([`Step::Replay`]): the
+//! caller holds them already, so this reader keeps no copy.
 
 use std::ops::Range;
 
 use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
 use crate::mp4::Fmp4Indexer;
-
-/// Most bytes kept for the plain reader while the fMP4 reader decides: a
-/// `moov` larger than this is refused anyway by the remuxer's bound.
-const MAX_HELD_BYTES: usize = 64 << 20;
 
 /// An MP4 indexer that becomes the fMP4 reader or the plain-MP4 reader.
 pub struct Mp4Indexer {
@@ -20,9 +17,9 @@ pub struct Mp4Indexer {
     /// Makes the plain reader (none: this build cannot play plain MP4s).
     make_plain: Option<PlainMp4>,
     plain: Option<Box<dyn ContainerIndexer>>,
-    /// What the fMP4 reader was fed while undecided, for the plain reader.
-    held: Vec<(u64, Vec<u8>, Option<u64>)>,
-    held_bytes: usize,
+    /// Why the fMP4 reader gave up, when it was not for a plain `moov`: what
+    /// to report if the plain reader cannot make sense of the file either.
+    fmp4_error: Option<MediaError>,
 }
 
 impl std::fmt::Debug for Mp4Indexer {
@@ -30,7 +27,6 @@ impl std::fmt::Debug for Mp4Indexer {
         f.debug_struct("Mp4Indexer")
             .field("fragmented", &self.fragmented)
             .field("plain", &self.plain.is_some())
-            .field("held_bytes", &self.held_bytes)
             .finish()
     }
 }
@@ -69,12 +65,11 @@ impl Mp4Indexer {
             fragmented: Some(Fmp4Indexer::new()),
             make_plain,
             plain: None,
-            held: Vec::new(),
-            held_bytes: 0,
+            fmp4_error: None,
         }
     }
 
-    /// The plain reader, made now and given what the fMP4 reader saw.
+    /// The plain reader, made now: it is to be fed from the start.
     fn become_plain(&mut self) -> Result<Step, MediaError> {
         self.fragmented = None;
         let make = self
@@ -84,22 +79,8 @@ impl Mp4Indexer {
                 container: "mp4",
                 what: "a plain (not fragmented) MP4 in this build".into(),
             })?;
-        if self.held_bytes > MAX_HELD_BYTES {
-            return Err(MediaError::TooLarge {
-                what: "MP4 header before the 'moov'",
-                limit: MAX_HELD_BYTES as u64,
-            });
-        }
-        let plain = self.plain.insert(make());
-        let mut step = Err(MediaError::UnknownFormat);
-        for (offset, data, file_len) in std::mem::take(&mut self.held) {
-            step = plain.feed(offset, &data, file_len);
-            if step.is_err() {
-                break;
-            }
-        }
-        self.held_bytes = 0;
-        step
+        self.plain = Some(make());
+        Ok(Step::Replay { from: 0 })
     }
 }
 
@@ -111,7 +92,16 @@ impl ContainerIndexer for Mp4Indexer {
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
         if let Some(plain) = self.plain.as_mut() {
-            return plain.feed(offset, data, file_len);
+            let step = plain.feed(offset, data, file_len);
+            return match (step, &self.fmp4_error) {
+                (Err(_), Some(error)) => Err(error.clone()),
+                (step, _) => {
+                    if step == Ok(Step::Ready) {
+                        self.fmp4_error = None;
+                    }
+                    step
+                }
+            };
         }
         let Some(fragmented) = self.fragmented.as_mut() else {
             return Err(MediaError::UnknownFormat);
@@ -119,22 +109,21 @@ impl ContainerIndexer for Mp4Indexer {
         let step = fragmented.feed(offset, data, file_len);
         if step == Ok(Step::Ready) {
             // Fragmented: the plain reader will never be needed.
-            self.held = Vec::new();
-            self.held_bytes = 0;
             self.make_plain = None;
             return step;
-        }
-        if self.make_plain.is_some() && self.held_bytes <= MAX_HELD_BYTES {
-            self.held_bytes += data.len();
-            self.held.push((offset, data.to_vec(), file_len));
         }
         match step {
             // Not fragmented, or not readable as such (the plain reader
             // may still make sense of it): the plain reader's turn.
-            Err(error) if self.make_plain.is_some() => match self.become_plain() {
-                Err(_) if error != MediaError::NotFragmented => Err(error),
-                plain => plain,
-            },
+            Err(error) if self.make_plain.is_some() => {
+                if error != MediaError::NotFragmented {
+                    self.fmp4_error = Some(error.clone());
+                }
+                match self.become_plain() {
+                    Err(_) if error != MediaError::NotFragmented => Err(error),
+                    plain => plain,
+                }
+            }
             other => other,
         }
     }

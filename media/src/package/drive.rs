@@ -57,6 +57,11 @@ pub fn fragmented_mp4<S: ReadAt + ?Sized>(src: &mut S) -> Result<Indexed, S::Err
                 (offset, want) = (o, len.max(CHUNK));
                 continue;
             }
+            // A reader that took over: read it all again from there.
+            (Step::Replay { from }, _) => {
+                (offset, want) = (from, CHUNK);
+                continue;
+            }
             (Step::Ready, Some(index)) => index,
             // (Pending is for readers in code loaded on demand; ours are here.)
             (Step::Ready, None) | (Step::Pending, _) => return Err(stuck().into()),
@@ -117,6 +122,8 @@ pub fn scanned<S: ReadAt + ?Sized>(
                 jumped |= o > head_end;
                 (offset, want) = (o, len.max(CHUNK));
             }
+            // A reader that took over: read it all again from there.
+            Step::Replay { from } => (offset, want) = (from, CHUNK),
             Step::Pending => return Err(stuck().into()),
             Step::Ready => {
                 let index = ix.index().ok_or_else(stuck)?;

@@ -1,19 +1,20 @@
 //! Finding the index: telling the container from the first bytes, feeding
 //! the container reader the media run in order (and index bytes from
-//! elsewhere when it asks), and keeping the run's early bytes until the
-//! index says how to append them.
+//! elsewhere when it asks), and keeping what it was fed until the index is
+//! known (`held.rs`: the run's early bytes wait there to be appended, and a
+//! reader that takes over is fed them again).
 
 use std::ops::Range;
 
+use super::held::Held;
 use super::timeline;
 use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Presentation, Step};
 use crate::probe;
 
-/// Most run bytes kept while the index is not known yet (a plain MP4 with
-/// its `moov` at the end: the media before it waits to be remuxed).
-const MAX_EARLY_BYTES: usize = 16 << 20;
 /// Separate fetches for the index (e.g. Cues at the end) before giving up.
 const MAX_INDEX_FETCHES: u32 = 8;
+/// Most replays asked for in a row (each reader that takes over asks once).
+const MAX_REPLAYS: u32 = 4;
 
 pub(super) struct IndexFeed {
     /// The first bytes, until there are enough to tell the container.
@@ -28,9 +29,8 @@ pub(super) struct IndexFeed {
     fetches: u32,
     /// The indexer has been fed every byte before this offset of the media run.
     frontier: u64,
-    /// Run bytes that arrived before the index was known, from `early_start`.
-    early: Vec<u8>,
-    early_start: u64,
+    /// What the indexer was fed before the index was known (the one copy).
+    held: Held,
     /// Extra index bytes already asked for (see `ContainerIndexer::wants`).
     wanted: Option<Range<u64>>,
 }
@@ -48,8 +48,7 @@ impl IndexFeed {
             need: None,
             fetches: 0,
             frontier: 0,
-            early: Vec::new(),
-            early_start: 0,
+            held: Held::default(),
             wanted: None,
         }
     }
@@ -138,20 +137,42 @@ impl IndexFeed {
         Some((from, &data[skip..]))
     }
 
-    /// Feeds the indexer `data` at `offset`; `true` when it says the index
-    /// is ready. Bytes it needs within `run_reach` of the frontier come with
-    /// the media run anyway and are not fetched twice.
+    /// Feeds the indexer `data` at `offset` (from the media run, or from a
+    /// side request); `true` when it says the index is ready. Bytes it needs
+    /// within `run_reach` of the frontier come with the media run anyway
+    /// and are not fetched twice.
     pub(super) fn feed_at(
         &mut self,
         offset: u64,
         data: &[u8],
+        run: bool,
         file_len: Option<u64>,
         run_reach: u64,
     ) -> Result<bool, MediaError> {
         let Some(indexer) = self.indexer.as_mut() else {
             return Ok(false);
         };
-        let step = indexer.feed(offset, data, file_len)?;
+        if run {
+            self.held.note_run(offset, data.len(), file_len);
+        } else {
+            self.held.note_side(offset, data, file_len);
+        }
+        let mut step = indexer.feed(offset, data, file_len)?;
+        let mut replays = 0;
+        while let Step::Replay { from } = step {
+            replays += 1;
+            if replays > MAX_REPLAYS {
+                return Err(MediaError::Unsupported {
+                    container: "media",
+                    what: "a reader that asks for its bytes again and again".into(),
+                });
+            }
+            step = match self.held.replay(from, indexer.as_mut()) {
+                Some(step) => step?,
+                // Nothing held from there: let it say what it needs.
+                None => indexer.feed(from, &[], file_len)?,
+            };
+        }
         self.pending = false;
         match step {
             Step::NeedBytes { offset: need, len } => {
@@ -159,16 +180,23 @@ impl IndexFeed {
                 self.need = (!in_run).then(|| need..need.saturating_add(len.max(1)));
                 Ok(false)
             }
-            Step::Pending => {
+            // (A replay was answered above: the step is never one here.)
+            Step::Pending | Step::Replay { .. } => {
                 self.need = None;
                 self.pending = true;
                 Ok(false)
             }
             Step::Ready => {
                 self.need = None;
+                self.held.close();
                 Ok(true)
             }
         }
+    }
+
+    /// Bytes held for the indexer or for the first appends (each once).
+    pub(super) fn held_bytes(&self) -> usize {
+        self.held.bytes()
     }
 
     /// Asks for bytes that would complete the index (once per range).
@@ -228,18 +256,11 @@ impl IndexFeed {
 
     /// Keeps run bytes until the index says how to append them.
     pub(super) fn keep_early(&mut self, offset: u64, data: &[u8]) {
-        if self.early.is_empty() {
-            self.early_start = offset;
-        }
-        if offset == self.early_start + self.early.len() as u64
-            && self.early.len() + data.len() <= MAX_EARLY_BYTES
-        {
-            self.early.extend_from_slice(data);
-        }
+        self.held.keep_early(offset, data);
     }
 
     /// The early bytes, with the offset they start at, handed over once.
     pub(super) fn take_early(&mut self) -> (u64, Vec<u8>) {
-        (self.early_start, std::mem::take(&mut self.early))
+        self.held.take_early()
     }
 }

@@ -17,7 +17,8 @@
 //!
 //! | file | decides |
 //! |---|---|
-//! | `index_feed.rs` | which container, feeding its reader, early bytes kept before the index |
+//! | `index_feed.rs` | which container, feeding its reader (and feeding it again when one takes over) |
+//! | `held.rs` | the bytes fed before the index is known, held once: early run bytes, side bytes |
 //! | `append.rs` | configuring the SourceBuffer; bytes appended as they are or repackaged |
 //! | `schedule.rs` | what to fetch next: the goal, the memory cap, the end of the stream |
 //! | `requests.rs` | the two request slots (media run, index bytes elsewhere) |
@@ -37,6 +38,7 @@ mod action;
 mod append;
 mod buffer;
 mod error;
+mod held;
 mod index_feed;
 mod link;
 mod millis;
@@ -163,6 +165,7 @@ impl Policy {
         stats.buffer_ahead = self.buffered.ahead_of(self.playback.position());
         stats.duration = self.feed.duration();
         stats.position = self.playback.position();
+        stats.bytes_held = self.feed.held_bytes() as u64;
         stats
     }
 
@@ -339,7 +342,7 @@ impl Policy {
         if self.state == State::Error {
             return;
         }
-        if let Err(error) = self.feed_at(self.feed.frontier(), &[]) {
+        if let Err(error) = self.feed_at(self.feed.frontier(), &[], true) {
             self.fail_with(&error);
             return;
         }
@@ -495,21 +498,25 @@ impl Policy {
         if media {
             self.feed_continuing(offset, data)
         } else {
-            self.feed_at(offset, data)
+            self.feed_at(offset, data, false)
         }
     }
 
     /// Feeds the part of a media-run chunk that continues the indexer's frontier.
     fn feed_continuing(&mut self, offset: u64, data: &[u8]) -> Result<(), MediaError> {
         match self.feed.continuing(offset, data) {
-            Some((from, rest)) => self.feed_at(from, rest),
+            Some((from, rest)) => self.feed_at(from, rest, true),
             None => Ok(()),
         }
     }
 
-    fn feed_at(&mut self, offset: u64, data: &[u8]) -> Result<(), MediaError> {
+    /// Feeds the indexer bytes of the media `run`, or of a side request.
+    fn feed_at(&mut self, offset: u64, data: &[u8], run: bool) -> Result<(), MediaError> {
         let run_reach = self.link.request_size(&self.options);
-        if self.feed.feed_at(offset, data, self.file_len, run_reach)? {
+        if self
+            .feed
+            .feed_at(offset, data, run, self.file_len, run_reach)?
+        {
             if !self.append.configured() {
                 self.configure();
             }

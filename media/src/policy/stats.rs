@@ -14,4 +14,8 @@ pub struct Stats {
     pub buffer_ahead: f64,
     pub duration: Option<f64>,
     pub position: f64,
+    /// Bytes the policy holds because the index is not known yet: the
+    /// early run bytes and the index bytes fetched beside the run. No one
+    /// else holds a copy (the container readers ask for them again).
+    pub bytes_held: u64,
 }

@@ -28,6 +28,8 @@ pub fn drive(
                 pos = offset;
             }
             Step::Pending => panic!("the readers of this crate never wait on code"),
+            // A reader that took over (plain MP4): it reads from there again.
+            Step::Replay { from } => pos = from,
             Step::Ready => {
                 let index = ix.index().expect("index after Ready");
                 if index.complete || end == len {
