@@ -2,7 +2,10 @@
 //! with a simulated shell, what it asks to append must be an init segment
 //! and fragments that an fMP4 reader accepts, covering the whole movie.
 
-use caudal_media::index::{ContainerIndexer, Step};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
 use caudal_media::mp4::Fmp4Indexer;
 use caudal_media::policy::{Action, Millis, Outcome, Policy, PolicyOptions};
 
@@ -100,15 +103,30 @@ fn play_in_pieces(
     first_request: u64,
     chunk: usize,
 ) -> (Vec<std::ops::Range<u64>>, Vec<Vec<u8>>) {
-    let mut p = Policy::new(PolicyOptions {
+    let mut p = in_pieces(first_request);
+    p.start(Millis::ZERO);
+    serve(&mut p, Millis::ZERO, file, chunk)
+}
+
+/// A policy that asks for `request` bytes at a time.
+fn in_pieces(request: u64) -> Policy {
+    Policy::new(PolicyOptions {
         goal: 1000.0,
-        first_request,
-        min_request: first_request,
-        max_request: first_request,
+        first_request: request,
+        min_request: request,
+        max_request: request,
         ..Default::default()
-    });
-    let mut now = Millis::ZERO;
-    p.start(now);
+    })
+}
+
+/// Serves what `p` asks until it asks nothing more, each body in
+/// `chunk`-byte pieces: the fetches, in order, and what was appended.
+fn serve(
+    p: &mut Policy,
+    mut now: Millis,
+    file: &[u8],
+    chunk: usize,
+) -> (Vec<std::ops::Range<u64>>, Vec<Vec<u8>>) {
     let (mut fetches, mut appended) = (Vec::new(), Vec::new());
     for _ in 0..500 {
         let actions: Vec<Action> = std::iter::from_fn(|| p.poll_action()).collect();
@@ -142,9 +160,7 @@ fn play_in_pieces(
 /// it appended (count, bytes, byte sum).
 fn digest(name: &str, first_request: u64, chunk: usize) -> (Vec<std::ops::Range<u64>>, [u64; 3]) {
     let (fetches, appended) = play_in_pieces(&fixture(name), first_request, chunk);
-    let len = appended.iter().map(|a| a.len() as u64).sum();
-    let sum = appended.iter().flatten().map(|&b| u64::from(b)).sum();
-    (fetches, [appended.len() as u64, len, sum])
+    (fetches, bytes_digest(&appended))
 }
 
 /// Recorded before the early bytes were held once (by the policy alone):
@@ -198,4 +214,73 @@ fn a_faststart_mp4_makes_the_same_fetches_and_appends_as_before() {
         digest("audio.m4a", 4096, 1000),
         (vec![0..4096, 4096..8192, 8192..10380], [4, 12241, 1346676])
     );
+}
+
+/// The plain-MP4 reader as the player has it (the remux bridge): its code
+/// loads later. Until then it keeps nothing of what it is fed; once loaded
+/// it asks to be fed everything again, and reads with this crate's remuxer.
+struct LoadsLater {
+    loaded: Rc<Cell<bool>>,
+    replayed: bool,
+    remuxer: Box<dyn ContainerIndexer>,
+}
+
+impl ContainerIndexer for LoadsLater {
+    fn feed(&mut self, offset: u64, data: &[u8], len: Option<u64>) -> Result<Step, MediaError> {
+        if !self.loaded.get() {
+            return Ok(Step::Pending);
+        }
+        if !self.replayed {
+            self.replayed = true;
+            return Ok(Step::Replay { from: 0 });
+        }
+        self.remuxer.feed(offset, data, len)
+    }
+    fn index(&self) -> Option<&MediaIndex> {
+        self.remuxer.index()
+    }
+    fn start(&self) -> f64 {
+        self.remuxer.start()
+    }
+    fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
+        self.remuxer.take_repackager()
+    }
+}
+
+fn bytes_digest(appended: &[Vec<u8>]) -> [u64; 3] {
+    let len = appended.iter().map(|a| a.len() as u64).sum();
+    let sum = appended.iter().flatten().map(|&b| u64::from(b)).sum();
+    [appended.len() as u64, len, sum]
+}
+
+#[test]
+fn bytes_fetched_before_the_index_are_held_once_by_the_policy_while_the_remuxer_loads() {
+    let file = fixture("moov-end.mp4");
+    let loaded = Rc::new(Cell::new(false));
+    let mut p = in_pieces(4096);
+    let flag = loaded.clone();
+    p.set_plain_mp4(Some(Box::new(move || {
+        Box::new(LoadsLater {
+            loaded: flag,
+            replayed: false,
+            remuxer: caudal_media::remux::plain_mp4()(),
+        })
+    })));
+    p.start(Millis::ZERO);
+    let (_, appended) = serve(&mut p, Millis::ZERO, &file, 1000);
+    assert!(appended.is_empty(), "nothing to append before the remuxer");
+    let stats = p.stats();
+    assert!(stats.bytes_fetched > 25_000, "the run and the moov came");
+    // The reader kept nothing: every byte fetched is held, once, here.
+    assert_eq!(stats.bytes_held, stats.bytes_fetched);
+
+    loaded.set(true);
+    p.handle_indexer_progress(Millis::ZERO + 1000.0);
+    let (_, appended) = serve(&mut p, Millis::ZERO + 1000.0, &file, 1000);
+    assert_eq!(
+        bytes_digest(&appended),
+        digest("moov-end.mp4", 4096, 1000).1,
+        "the same appends as with a reader linked in"
+    );
+    assert_eq!(p.stats().bytes_held, 0, "let go once the index is known");
 }

@@ -152,3 +152,28 @@ impl ContainerIndexer for Mp4Indexer {
         self.plain.as_mut()?.take_repackager()
     }
 }
+
+#[cfg(all(test, feature = "remux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_moov_asks_to_be_fed_again_from_the_start() {
+        let file: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
+        let len = Some(file.len() as u64);
+        let mut ix = Mp4Indexer::new();
+        // The fMP4 reader sees the plain `moov`: the plain reader takes
+        // over, and it has seen nothing (this reader kept no copy).
+        assert_eq!(ix.feed(0, file, len), Ok(Step::Replay { from: 0 }));
+        assert!(ix.index().is_none());
+        assert_eq!(ix.feed(0, file, len), Ok(Step::Ready));
+        assert!(ix.index().is_some_and(|i| i.complete));
+    }
+
+    #[test]
+    fn a_fragmented_mp4_never_asks_for_a_replay() {
+        let file: &[u8] = include_bytes!("../../tests/fixtures/mp4/sidx.mp4");
+        let mut ix = Mp4Indexer::new();
+        assert_eq!(ix.feed(0, file, Some(file.len() as u64)), Ok(Step::Ready));
+    }
+}
