@@ -68,20 +68,6 @@ impl Mp4Indexer {
             fmp4_error: None,
         }
     }
-
-    /// The plain reader, made now: it is to be fed from the start.
-    fn become_plain(&mut self) -> Result<Step, MediaError> {
-        self.fragmented = None;
-        let make = self
-            .make_plain
-            .take()
-            .ok_or_else(|| MediaError::Unsupported {
-                container: "mp4",
-                what: "a plain (not fragmented) MP4 in this build".into(),
-            })?;
-        self.plain = Some(make());
-        Ok(Step::Replay { from: 0 })
-    }
 }
 
 impl ContainerIndexer for Mp4Indexer {
@@ -92,39 +78,36 @@ impl ContainerIndexer for Mp4Indexer {
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
         if let Some(plain) = self.plain.as_mut() {
-            let step = plain.feed(offset, data, file_len);
-            return match (step, &self.fmp4_error) {
+            return match (plain.feed(offset, data, file_len), &self.fmp4_error) {
                 (Err(_), Some(error)) => Err(error.clone()),
-                (step, _) => {
-                    if step == Ok(Step::Ready) {
-                        self.fmp4_error = None;
-                    }
-                    step
-                }
+                (step, _) => step,
             };
         }
         let Some(fragmented) = self.fragmented.as_mut() else {
             return Err(MediaError::UnknownFormat);
         };
         let step = fragmented.feed(offset, data, file_len);
-        if step == Ok(Step::Ready) {
+        if matches!(step, Ok(Step::Ready)) {
             // Fragmented: the plain reader will never be needed.
             self.make_plain = None;
             return step;
         }
-        match step {
+        match (step, self.make_plain.take()) {
             // Not fragmented, or not readable as such (the plain reader
-            // may still make sense of it): the plain reader's turn.
-            Err(error) if self.make_plain.is_some() => {
+            // may still make sense of it): the plain reader's turn. It has
+            // seen nothing: it is to be fed again from the start.
+            (Err(error), Some(make)) => {
+                self.fragmented = None;
+                self.plain = Some(make());
                 if error != MediaError::NotFragmented {
-                    self.fmp4_error = Some(error.clone());
+                    self.fmp4_error = Some(error);
                 }
-                match self.become_plain() {
-                    Err(_) if error != MediaError::NotFragmented => Err(error),
-                    plain => plain,
-                }
+                Ok(Step::Replay { from: 0 })
             }
-            other => other,
+            (step, make) => {
+                self.make_plain = make;
+                step
+            }
         }
     }
 

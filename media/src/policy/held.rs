@@ -3,8 +3,8 @@
 //! bytes fetched beside the run (a `moov` at the end). The container reader
 //! keeps no copy of them: when a reader takes over that has not seen them
 //! (the plain-MP4 reader after the fMP4 one, or one whose code just
-//! loaded), it asks for them again ([`Step::Replay`]) and is fed them in the
-//! order they were first fed.
+//! loaded), it asks for them again ([`Step::Replay`]) and is fed the run
+//! bytes, then the side bytes in the order they came.
 
 use crate::index::{ContainerIndexer, MediaError, Step};
 
@@ -14,37 +14,17 @@ const MAX_EARLY_BYTES: usize = 16 << 20;
 /// Most side bytes kept for a replay: a `moov` larger than this is refused
 /// anyway by the remuxer's bound.
 const MAX_SIDE_BYTES: usize = 64 << 20;
-/// Most separate feeds remembered for a replay (contiguous feeds of the
-/// same request count as one).
-const MAX_FEEDS: usize = 1024;
-
-/// Where the bytes of one feed are kept.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Source {
-    /// In the early run bytes, at their offset.
-    Run,
-    /// In the side bytes, from `at`.
-    Side { at: usize },
-}
-
-/// One feed given to the indexer before the index was known.
-#[derive(Debug)]
-struct Fed {
-    offset: u64,
-    len: usize,
-    file_len: Option<u64>,
-    source: Source,
-}
 
 #[derive(Debug, Default)]
 pub(super) struct Held {
     /// Run bytes that arrived before the index was known, from `early_start`.
     early: Vec<u8>,
     early_start: u64,
-    /// Index bytes fetched beside the run before the index was known.
+    /// Index bytes fed from side requests before the index was known...
     side: Vec<u8>,
-    /// What the indexer was fed, in order, while it had no index.
-    fed: Vec<Fed>,
+    /// ...as (file offset, length) pieces, in the order fed (one per run of
+    /// contiguous bytes: a few per file, each side request being one).
+    pieces: Vec<(u64, usize)>,
     /// The index is known: no reader will ask for a replay any more.
     closed: bool,
 }
@@ -77,93 +57,50 @@ impl Held {
     pub(super) fn close(&mut self) {
         self.closed = true;
         self.side = Vec::new();
-        self.fed = Vec::new();
-    }
-
-    /// The indexer is about to be fed `len` run bytes at `offset` (kept in
-    /// the early bytes, if they fit there).
-    pub(super) fn note_run(&mut self, offset: u64, len: usize, file_len: Option<u64>) {
-        let kept = offset >= self.early_start
-            && offset + len as u64 <= self.early_start + self.early.len() as u64;
-        if kept {
-            self.note(offset, len, file_len, Source::Run);
-        }
+        self.pieces = Vec::new();
     }
 
     /// The indexer is about to be fed `data`, index bytes at `offset` from
     /// a side request: kept, if they fit.
-    pub(super) fn note_side(&mut self, offset: u64, data: &[u8], file_len: Option<u64>) {
-        if self.closed || self.side.len() + data.len() > MAX_SIDE_BYTES {
+    pub(super) fn keep_side(&mut self, offset: u64, data: &[u8]) {
+        if self.closed || data.is_empty() || self.side.len() + data.len() > MAX_SIDE_BYTES {
             return;
         }
-        let at = self.side.len();
-        if self.note(offset, data.len(), file_len, Source::Side { at }) {
-            self.side.extend_from_slice(data);
+        self.side.extend_from_slice(data);
+        match self.pieces.last_mut() {
+            Some((at, len)) if *at + *len as u64 == offset => *len += data.len(),
+            _ => self.pieces.push((offset, data.len())),
         }
     }
 
-    /// Remembers a feed (merged with the one before when it continues it);
-    /// `false` when there is no room left to remember it.
-    fn note(&mut self, offset: u64, len: usize, file_len: Option<u64>, source: Source) -> bool {
-        if self.closed || len == 0 {
-            return false;
-        }
-        if let Some(last) = self.fed.last_mut() {
-            let continues = match (last.source, source) {
-                (Source::Run, Source::Run) => true,
-                (Source::Side { at: before }, Source::Side { at }) => before + last.len == at,
-                _ => false,
-            };
-            if continues && last.offset + last.len as u64 == offset && last.file_len == file_len {
-                last.len += len;
-                return true;
-            }
-        }
-        if self.fed.len() >= MAX_FEEDS {
-            return false;
-        }
-        self.fed.push(Fed {
-            offset,
-            len,
-            file_len,
-            source,
-        });
-        true
-    }
-
-    /// Feeds `indexer` again what it was fed from `from` on, in order;
-    /// stops at a step that is not about bytes (a reader that waits on its
-    /// code, or asks again). `None` when nothing held is from there.
+    /// Feeds `indexer` again, from `from` on, the run bytes it was fed (those
+    /// before `fed_to` that are kept), then the side bytes; stops at a step
+    /// that is not about bytes (a reader that waits on its code, or asks
+    /// again).
     pub(super) fn replay(
         &self,
         from: u64,
+        fed_to: u64,
+        file_len: Option<u64>,
         indexer: &mut dyn ContainerIndexer,
-    ) -> Option<Result<Step, MediaError>> {
-        let mut last = None;
-        for fed in &self.fed {
-            let end = fed.offset + fed.len as u64;
-            if end <= from {
-                continue;
-            }
-            let skip = from.saturating_sub(fed.offset) as usize;
-            let bytes = match fed.source {
-                Source::Run => {
-                    let at = (fed.offset - self.early_start) as usize;
-                    self.early.get(at + skip..at + fed.len)
-                }
-                Source::Side { at } => self.side.get(at + skip..at + fed.len),
-            };
-            let Some(bytes) = bytes else {
-                continue;
-            };
-            let step = indexer.feed(fed.offset + skip as u64, bytes, fed.file_len);
-            let more = matches!(step, Ok(Step::NeedBytes { .. } | Step::Ready));
-            last = Some(step);
-            if !more {
-                break;
+    ) -> Result<Step, MediaError> {
+        let start = from.max(self.early_start);
+        let kept = fed_to.saturating_sub(self.early_start) as usize;
+        let run = self
+            .early
+            .get(start.saturating_sub(self.early_start) as usize..kept.min(self.early.len()))
+            .unwrap_or_default();
+        let mut step = indexer.feed(start, run, file_len)?;
+        let mut at = 0;
+        for &(offset, len) in &self.pieces {
+            let piece = &self.side[at..at + len];
+            at += len;
+            let skip = from.saturating_sub(offset).min(len as u64);
+            if skip < len as u64 && matches!(step, Step::NeedBytes { .. } | Step::Ready) {
+                step = indexer.feed(offset + skip, &piece[skip as usize..], file_len)?;
             }
         }
-        last
+        Ok(step)
     }
 }
 
@@ -186,52 +123,55 @@ mod tests {
         }
     }
 
+    fn replayed(held: &Held, from: u64, fed_to: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut log = Log::default();
+        assert!(held.replay(from, fed_to, None, &mut log).is_ok());
+        log.0
+    }
+
     #[test]
-    fn a_replay_feeds_run_and_side_bytes_again_in_the_order_first_fed() {
+    fn a_replay_feeds_the_run_bytes_fed_then_the_side_bytes_in_order() {
         let mut held = Held::default();
         held.keep_early(0, b"abcd");
-        held.note_run(0, 4, Some(100));
-        held.note_side(90, b"xy", Some(100));
+        held.keep_side(90, b"xy");
         held.keep_early(4, b"ef");
-        held.note_run(4, 2, Some(100));
-        held.note_side(92, b"z", Some(100));
-        assert_eq!(held.bytes(), 9, "each byte once");
-        let mut log = Log::default();
-        assert!(held.replay(0, &mut log).is_some());
-        let fed: Vec<(u64, &[u8])> = log.0.iter().map(|(o, d)| (*o, &d[..])).collect();
+        held.keep_side(92, b"z");
+        held.keep_side(50, b"q");
+        assert_eq!(held.bytes(), 10, "each byte once");
+        let fed = |o: u64, d: &[u8]| (o, d.to_vec());
         assert_eq!(
-            fed,
-            [(0, &b"abcd"[..]), (90, b"xy"), (4, b"ef"), (92, b"z")]
+            replayed(&held, 0, 6),
+            [fed(0, b"abcdef"), fed(90, b"xyz"), fed(50, b"q")]
         );
-        let mut log = Log::default();
-        held.replay(2, &mut log);
-        assert_eq!(log.0[0], (2, b"cd".to_vec()), "from where it asks");
+        assert_eq!(
+            replayed(&held, 0, 3)[0],
+            fed(0, b"abc"),
+            "only the run bytes the reader was fed"
+        );
+        assert_eq!(
+            replayed(&held, 2, 6)[..2],
+            [fed(2, b"cdef"), fed(90, b"xyz")],
+            "from where it asks"
+        );
     }
 
     #[test]
-    fn contiguous_feeds_are_replayed_as_one_and_nothing_is_kept_once_closed() {
-        let mut held = Held::default();
-        held.note_side(10, b"ab", None);
-        held.note_side(12, b"cd", None);
-        let mut log = Log::default();
-        held.replay(0, &mut log);
-        assert_eq!(log.0, [(10, b"abcd".to_vec())]);
-        held.close();
-        held.note_side(14, b"ef", None);
-        assert_eq!(held.bytes(), 0);
-        assert!(held.replay(0, &mut Log::default()).is_none());
-    }
-
-    #[test]
-    fn run_bytes_not_kept_early_are_not_replayed() {
+    fn nothing_is_kept_for_a_replay_once_the_index_is_known() {
         let mut held = Held::default();
         held.keep_early(0, b"ab");
-        held.note_run(0, 2, None);
-        // Not contiguous with the early bytes: not kept, not replayed.
+        held.keep_side(10, b"cd");
+        held.close();
+        held.keep_side(14, b"ef");
+        assert_eq!(held.bytes(), 2, "the early bytes wait to be appended");
+        assert_eq!(held.take_early(), (0, b"ab".to_vec()));
+        assert_eq!(held.bytes(), 0);
+    }
+
+    #[test]
+    fn early_bytes_that_do_not_continue_the_run_are_not_kept() {
+        let mut held = Held::default();
+        held.keep_early(0, b"ab");
         held.keep_early(5, b"cd");
-        held.note_run(5, 2, None);
-        let mut log = Log::default();
-        held.replay(0, &mut log);
-        assert_eq!(log.0, [(0, b"ab".to_vec())]);
+        assert_eq!(replayed(&held, 0, 7), [(0, b"ab".to_vec())]);
     }
 }

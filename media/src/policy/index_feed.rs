@@ -152,26 +152,21 @@ impl IndexFeed {
         let Some(indexer) = self.indexer.as_mut() else {
             return Ok(false);
         };
-        if run {
-            self.held.note_run(offset, data.len(), file_len);
-        } else {
-            self.held.note_side(offset, data, file_len);
+        if !run {
+            self.held.keep_side(offset, data);
         }
         let mut step = indexer.feed(offset, data, file_len)?;
-        let mut replays = 0;
-        while let Step::Replay { from } = step {
-            replays += 1;
-            if replays > MAX_REPLAYS {
-                return Err(MediaError::Unsupported {
-                    container: "media",
-                    what: "a reader that asks for its bytes again and again".into(),
-                });
-            }
-            step = match self.held.replay(from, indexer.as_mut()) {
-                Some(step) => step?,
-                // Nothing held from there: let it say what it needs.
-                None => indexer.feed(from, &[], file_len)?,
-            };
+        for _ in 0..MAX_REPLAYS {
+            let Step::Replay { from } = step else { break };
+            step = self
+                .held
+                .replay(from, self.frontier, file_len, indexer.as_mut())?;
+        }
+        if let Step::Replay { .. } = step {
+            return Err(MediaError::Unsupported {
+                container: "media",
+                what: "a reader that keeps asking for a replay".into(),
+            });
         }
         self.pending = false;
         match step {
