@@ -48,7 +48,13 @@ export interface CaudalStats {
   bytesFetched: number | null;
   /** Seconds buffered ahead of the playhead. */
   bufferAhead: number;
-  /** Estimated throughput, bits per second. */
+  /**
+   * The link's estimated throughput, bits per second: the one figure the
+   * policy sizes its requests and scales its startup and resume thresholds
+   * by. null until a response has been measured, and in native mode. On a
+   * fast link (loopback, a LAN), where responses end in under 50 ms, it is a
+   * lower bound: the first such response's bytes over 50 ms.
+   */
   throughput: number | null;
   /** HTTP requests made. */
   requests: number | null;

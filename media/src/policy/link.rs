@@ -32,7 +32,13 @@ impl Link {
         }
     }
 
-    /// Bits per second, once there is a sample.
+    /// A response ended (see [`ThroughputEstimator::response_ended`]).
+    pub(super) fn on_done(&mut self) {
+        self.throughput.response_ended();
+    }
+
+    /// Bits per second, once there is a sample: the one estimate every
+    /// decision of the policy and `stats().throughput` read.
     pub(super) fn estimate(&self) -> Option<f64> {
         self.throughput.estimate()
     }
@@ -46,7 +52,7 @@ impl Link {
         let seconds = o
             .request_seconds
             .max(self.rtt_ms.unwrap_or(0.0) / 1000.0 * RTT_FACTOR);
-        match self.throughput.estimate() {
+        match self.estimate() {
             Some(bps) => ((bps / 8.0 * seconds) as u64).clamp(o.min_request, o.max_request),
             None => o.first_request,
         }

@@ -317,6 +317,7 @@ impl Policy {
         let Some(request) = self.requests.take(id, &mut self.timers) else {
             return;
         };
+        self.link.on_done();
         let ended = response::body_end(&request.range, request.received, outcome, self.file_len);
         if let Err(reason) = ended {
             self.schedule_retry(now, reason);

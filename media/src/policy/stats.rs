@@ -10,6 +10,8 @@ pub struct Stats {
     pub requests: u32,
     pub aborted: u32,
     pub retries: u32,
+    /// The link's bits per second, exactly as the policy's decisions read
+    /// it (request size, startup and resume thresholds, seeks).
     pub throughput: Option<f64>,
     pub buffer_ahead: f64,
     pub duration: Option<f64>,

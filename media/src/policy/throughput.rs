@@ -4,7 +4,13 @@
 //! believed at once and a burst only slowly.
 
 /// Milliseconds of a sample below which it only accumulates (timer noise).
+/// A whole response that arrives in less is counted as lasting this long
+/// (see [`ThroughputEstimator::response_ended`]).
 const MIN_SAMPLE_MS: f64 = 50.0;
+/// Fewest bytes a response that ends before [`MIN_SAMPLE_MS`] must bring to
+/// count: so many in so little time prove at least 10 Mbit/s, faster than
+/// the media it carries, so the bound never makes a fast link look slow.
+const MIN_FAST_RESPONSE_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ThroughputEstimator {
@@ -30,15 +36,34 @@ impl ThroughputEstimator {
     pub fn sample(&mut self, bytes: u64, ms: f64) {
         self.pending_bytes += bytes;
         self.pending_ms += ms.max(0.0);
-        if self.pending_ms < MIN_SAMPLE_MS {
-            return;
+        if self.pending_ms >= MIN_SAMPLE_MS {
+            self.commit();
         }
+    }
+
+    /// The pending bytes and time become one sample of both averages.
+    fn commit(&mut self) {
         let bits_per_second = self.pending_bytes as f64 * 8.0 * 1000.0 / self.pending_ms;
         let seconds = self.pending_ms / 1000.0;
         self.fast.add(seconds, bits_per_second);
         self.slow.add(seconds, bits_per_second);
         self.pending_bytes = 0;
         self.pending_ms = 0.0;
+    }
+
+    /// A response ended. If nothing has been measured yet and at least
+    /// [`MIN_FAST_RESPONSE_BYTES`] are pending, they count now, as if they
+    /// had taken [`MIN_SAMPLE_MS`]: on a fast link (loopback, a LAN)
+    /// responses finish in well under a millisecond and would never add up
+    /// to a sample, leaving the link unknown for good. The rate so counted
+    /// is a lower bound — the bytes came in that time or less. Once there is
+    /// an estimate, short pieces only accumulate.
+    pub fn response_ended(&mut self) {
+        if self.estimate().is_some() || self.pending_bytes < MIN_FAST_RESPONSE_BYTES {
+            return;
+        }
+        self.pending_ms = self.pending_ms.max(MIN_SAMPLE_MS);
+        self.commit();
     }
 
     /// Bits per second, once there is a sample.
@@ -109,6 +134,26 @@ mod tests {
         }
         u.sample(1_250_000, 1000.0); // one second at 10 Mbit/s
         assert!(u.estimate().expect("estimate") < 3_000_000.0);
+    }
+
+    #[test]
+    fn a_fast_response_counts_when_it_ends_as_a_lower_bound() {
+        let mut t = ThroughputEstimator::default();
+        // A few kilobytes fast prove little: they wait for more.
+        t.sample(4000, 1.0);
+        t.response_ended();
+        assert_eq!(t.estimate(), None);
+        t.sample(500_000, 0.2);
+        t.sample(500_000, 0.0); // a coarse clock: no time passed
+        assert_eq!(t.estimate(), None);
+        t.response_ended();
+        // 1,004,000 bytes in at most 50 ms: at least 160.64 Mbit/s.
+        let estimate = t.estimate().expect("estimate");
+        assert!((estimate - 160_640_000.0).abs() < 1.0, "{estimate}");
+        // Once measured, short pieces only accumulate again.
+        t.sample(1000, 1.0);
+        t.response_ended();
+        assert_eq!(t.estimate(), Some(estimate));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod retry;
 mod seek;
 mod stall;
 mod startup;
+mod stats;
 
 const INIT: u64 = 1000;
 const UNIT_BYTES: u64 = 100_000;
