@@ -126,6 +126,23 @@ fn stats_has_every_documented_key() {
                 (duration - MP4.duration).abs() < 0.5,
                 "stats().duration is {duration}"
             );
+            // Once a response has ended, even on loopback (responses end in
+            // well under a millisecond) the link is measured: throughput is
+            // the figure the policy sizes requests by, not null.
+            page.wait_until(
+                "a second request (the first response ended)",
+                secs(10.0),
+                "P && P.stats().requests >= 2",
+            )
+            .await?;
+            let stats = page.stats().await?;
+            let throughput = stats.get("throughput").and_then(Value::as_f64);
+            ensure!(
+                throughput.is_some_and(|bps| bps > 1_000_000.0),
+                "stats().throughput on loopback after {} requests is {:?}, want bits per second",
+                stats.num("requests")?,
+                stats.get("throughput")
+            );
             Ok(())
         },
     );
