@@ -90,12 +90,12 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         remuxer_wasm: remuxer_wasm.1,
         loader,
     };
-    print_sizes(
+    compress_and_report(
         ws,
         "player (every page)",
         &[&player.wasm, &player.js, &player.loader],
     )?;
-    print_sizes(
+    compress_and_report(
         ws,
         "remuxer (loaded for plain MP4s only)",
         &[&player.remuxer_wasm, &player.remuxer_js],
@@ -200,7 +200,7 @@ fn bindgen(input: &Path, out_dir: &Path, out_name: &str) -> Result<()> {
 
 /// Writes the `.br` and `.gz` of each of `files` and prints their sizes:
 /// raw, gzip and brotli, the numbers we track for startup time.
-fn print_sizes(ws: &Workspace, what: &str, files: &[&Path]) -> Result<()> {
+fn compress_and_report(ws: &Workspace, what: &str, files: &[&Path]) -> Result<()> {
     println!("{what}, bytes:");
     println!("  {:<48} {:>9} {:>9} {:>9}", "", "raw", "gzip", "brotli");
     let mut total = Sizes::default();
