@@ -106,6 +106,15 @@ async fn the_coding_follows_accept_encoding_and_decodes_to_the_asset() {
             assert!(reply.body.len() < original.len(), "{case}: not compressed");
         }
         let etag = reply.header("etag").expect("etag").to_owned();
+        let mark = match expected {
+            Some("br") => "-br\"",
+            Some("gzip") => "-gz\"",
+            _ => "",
+        };
+        assert!(
+            etag.starts_with('"') && etag.ends_with(mark),
+            "{case}: {etag} marks its coding"
+        );
         let previous = etags.insert(expected, etag.clone());
         assert!(
             previous.is_none_or(|p| p == etag),

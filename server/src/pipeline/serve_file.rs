@@ -145,3 +145,14 @@ fn variant_etag(etag: &str, coding: Coding) -> String {
     let inner = etag.trim_end_matches('"');
     format!("{inner}{}\"", coding.etag_suffix())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variant_tag_is_the_file_tag_marked_inside_the_quotes() {
+        assert_eq!(variant_etag("\"a-1-2\"", Coding::Brotli), "\"a-1-2-br\"");
+        assert_eq!(variant_etag("\"a-1-2\"", Coding::Gzip), "\"a-1-2-gz\"");
+    }
+}
