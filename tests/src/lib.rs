@@ -69,17 +69,18 @@ pub fn verbose() -> bool {
 
 /// Panics with instructions when the wasm player has not been built.
 pub fn require_player_build() {
-    let wasm = server::www_dir().join("pkg").join("caudal_player_bg.wasm");
+    // The built loader, which names the content-hashed modules.
+    let built = server::www_dir().join("pkg").join("player.js");
     let js = server::www_dir().join("player.js");
     assert!(
         js.is_file(),
-        "{} is missing: the loader is part of the checkout",
+        "{} is missing: the loader template is part of the checkout",
         js.display()
     );
     assert!(
-        wasm.is_file(),
+        built.is_file(),
         "{} is missing: run `cargo xtask build-player` before the browser tests",
-        wasm.display()
+        built.display()
     );
 }
 

@@ -323,13 +323,15 @@ impl Page {
         .await
     }
 
-    /// Whether the page fetched the remuxer module (`pkg/caudal_remux*`),
+    /// Whether the page fetched the remuxer module (its content-hashed
+    /// glue or wasm, `pkg/caudal_remux-<16 hex>.js|wasm`),
     /// which the player loads only for plain MP4s.
     pub async fn remuxer_loaded(&self) -> Result<bool> {
         let loaded = self
             .js(
                 "return performance.getEntriesByType('resource') \
-                   .some(function (e) { return /caudal_remux/.test(e.name); });",
+                   .some(function (e) { \
+                     return /\\/pkg\\/caudal_remux-[0-9a-f]{16}\\.(js|wasm)$/.test(e.name); });",
                 vec![],
             )
             .await?;

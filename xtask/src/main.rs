@@ -22,6 +22,7 @@ mod bench;
 mod browser;
 mod cmd;
 mod player;
+mod player_assets;
 mod serve;
 mod suite;
 mod tools;

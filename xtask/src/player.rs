@@ -6,17 +6,18 @@
 //! run per module, so that the player's build does not get `caudal-media`'s
 //! remuxer feature from the other — then the wasm-bindgen library (the same
 //! code as the `wasm-bindgen` CLI, pinned to the macro's exact version)
-//! writes the ES module and the final `.wasm` into `www/pkg/`.
+//! writes the ES module and the final `.wasm` into `www/pkg/`. Then each
+//! file gets its content-hashed name, `www/player.js` (the template, with
+//! the plain names) is stamped into `www/pkg/player.js`, and every file
+//! gets its brotli and gzip copies ([`crate::player_assets`]).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use wasm_bindgen_cli_support::Bindgen;
 
+use crate::player_assets::{self as assets, Sizes};
 use crate::workspace::Workspace;
 use crate::{cmd, tools};
 
@@ -42,20 +43,24 @@ const REMUXER: Module = Module {
     out_name: "caudal_remux",
 };
 
-/// What `build` wrote into `www/pkg/`.
+/// What `build` wrote into `www/pkg/`: content-hashed names, each with
+/// its `.br` and `.gz`, and the loader stamped with them.
 #[derive(Debug, Clone)]
 pub struct Player {
     pub js: PathBuf,
     pub wasm: PathBuf,
     pub remuxer_js: PathBuf,
     pub remuxer_wasm: PathBuf,
+    /// `pkg/player.js`, served as `/player.js`.
+    pub loader: PathBuf,
 }
 
 /// Builds the player into `www/pkg/` and prints its sizes.
 pub fn build(ws: &Workspace) -> Result<Player> {
     ensure_wasm_target()?;
     let out_dir = pkg_dir(ws);
-    // Start clean so no file from an older build (a JS snippet, say) lingers.
+    // Start clean so no file from an older build (a JS snippet, an asset
+    // under an older hash) lingers.
     if out_dir.exists() {
         fs::remove_dir_all(&out_dir)
             .with_context(|| format!("could not empty {}", out_dir.display()))?;
@@ -64,19 +69,33 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         .with_context(|| format!("could not create {}", out_dir.display()))?;
     let (js, wasm) = build_module(ws, &PLAYER, &out_dir)?;
     let (remuxer_js, remuxer_wasm) = build_module(ws, &REMUXER, &out_dir)?;
+    let template = ws.www().join("player.js");
+    let loader = out_dir.join("player.js");
+    let names: Vec<(String, String)> = [&js, &wasm, &remuxer_js, &remuxer_wasm]
+        .iter()
+        .map(|(plain, hashed)| {
+            (
+                format!("'pkg/{plain}'"),
+                format!("'pkg/{}'", file_name(hashed)),
+            )
+        })
+        .collect();
+    let text = fs::read_to_string(&template)
+        .with_context(|| format!("could not read {}", template.display()))?;
+    assets::write(&loader, assets::stamp(&text, &names)?.as_bytes())?;
     let player = Player {
-        js,
-        wasm,
-        remuxer_js,
-        remuxer_wasm,
+        js: js.1,
+        wasm: wasm.1,
+        remuxer_js: remuxer_js.1,
+        remuxer_wasm: remuxer_wasm.1,
+        loader,
     };
-    let loader = ws.www().join("player.js");
-    print_sizes(
+    compress_and_report(
         ws,
         "player (every page)",
-        &[&player.wasm, &player.js, &loader],
+        &[&player.wasm, &player.js, &player.loader],
     )?;
-    print_sizes(
+    compress_and_report(
         ws,
         "remuxer (loaded for plain MP4s only)",
         &[&player.remuxer_wasm, &player.remuxer_js],
@@ -84,8 +103,20 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     Ok(player)
 }
 
-/// Builds one module and binds it into `out_dir`: its (js, wasm) paths.
-fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(PathBuf, PathBuf)> {
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A file wasm-bindgen named `.0`, now at the content-hashed path `.1`.
+type Renamed = (String, PathBuf);
+
+/// Builds one module, binds it into `out_dir` and gives its files their
+/// content-hashed names: its (js, wasm). The glue's default wasm URL is
+/// rewritten to the hashed wasm name before the glue itself is hashed, so
+/// that it stays right (the loader passes the URL explicitly anyway).
+fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(Renamed, Renamed)> {
     cmd::run(ws.cargo().args([
         "build",
         "--package",
@@ -101,10 +132,27 @@ fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(Path
         .join(PROFILE)
         .join(format!("{}.wasm", module.package.replace('-', "_")));
     bindgen(&input, out_dir, module.out_name)?;
-    Ok((
-        out_dir.join(format!("{}.js", module.out_name)),
-        out_dir.join(format!("{}_bg.wasm", module.out_name)),
-    ))
+    let plain_js = format!("{}.js", module.out_name);
+    let plain_wasm = format!("{}_bg.wasm", module.out_name);
+    let wasm_bytes = read(&out_dir.join(&plain_wasm))?;
+    let wasm_name = assets::hashed_name(module.out_name, "wasm", &wasm_bytes);
+    let glue = String::from_utf8(read(&out_dir.join(&plain_js))?)
+        .context("wasm-bindgen wrote JS that is not UTF-8")?
+        .replace(&format!("'{plain_wasm}'"), &format!("'{wasm_name}'"));
+    let js_name = assets::hashed_name(module.out_name, "js", glue.as_bytes());
+    let wasm = out_dir.join(&wasm_name);
+    let js = out_dir.join(&js_name);
+    assets::write(&wasm, &wasm_bytes)?;
+    assets::write(&js, glue.as_bytes())?;
+    for plain in [&plain_js, &plain_wasm] {
+        let path = out_dir.join(plain);
+        fs::remove_file(&path).with_context(|| format!("could not remove {}", path.display()))?;
+    }
+    Ok(((plain_js, js), (plain_wasm, wasm)))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("could not read {}", path.display()))
 }
 
 /// Where the loader (`www/player.js`) finds the module; git-ignored.
@@ -150,43 +198,28 @@ fn bindgen(input: &Path, out_dir: &Path, out_name: &str) -> Result<()> {
         .with_context(|| format!("wasm-bindgen failed on {}", input.display()))
 }
 
-/// Prints raw and gzip sizes, the numbers we track for startup time.
-fn print_sizes(ws: &Workspace, what: &str, files: &[&Path]) -> Result<()> {
+/// Writes the `.br` and `.gz` of each of `files` and prints their sizes:
+/// raw, gzip and brotli, the numbers we track for startup time.
+fn compress_and_report(ws: &Workspace, what: &str, files: &[&Path]) -> Result<()> {
     println!("{what}, bytes:");
-    let (mut raw, mut gzip) = (0, 0);
+    println!("  {:<48} {:>9} {:>9} {:>9}", "", "raw", "gzip", "brotli");
+    let mut total = Sizes::default();
     for file in files {
-        let bytes = fs::read(file).with_context(|| format!("could not read {}", file.display()))?;
-        let packed = gzip_len(&bytes)?;
+        let sizes = assets::compress_beside(file)?;
         println!(
-            "  {:<32} {:>9} raw {:>9} gzip",
+            "  {:<48} {:>9} {:>9} {:>9}",
             ws.display(file).to_string(),
-            bytes.len(),
-            packed
+            sizes.raw,
+            sizes.gzip,
+            sizes.brotli
         );
-        raw += bytes.len();
-        gzip += packed;
+        total.raw += sizes.raw;
+        total.gzip += sizes.gzip;
+        total.brotli += sizes.brotli;
     }
-    println!("  {:<32} {raw:>9} raw {gzip:>9} gzip", "total");
+    println!(
+        "  {:<48} {:>9} {:>9} {:>9}",
+        "total", total.raw, total.gzip, total.brotli
+    );
     Ok(())
-}
-
-/// The size of `bytes` gzipped at the best level, as a precompressed static
-/// file would be served.
-pub fn gzip_len(bytes: &[u8]) -> Result<usize> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder.write_all(bytes).context("gzip failed")?;
-    Ok(encoder.finish().context("gzip failed")?.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_shrinks_repetitive_input() -> Result<()> {
-        let bytes = vec![b'a'; 10_000];
-        let len = gzip_len(&bytes)?;
-        assert!(len > 0 && len < 100, "{len}");
-        Ok(())
-    }
 }

@@ -6,16 +6,58 @@
 //! same second is harmless, because the engine trusts an If-Range date only
 //! once the file is a second old ([`FileIdentity::last_modified_is_strong`]).
 
+use std::path::Path;
+use std::time::SystemTime;
+
 use http::StatusCode;
 use http::header::{self, HeaderValue};
 
 use super::respond::{self, HttpResponse};
-use crate::engine::validators::FileIdentity;
 
-/// Adds the validators of `identity` and `cache_control` to `response`.
+/// Content-hashed player assets never change under their name.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `/player.js` names the hashed assets of the current build: a short life
+/// lets a page start without a revalidation round trip while a new build
+/// still reaches every viewer within five minutes.
+const LOADER: &str = "public, max-age=300";
+
+/// The Cache-Control of the site file requested as `requested` (decoded,
+/// relative to the site root): immutable for content-hashed names under
+/// `pkg/`, short for the loader `player.js`, else `configured`.
+pub fn for_site(requested: &Path, configured: Option<&HeaderValue>) -> Option<HeaderValue> {
+    if requested == Path::new("player.js") {
+        return Some(HeaderValue::from_static(LOADER));
+    }
+    let in_pkg = requested.parent() == Some(Path::new("pkg"));
+    let hashed = requested
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(is_content_hashed);
+    if in_pkg && hashed {
+        return Some(HeaderValue::from_static(IMMUTABLE));
+    }
+    configured.cloned()
+}
+
+/// Whether `name` holds `-` then 16 lowercase hex digits then `.`, as the
+/// player build names its assets (`caudal_player-0123456789abcdef.wasm`).
+pub fn is_content_hashed(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.windows(18).any(|window| {
+        window[0] == b'-'
+            && window[17] == b'.'
+            && window[1..17]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    })
+}
+
+/// Adds the validators (`etag`, `last_modified`) and `cache_control` to
+/// `response`.
 pub fn apply(
     response: &mut HttpResponse,
-    identity: &FileIdentity,
+    etag: &str,
+    last_modified: SystemTime,
     cache_control: Option<&HeaderValue>,
 ) {
     let status = response.status();
@@ -25,15 +67,52 @@ pub fn apply(
     ) {
         return;
     }
-    respond::insert(response, header::ETAG, identity.etag());
+    respond::insert(response, header::ETAG, etag.to_owned());
     respond::insert(
         response,
         header::LAST_MODIFIED,
-        httpdate::fmt_http_date(identity.last_modified()),
+        httpdate::fmt_http_date(last_modified),
     );
     if let Some(cache_control) = cache_control {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, cache_control.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names_are_sixteen_lowercase_hex_between_dash_and_dot() {
+        assert!(is_content_hashed("caudal_player-0123456789abcdef.wasm"));
+        assert!(is_content_hashed("caudal_remux-0123456789abcdef.js.br"));
+        assert!(!is_content_hashed("caudal_player_bg.wasm"));
+        assert!(!is_content_hashed("caudal_player-0123456789ABCDEF.wasm"));
+        assert!(!is_content_hashed("caudal_player-0123456789abcde.wasm"));
+        assert!(!is_content_hashed("caudal_player-0123456789abcdef0.wasm"));
+    }
+
+    #[test]
+    fn site_cache_life_goes_by_the_requested_path() {
+        let configured = HeaderValue::from_static("no-cache");
+        let life = |path: &str| {
+            for_site(Path::new(path), Some(&configured))
+                .and_then(|value| value.to_str().map(str::to_owned).ok())
+        };
+        let is = |value: &str| Some(value.to_owned());
+        assert_eq!(
+            life("pkg/caudal_player-0123456789abcdef.wasm"),
+            is(IMMUTABLE)
+        );
+        assert_eq!(life("player.js"), is(LOADER));
+        assert_eq!(life("pkg/caudal_player_bg.wasm"), is("no-cache"));
+        assert_eq!(
+            life("x/caudal_player-0123456789abcdef.wasm"),
+            is("no-cache")
+        );
+        assert_eq!(life("index.html"), is("no-cache"));
+        assert_eq!(for_site(Path::new("index.html"), None), None);
     }
 }

@@ -1,4 +1,5 @@
-//! The request headers a file answer reads (Range and the preconditions),
+//! The request headers a file answer reads (Range, the preconditions and
+//! Accept-Encoding),
 //! taken out of the request once, as shared values, and put into its
 //! extensions: the router hands them to the file stages without copying the
 //! whole header map, as `warp::header::headers_cloned` would.
@@ -24,6 +25,7 @@ pub struct FileRequestHeaders {
     if_modified_since: Option<HeaderValue>,
     if_unmodified_since: Option<HeaderValue>,
     if_range: Option<HeaderValue>,
+    accept_encoding: Option<HeaderValue>,
 }
 
 impl FileRequestHeaders {
@@ -36,7 +38,13 @@ impl FileRequestHeaders {
             if_modified_since: get(header::IF_MODIFIED_SINCE),
             if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
             if_range: get(header::IF_RANGE),
+            accept_encoding: get(header::ACCEPT_ENCODING),
         }
+    }
+
+    /// `Accept-Encoding`, when it is text (anything else asks for nothing).
+    pub fn accept_encoding(&self) -> Option<&str> {
+        self.accept_encoding.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// As the range engine takes them.

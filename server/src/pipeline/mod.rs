@@ -14,7 +14,7 @@
 //! 6. [`routes`]: warp picks the handler by path.
 //!
 //! A file answer then runs [`serve_file`]'s stages: method, [`path_safety`],
-//! the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
+//! [`content_coding`] (site files only), the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
 //! [`crate::body`]), [`cache_headers`], and the slot where CMSD response
 //! headers will go.
 
@@ -29,6 +29,7 @@ use crate::config::Config;
 
 pub mod access_log;
 pub mod cache_headers;
+pub mod content_coding;
 pub mod cors;
 pub mod file_request;
 pub mod path_safety;

@@ -17,7 +17,7 @@ use warp::{Filter, Reply};
 
 use super::file_request::FileRequestHeaders;
 use super::respond::{self, HttpResponse};
-use super::serve_file::serve_file;
+use super::serve_file::{Mount, serve_file};
 use super::state::AppState;
 use crate::listing;
 
@@ -40,7 +40,14 @@ pub fn routes(
         .and(with_state.clone())
         .map(
             |tail: warp::path::Tail, method, headers, state: Arc<AppState>| {
-                serve_file(&state.media, &state, tail.as_str(), &method, &headers)
+                serve_file(
+                    &state.media,
+                    &state,
+                    Mount::Media,
+                    tail.as_str(),
+                    &method,
+                    &headers,
+                )
             },
         );
     let site = warp::path::tail()
@@ -57,7 +64,7 @@ pub fn routes(
                 } else {
                     tail.as_str()
                 };
-                serve_file(www, &state, path, &method, &headers)
+                serve_file(www, &state, Mount::Site, path, &method, &headers)
             },
         );
     api.or(media).unify().or(site).unify()

@@ -128,12 +128,13 @@ async fn run(options: &Options, args: &[String]) -> Result<()> {
             bail!("cannot run the browser: {why}")
         }
     };
-    let wasm = options.www.join("pkg").join("caudal_player_bg.wasm");
+    // The built loader, which names the content-hashed modules.
+    let built = options.www.join("pkg").join("player.js");
     if options.players.contains(&Player::Caudal) {
         ensure!(
-            wasm.is_file(),
+            built.is_file(),
             "{} is missing: run `cargo xtask build-player` first",
-            wasm.display()
+            built.display()
         );
     }
     let bytes = std::fs::read(&options.media)
