@@ -1,6 +1,7 @@
-//! Building one planned fragment: `moof` (`mfhd`, a `traf` per track with
-//! `tfhd`, `tfdt`, `trun`) and an `mdat` with the samples' bytes copied in,
-//! track by track. The media bytes are not touched.
+//! Building a fragment (a planned one, or a piece of one): `moof` (`mfhd`,
+//! a `traf` per track with `tfhd`, `tfdt`, `trun`) and an `mdat` with the
+//! samples' bytes copied in, track by track. The media bytes are not
+//! touched.
 
 use std::ops::Range;
 
@@ -72,6 +73,20 @@ impl Remux {
         fragment: &Fragment,
         source: &S,
     ) -> Result<Vec<u8>, MediaError> {
+        self.build(fragment.sequence, &fragment.samples, source)
+    }
+
+    /// The `moof` + `mdat` of any run of samples per output track (a
+    /// planned fragment or a piece of one), numbered `sequence`. Every
+    /// field is written from the samples themselves — `tfdt` from the first
+    /// one's decode time, flags and composition offsets per sample — so a
+    /// piece that starts after a fragment's keyframe continues it exactly.
+    pub(super) fn build<S: SampleSource + ?Sized>(
+        &self,
+        sequence: u32,
+        samples: &[Range<usize>],
+        source: &S,
+    ) -> Result<Vec<u8>, MediaError> {
         let foreign = || MediaError::Unsupported {
             container: CONTAINER,
             what: "a fragment from another plan".into(),
@@ -79,7 +94,7 @@ impl Remux {
         // The runs to write, and the mdat payload size.
         let mut runs = Vec::with_capacity(self.outs.len());
         let mut payload: u64 = 0;
-        for (out, range) in self.outs.iter().zip(&fragment.samples) {
+        for (out, range) in self.outs.iter().zip(samples) {
             let track = self.track(out).ok_or_else(foreign)?;
             let samples = track.samples.get(range.clone()).ok_or_else(foreign)?;
             for s in samples {
@@ -108,7 +123,7 @@ impl Remux {
 
         let moof = w.begin(b"moof");
         let mfhd = w.begin_full(b"mfhd", 0, 0);
-        w.u32(fragment.sequence);
+        w.u32(sequence);
         w.end(mfhd);
         // (position of the trun data_offset field, mdat payload offset)
         let mut data_offsets = Vec::with_capacity(runs.len());

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use super::{CONTAINER, Fragment, PlanOptions, Remux};
+use super::{CONTAINER, Fragment, PlanOptions, Remux, StreamOptions};
 use crate::index::{
     Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
 };
@@ -36,6 +36,8 @@ const HEADER: u64 = 16;
 #[derive(Debug)]
 pub struct Mp4Remuxer {
     options: PlanOptions,
+    /// How the repackager it hands over sizes its outputs.
+    stream: StreamOptions,
     /// The cursor (file offset of the next top-level box, or of the `moov`
     /// once found) and the `moov` bytes held so far.
     window: Window,
@@ -52,9 +54,17 @@ pub struct Mp4Remuxer {
 }
 
 impl Mp4Remuxer {
+    /// A reader whose repackager has the default outputs (small first
+    /// chunks after a start or a seek).
     pub fn new(options: PlanOptions) -> Self {
+        Self::with_stream_options(options, StreamOptions::default())
+    }
+
+    /// A reader whose repackager sizes its outputs by `stream`.
+    pub fn with_stream_options(options: PlanOptions, stream: StreamOptions) -> Self {
         Mp4Remuxer {
             options,
+            stream,
             window: Window::new(moov::MAX_SIZE as usize),
             moov_range: None,
             first: true,
@@ -213,7 +223,11 @@ impl ContainerIndexer for Mp4Remuxer {
         // Moved, not copied: the sample tables are the bulk of the memory.
         let (remux, fragments, _) = self.done.as_mut()?;
         let remux = remux.take()?;
-        Some(Box::new(super::RemuxStream::new(remux, fragments.clone())))
+        Some(Box::new(super::RemuxStream::new(
+            remux,
+            fragments.clone(),
+            self.stream,
+        )))
     }
 }
 

@@ -9,7 +9,9 @@
 //! each fragment knowing the file bytes it needs) and fragments built from
 //! those bytes ([`Remux::build_fragment`]: `moof` + `mdat`, the media bytes
 //! copied unchanged). [`Mp4Remuxer`] finds and reads the `moov` the
-//! sans-I/O way and answers with a [`MediaIndex`](crate::index::MediaIndex).
+//! sans-I/O way and answers with a [`MediaIndex`](crate::index::MediaIndex);
+//! its [`RemuxStream`] builds the fragments from the player's run of bytes,
+//! the first one of a run in small pieces ([`StreamOptions`]).
 //!
 //! # Edit lists and priming
 //!
@@ -27,6 +29,7 @@
 //! would present before 0, where MSE drops them and every frame up to the
 //! next keyframe: they get a lead-in instead ([`timing`]).
 
+mod first_chunks;
 mod fragment;
 mod indexer;
 mod init;
@@ -34,6 +37,7 @@ mod plan;
 mod stream;
 mod timing;
 
+pub use first_chunks::StreamOptions;
 pub use fragment::{Piece, SampleSource};
 pub use indexer::Mp4Remuxer;
 pub use plan::{Fragment, PlanOptions};
@@ -44,7 +48,7 @@ use crate::mp4::samples::{MovieSamples, TrackSamples};
 use timing::{Lead, OutTrack};
 
 /// The plain-MP4 reader for [`Mp4Indexer`](crate::mp4::Mp4Indexer): this
-/// remuxer with the default plan.
+/// remuxer with the default plan and outputs (small first chunks on).
 pub fn plain_mp4() -> crate::index::PlainMp4 {
     Box::new(|| Box::new(Mp4Remuxer::new(PlanOptions::default())))
 }
