@@ -5,9 +5,10 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
 use caudal_media::mp4::Fmp4Indexer;
 use caudal_media::policy::{Action, Millis, Outcome, Policy, PolicyOptions};
+use caudal_media::remux::{Mp4Remuxer, PlanOptions, StreamOptions};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/remux/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -97,13 +98,15 @@ fn audio_only_m4a_is_remuxed() {
 
 /// Like [`play`], with small requests (the run and the tail's side request
 /// both come in pieces) and the body of each response cut into `chunk`-byte
-/// pieces: the fetches it made, in order, and what it appended.
+/// pieces: the fetches it made, in order, and what it appended. The
+/// remuxer outputs whole fragments only (as before small first chunks).
 fn play_in_pieces(
     file: &[u8],
     first_request: u64,
     chunk: usize,
 ) -> (Vec<std::ops::Range<u64>>, Vec<Vec<u8>>) {
     let mut p = in_pieces(first_request);
+    p.set_plain_mp4(Some(whole_fragments()));
     p.start(Millis::ZERO);
     serve(&mut p, Millis::ZERO, file, chunk)
 }
@@ -119,39 +122,76 @@ fn in_pieces(request: u64) -> Policy {
     })
 }
 
+/// The plain-MP4 reader with one output per planned fragment.
+fn whole_fragments() -> PlainMp4 {
+    Box::new(|| {
+        Box::new(Mp4Remuxer::with_stream_options(
+            PlanOptions::default(),
+            StreamOptions::WHOLE_FRAGMENTS,
+        ))
+    })
+}
+
 /// Serves what `p` asks until it asks nothing more, each body in
 /// `chunk`-byte pieces: the fetches, in order, and what was appended.
 fn serve(
     p: &mut Policy,
-    mut now: Millis,
+    now: Millis,
     file: &[u8],
     chunk: usize,
 ) -> (Vec<std::ops::Range<u64>>, Vec<Vec<u8>>) {
+    let (fetches, appended) = serve_noting(p, now, file, chunk);
+    (fetches, appended.into_iter().map(|(_, a)| a).collect())
+}
+
+/// [`serve`], noting with each append the end of the file bytes delivered
+/// when it was asked for.
+fn serve_noting(
+    p: &mut Policy,
+    mut now: Millis,
+    file: &[u8],
+    chunk: usize,
+) -> (Vec<std::ops::Range<u64>>, Vec<(u64, Vec<u8>)>) {
     let (mut fetches, mut appended) = (Vec::new(), Vec::new());
-    for _ in 0..500 {
-        let actions: Vec<Action> = std::iter::from_fn(|| p.poll_action()).collect();
-        if actions.is_empty() {
-            break;
-        }
-        for action in actions {
-            match &action {
-                Action::Fetch { id, range, .. } => {
-                    fetches.push(range.clone());
-                    now += 10.0;
-                    let end = (range.end as usize).min(file.len());
-                    p.handle_response(now, *id, 206, Some(file.len() as u64));
-                    for piece in file[range.start as usize..end].chunks(chunk) {
-                        now += 1.0;
-                        p.handle_data(now, *id, piece);
-                    }
-                    p.handle_done(now, *id, Outcome::Complete);
-                }
-                Action::AppendData(bytes) => appended.push(bytes.clone()),
-                Action::Fail { message, .. } => panic!("failed: {message}"),
-                _ => {}
+    let mut delivered = 0;
+    let mut todo = std::collections::VecDeque::new();
+    for _ in 0..5000 {
+        todo.extend(std::iter::from_fn(|| p.poll_action()));
+        let Some(action) = todo.pop_front() else {
+            // Idle: the shell reports playback, which may start more.
+            p.handle_playback(now, 0.0, &[], true, false);
+            todo.extend(std::iter::from_fn(|| p.poll_action()));
+            if todo.is_empty() {
+                break;
             }
+            continue;
+        };
+        match action {
+            Action::Fetch { id, range, .. } => {
+                fetches.push(range.clone());
+                now += 10.0;
+                let end = (range.end as usize).min(file.len());
+                p.handle_response(now, id, 206, Some(file.len() as u64));
+                delivered = range.start;
+                for piece in file[range.start as usize..end].chunks(chunk) {
+                    now += 1.0;
+                    p.handle_data(now, id, piece);
+                    delivered += piece.len() as u64;
+                    // What these bytes asked for, before the next ones.
+                    todo.extend(std::iter::from_fn(|| p.poll_action()));
+                    for a in std::mem::take(&mut todo) {
+                        match a {
+                            Action::AppendData(bytes) => appended.push((delivered, bytes)),
+                            other => todo.push_back(other),
+                        }
+                    }
+                }
+                p.handle_done(now, id, Outcome::Complete);
+            }
+            Action::AppendData(bytes) => appended.push((delivered, bytes)),
+            Action::Fail { message, .. } => panic!("failed: {message}"),
+            _ => {}
         }
-        p.handle_playback(now, 0.0, &[], true, false);
     }
     (fetches, appended)
 }
@@ -165,7 +205,8 @@ fn digest(name: &str, first_request: u64, chunk: usize) -> (Vec<std::ops::Range<
 
 /// Recorded before the early bytes were held once (by the policy alone):
 /// the `moov` at the end is fetched once, beside the run, then the run
-/// goes on, exactly as when three owners held a copy each.
+/// goes on, exactly as when three owners held a copy each. Recorded too
+/// before small first chunks: with them off, the very same appends.
 #[test]
 fn a_moov_at_the_end_makes_the_same_fetches_and_appends_as_before() {
     assert_eq!(
@@ -263,7 +304,7 @@ fn bytes_fetched_before_the_index_are_held_once_by_the_policy_while_the_remuxer_
         Box::new(LoadsLater {
             loaded: flag,
             replayed: false,
-            remuxer: caudal_media::remux::plain_mp4()(),
+            remuxer: whole_fragments()(),
         })
     })));
     p.start(Millis::ZERO);
@@ -283,4 +324,38 @@ fn bytes_fetched_before_the_index_are_held_once_by_the_policy_while_the_remuxer_
         "the same appends as with a reader linked in"
     );
     assert_eq!(p.stats().bytes_held, 0, "let go once the index is known");
+}
+
+/// The default reader cuts the first fragment into pieces: the policy
+/// hands each on as it comes, the first well before the first fragment's
+/// bytes are all in; the fetches are those of whole fragments.
+#[test]
+fn the_policy_appends_the_first_piece_before_the_first_fragment_is_in() {
+    let file = fixture("bframes.mp4");
+    let first_span = {
+        let mut r = Mp4Remuxer::new(PlanOptions::default());
+        r.feed(0, &file, Some(file.len() as u64)).expect("indexes");
+        r.index().expect("index").segments[0].bytes.clone()
+    };
+    let mut p = in_pieces(4096);
+    p.start(Millis::ZERO);
+    let (fetches, appended) = serve_noting(&mut p, Millis::ZERO, &file, 333);
+    // init, three pieces of the first fragment, two whole fragments
+    let at: Vec<u64> = appended.iter().map(|(at, _)| *at).collect();
+    assert_eq!(appended.len(), 1 + 3 + 2, "{at:?}");
+    let half = first_span.start + (first_span.end - first_span.start) / 2;
+    assert!(
+        at[1] < half,
+        "first piece at {at:?}, fragment {first_span:?}"
+    );
+    assert_eq!(fetches, digest("bframes.mp4", 4096, 333).0);
+    let stream: Vec<u8> = appended.into_iter().flat_map(|(_, a)| a).collect();
+    let mut reader = Fmp4Indexer::new();
+    assert_eq!(
+        reader.feed(0, &stream, Some(stream.len() as u64)),
+        Ok(Step::Ready)
+    );
+    let index = reader.index().expect("index of the remuxed stream");
+    assert_eq!(index.segments.len(), 5, "a unit per moof");
+    assert_eq!(index.duration, Some(3.0));
 }

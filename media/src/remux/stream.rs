@@ -112,10 +112,10 @@ impl RemuxStream {
             };
             (runs, true)
         } else {
-            let due = self.progress.as_mut().and_then(|p| {
-                self.remux
-                    .due_piece(fragment, p, window_end, self.options)
-            });
+            let due = self
+                .progress
+                .as_mut()
+                .and_then(|p| self.remux.due_piece(fragment, p, window_end, self.options));
             match due {
                 Some(runs) => (runs, false),
                 None => return Ok(None),
