@@ -258,6 +258,8 @@ pub trait Repackager {
     /// A new run of file bytes starts at `offset` (playback start, a seek).
     fn reset(&mut self, offset: u64);
     /// The next bytes of the run, from `offset`; returns the outputs they
-    /// completed, in order.
+    /// completed, in order. An output may be part of a unit (the remuxer
+    /// sends the first fragment of a run in pieces): append each as it
+    /// comes.
     fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<Vec<u8>>, MediaError>;
 }

@@ -144,6 +144,9 @@ fn serve(
     (fetches, appended.into_iter().map(|(_, a)| a).collect())
 }
 
+/// An append, and the end of the file bytes delivered when it was asked for.
+type Noted = (u64, Vec<u8>);
+
 /// [`serve`], noting with each append the end of the file bytes delivered
 /// when it was asked for.
 fn serve_noting(
@@ -151,7 +154,7 @@ fn serve_noting(
     mut now: Millis,
     file: &[u8],
     chunk: usize,
-) -> (Vec<std::ops::Range<u64>>, Vec<(u64, Vec<u8>)>) {
+) -> (Vec<std::ops::Range<u64>>, Vec<Noted>) {
     let (mut fetches, mut appended) = (Vec::new(), Vec::new());
     let mut delivered = 0;
     let mut todo = std::collections::VecDeque::new();

@@ -470,7 +470,7 @@ enum Layout {
 fn synthetic(layout: Layout) -> (Remux, Vec<u8>) {
     let frames = 100u64;
     let audio_frames = 4 * 48_000 / 1024 + 1;
-    let video_at = |i: u64| (i * 40, 300u32 + (i % 7) as u32, i % 50 == 0);
+    let video_at = |i: u64| (i * 40, 300u32 + (i % 7) as u32, i.is_multiple_of(50));
     let audio_at = |i: u64| (i * 1024, 20u32 + (i % 3) as u32);
     // (track 0 video / 1 audio, index) in file order
     let mut order: Vec<(usize, u64)> = Vec::new();

@@ -154,7 +154,8 @@ impl Remux {
         let lead_end = (to..lead_run.end)
             .filter_map(|i| Some(lead_out.presentation(i, lead.samples.get(i)?)))
             .min();
-        let mut runs = vec![from..to];
+        let mut runs = Vec::with_capacity(self.outs.len());
+        runs.push(from..to);
         let mut shown = lead_end;
 
         // The other track, up to the lead's end.
