@@ -174,7 +174,7 @@ impl Remux {
                 if s.end() > window_end {
                     wake_at = wake_at.min(s.end());
                     // Held back for its bytes: this track plays up to it.
-                    let held = (at * scale).div_euclid(own);
+                    let held = at * scale / own;
                     shown = Some(shown.map_or(held, |end| end.min(held)));
                     break;
                 }
