@@ -94,6 +94,14 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long a seek may take before the run moves on without a seek time.
 const SEEK_LIMIT: Duration = Duration::from_secs(20);
 
+/// What a run plays: the file chosen, the player, the scenario.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    file: MediaFile,
+    player: Player,
+    scenario: Scenario,
+}
+
 /// Which visit of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Visiting {
@@ -117,31 +125,20 @@ impl Bench {
         let mut link = ShapedLink::start(self.server.addr(), scenario.link(self.bit_rate)).await?;
         let url = link.url(&site::page_path(file, player));
         let name = format!("{}-{}-{}-{n}", file.name(), scenario.name(), player.id());
+        let case = Case {
+            file,
+            player,
+            scenario,
+        };
         let cold = self
-            .visit(
-                &browser,
-                &link,
-                &url,
-                file,
-                player,
-                scenario,
-                Visiting::Cold,
-            )
+            .visit(&browser, &link, &url, case, Visiting::Cold)
             .await;
         self.save_log(&link, &format!("{name}-cold"))?;
         let cold = cold?;
         let warm = async {
             link.reset().await?;
             let warm = self
-                .visit(
-                    &browser,
-                    &link,
-                    &url,
-                    file,
-                    player,
-                    scenario,
-                    Visiting::Warm,
-                )
+                .visit(&browser, &link, &url, case, Visiting::Warm)
                 .await;
             self.save_log(&link, &format!("{name}-warm"))?;
             warm
@@ -165,22 +162,19 @@ impl Bench {
             .with_context(|| format!("writing {}", path.display()))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn visit(
         &self,
         browser: &Browser,
         link: &ShapedLink,
         url: &str,
-        file: MediaFile,
-        player: Player,
-        scenario: Scenario,
+        case: Case,
         visiting: Visiting,
     ) -> Result<Visit> {
         // Navigation starts here: the page's clock and the viewer's.
         let t0 = Instant::now();
         browser.goto(url).await?;
         let page = Page::current(browser, url);
-        let outcome = self.watch(&page, scenario, visiting, t0).await;
+        let outcome = self.watch(&page, case.scenario, visiting, t0).await;
         // The viewer leaves: measure at that instant, stop the player, then
         // leave the page; bytes still in flight count as fetched.
         let snapshot: Snapshot = page.js_as("return window.__qoe.abandon();", vec![]).await?;
@@ -201,7 +195,7 @@ impl Bench {
         let (media, other) = timeline.media_and_other_bytes();
         let played = self
             .layouts
-            .bytes_played(file.played_by(player), &snapshot.played);
+            .bytes_played(case.file.played_by(case.player), &snapshot.played);
         let error = match (outcome, snapshot.error.clone()) {
             (Err(e), Some(page_error)) => Some(format!("{e:#}; page: {page_error}")),
             (Err(e), None) => Some(format!("{e:#}")),
