@@ -1,16 +1,18 @@
-//! Results: medians across repeats, the side-by-side table, the ratios of
-//! ours to each reference, and results.json.
+//! Results: medians across repeats, the side-by-side table per file, the
+//! ratios of ours to each reference, and results.json.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::file::MediaFile;
 use super::player::Player;
-use super::run::Measurement;
+use super::run::{Measurement, Visit};
 use super::scenario::Scenario;
 
-/// All runs of one player in one scenario.
+/// All runs of one player in one scenario with one file chosen.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
+    pub file: MediaFile,
     pub scenario: Scenario,
     pub player: Player,
     /// Each repeat: its measurement, or why it could not be measured.
@@ -21,22 +23,31 @@ pub struct Cell {
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Summary {
     pub ttff_ms: Option<f64>,
+    /// From the first media request to the picture moving.
+    pub ttff_from_request_ms: Option<f64>,
+    pub warm_ttff_ms: Option<f64>,
     pub stalls: Option<f64>,
     pub stall_s: Option<f64>,
     pub seek_ms: Option<f64>,
+    pub warm_seek_ms: Option<f64>,
     pub mb_fetched: Option<f64>,
     pub mb_wasted: Option<f64>,
+    pub kb_other: Option<f64>,
 }
 
-/// The reported metrics, in column order: name, decimals, getter.
+/// The reported metrics, in column order: name, width, decimals, getter.
 type Getter = fn(&Summary) -> Option<f64>;
-const METRICS: [(&str, usize, Getter); 6] = [
-    ("ttff ms", 0, |s| s.ttff_ms),
-    ("stalls", 1, |s| s.stalls),
-    ("stall s", 2, |s| s.stall_s),
-    ("seek ms", 0, |s| s.seek_ms),
-    ("MB fetched", 2, |s| s.mb_fetched),
-    ("MB wasted", 2, |s| s.mb_wasted),
+const METRICS: [(&str, usize, usize, Getter); 10] = [
+    ("ttff ms", 7, 0, |s| s.ttff_ms),
+    ("from req", 8, 0, |s| s.ttff_from_request_ms),
+    ("warm ttff", 9, 0, |s| s.warm_ttff_ms),
+    ("stalls", 6, 1, |s| s.stalls),
+    ("stall s", 7, 2, |s| s.stall_s),
+    ("seek ms", 7, 0, |s| s.seek_ms),
+    ("warm seek", 9, 0, |s| s.warm_seek_ms),
+    ("MB media", 8, 2, |s| s.mb_fetched),
+    ("MB wasted", 9, 2, |s| s.mb_wasted),
+    ("KB other", 8, 0, |s| s.kb_other),
 ];
 
 impl Cell {
@@ -47,24 +58,62 @@ impl Cell {
     /// Medians over the runs that produced a measurement. A run whose
     /// player failed still counts for what it measured before failing.
     pub fn summary(&self) -> Summary {
-        let of = |f: fn(&Measurement) -> Option<f64>| median(self.measured().filter_map(f));
+        let cold =
+            |f: fn(&Visit) -> Option<f64>| median(self.measured().filter_map(|m| f(&m.cold)));
+        let warm = |f: fn(&Visit) -> Option<f64>| {
+            median(self.measured().filter_map(|m| m.warm.as_ref().and_then(f)))
+        };
         Summary {
-            ttff_ms: of(|m| m.ttff_ms),
-            stalls: of(|m| Some(f64::from(m.stalls))),
-            stall_s: of(|m| Some(m.stall_s)),
-            seek_ms: of(|m| m.seek_ms),
-            mb_fetched: of(|m| Some(m.mb_fetched)),
-            mb_wasted: of(|m| Some(m.mb_wasted)),
+            ttff_ms: cold(|v| v.ttff_ms),
+            ttff_from_request_ms: cold(Visit::ttff_from_request_ms),
+            warm_ttff_ms: warm(|v| v.ttff_ms),
+            stalls: cold(|v| Some(f64::from(v.stalls))),
+            stall_s: cold(|v| Some(v.stall_s)),
+            seek_ms: cold(|v| v.seek_ms),
+            warm_seek_ms: warm(|v| v.seek_ms),
+            mb_fetched: cold(|v| Some(v.mb_fetched)),
+            mb_wasted: cold(|v| Some(v.mb_wasted)),
+            kb_other: cold(|v| Some(v.kb_other)),
         }
+    }
+
+    /// The run whose cold ttff is the median (the lower middle of an even
+    /// count): the one whose timeline is shown.
+    pub fn median_run(&self) -> Option<&Measurement> {
+        let mut runs: Vec<&Measurement> = self
+            .measured()
+            .filter(|m| m.cold.ttff_ms.is_some_and(f64::is_finite))
+            .collect();
+        runs.sort_by(|a, b| {
+            let key = |m: &Measurement| m.cold.ttff_ms.unwrap_or(f64::INFINITY);
+            key(a).total_cmp(&key(b))
+        });
+        runs.get(runs.len().saturating_sub(1) / 2).copied()
     }
 
     /// Errors of the runs, for the notes under the table.
     pub fn errors(&self) -> Vec<String> {
         self.runs
             .iter()
-            .filter_map(|r| match r {
-                Err(e) => Some(e.clone()),
-                Ok(m) => m.error.clone(),
+            .flat_map(|r| match r {
+                Err(e) => vec![e.clone()],
+                Ok(m) => m
+                    .cold
+                    .error
+                    .iter()
+                    .cloned()
+                    .chain(
+                        m.warm
+                            .as_ref()
+                            .and_then(|w| w.error.clone())
+                            .map(|e| format!("warm: {e}")),
+                    )
+                    .chain(
+                        m.warm_failed
+                            .iter()
+                            .map(|e| format!("warm visit failed: {e}")),
+                    )
+                    .collect(),
             })
             .collect()
     }
@@ -104,29 +153,29 @@ fn number(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
-const WIDTHS: [usize; 6] = [8, 7, 8, 8, 11, 10];
+fn header(first: &str) -> String {
+    let mut line = format!("{:<10} {:<16}", "scenario", first);
+    for (name, w, _, _) in METRICS {
+        line.push_str(&format!(" | {name:>w$}"));
+    }
+    line
+}
 
-/// The table, the ratios and the notes, as printed.
-pub fn table(cells: &[Cell]) -> String {
+/// The table, the ratios and the notes of `file`'s cells, as printed.
+pub fn table(cells: &[Cell], file: MediaFile) -> String {
+    let cells: Vec<&Cell> = cells.iter().filter(|c| c.file == file).collect();
     let mut out = String::new();
-    let header = |first: &str| {
-        let mut line = format!("{:<10} {:<16}", "scenario", first);
-        for ((name, _, _), w) in METRICS.iter().zip(WIDTHS) {
-            line.push_str(&format!(" | {name:>w$}"));
-        }
-        line
-    };
     let head = header("player");
     out.push_str(&head);
     out.push('\n');
     out.push_str(&"-".repeat(head.len()));
     out.push('\n');
     let mut notes = Vec::new();
-    for cell in cells {
+    for cell in &cells {
         let s = cell.summary();
         let mut line = format!("{:<10} {:<16}", cell.scenario.name(), cell.player.label());
-        for ((_, decimals, get), w) in METRICS.iter().zip(WIDTHS) {
-            line.push_str(&format!(" | {:>w$}", number(get(&s), *decimals)));
+        for (_, w, decimals, get) in METRICS {
+            line.push_str(&format!(" | {:>w$}", number(get(&s), decimals)));
         }
         let errors = cell.errors();
         if !errors.is_empty() {
@@ -147,30 +196,28 @@ pub fn table(cells: &[Cell]) -> String {
         cells
             .iter()
             .find(|c| c.scenario == scenario && c.player == player)
-            .map(Cell::summary)
+            .map(|c| c.summary())
     };
     let mut ratios = Vec::new();
     for scenario in Scenario::ALL {
-        let Some(ours) = find(scenario, Player::Caudal) else {
-            continue;
-        };
-        for (reference, label) in [
-            (Player::Native, "caudal/native"),
-            (Player::Hlsjs, "caudal/hls.js"),
+        for (ours, reference, label) in [
+            (Player::Caudal, Player::Native, "caudal/native"),
+            (Player::Caudal, Player::Hlsjs, "caudal/hls.js"),
+            (Player::Hlsjs, Player::Native, "hls.js/native"),
         ] {
-            let Some(theirs) = find(scenario, reference) else {
+            let (Some(a), Some(b)) = (find(scenario, ours), find(scenario, reference)) else {
                 continue;
             };
             let mut line = format!("{:<10} {:<16}", scenario.name(), label);
-            for ((_, _, get), w) in METRICS.iter().zip(WIDTHS) {
-                line.push_str(&format!(" | {:>w$}", ratio(get(&ours), get(&theirs))));
+            for (_, w, _, get) in METRICS {
+                line.push_str(&format!(" | {:>w$}", ratio(get(&a), get(&b))));
             }
             ratios.push(line);
         }
     }
     if !ratios.is_empty() {
         out.push('\n');
-        let head = header("ours/reference");
+        let head = header("ratio");
         out.push_str(&head);
         out.push('\n');
         out.push_str(&"-".repeat(head.len()));
@@ -196,6 +243,7 @@ pub fn json(cells: &[Cell], context: Value) -> Value {
         .iter()
         .map(|c| {
             json!({
+                "file": c.file,
                 "scenario": c.scenario,
                 "player": c.player,
                 "median": c.summary(),
@@ -222,5 +270,44 @@ mod tests {
         assert_eq!(ratio(Some(0.0), Some(0.0)), "=");
         assert_eq!(ratio(Some(1.0), Some(0.0)), "inf");
         assert_eq!(ratio(None, Some(1.0)), "-");
+    }
+
+    fn run(ttff: f64, from: f64, warm: Option<f64>) -> Result<Measurement, String> {
+        let visit = |ttff_ms: f64| Visit {
+            ttff_ms: Some(ttff_ms),
+            first_media_request_ms: Some(from),
+            ..Visit::default()
+        };
+        Ok(Measurement {
+            cold: visit(ttff),
+            warm: warm.map(visit),
+            warm_failed: warm.is_none().then(|| "no".to_owned()),
+        })
+    }
+
+    #[test]
+    fn the_median_run_is_shown_and_warm_visits_have_their_own_medians() {
+        let cell = Cell {
+            file: MediaFile::Plain,
+            scenario: Scenario::Slowstart,
+            player: Player::Caudal,
+            runs: vec![
+                run(3_000.0, 1_000.0, Some(900.0)),
+                Err("the browser did not start".to_owned()),
+                run(1_000.0, 500.0, None),
+                run(2_000.0, 600.0, Some(700.0)),
+            ],
+        };
+        let chosen = cell.median_run().and_then(|m| m.cold.ttff_ms);
+        assert_eq!(chosen, Some(2_000.0));
+        let s = cell.summary();
+        assert_eq!(s.ttff_ms, Some(2_000.0));
+        // 2000, 500 and 1400 ms after the first media request.
+        assert_eq!(s.ttff_from_request_ms, Some(1_400.0));
+        assert_eq!(s.warm_ttff_ms, Some(800.0));
+        // The failed run and the failed warm visit are noted.
+        assert_eq!(cell.errors().len(), 2);
+        let text = table(&[cell], MediaFile::Plain);
+        assert!(text.contains("slowstart  caudal"), "{text}");
     }
 }

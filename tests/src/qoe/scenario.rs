@@ -1,8 +1,12 @@
 //! The network scenarios: each a link (trace + RTT) and what the viewer does.
 //!
-//! Rates are multiples of the file's own average bit rate B, so a scenario
-//! means the same thing whatever file it runs on: at 4×B any player should
-//! keep up, at 0.5×B every player must eventually run dry.
+//! Most rates are multiples of the file's own average bit rate B (about
+//! 1.5 Mbit/s for the benchmark's encode), so a scenario means the same
+//! thing whatever file it runs on: at 4×B any player should keep up, at
+//! 0.5×B every player must eventually run dry. Three are absolute, as a
+//! viewer's link is: `fast` and `abandon` at 20 Mbit/s, `slowstart` at
+//! 2 Mbit/s with 300 ms RTT (with this file, 1.5 Mbit/s media on a link
+//! barely faster).
 
 use std::time::Duration;
 
@@ -15,12 +19,15 @@ use crate::shaped_link::LinkConfig;
 pub enum Scenario {
     /// 4×B, RTT 40 ms, watch 20 s: the easy case; startup and waste.
     Steady,
+    /// 20 Mbit/s, RTT 40 ms, watch 15 s: a good home link; startup.
+    Fast,
     /// 4×B, then 0.5×B from 8 s to 23 s, then 4×B; watch until 40 s of
     /// media or 60 s: how a player rides out a drop.
     Drop,
-    /// 20×B, RTT 20 ms, leave after 15 s: what a player fetched for nothing.
+    /// 20 Mbit/s, RTT 40 ms, leave after 15 s: what a player fetched for
+    /// nothing.
     Abandon,
-    /// 4×B, RTT 40 ms, play 5 s, seek to 60 %, watch 5 s more.
+    /// 4×B, RTT 40 ms, play 5 s, seek to 2/3 (40 s of 60), watch 5 s more.
     Seek,
     /// 2 Mbit/s, RTT 300 ms, watch 15 s: a long thin path, round trips count.
     Slowstart,
@@ -47,8 +54,9 @@ pub enum Viewer {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Steady,
+        Scenario::Fast,
         Scenario::Drop,
         Scenario::Abandon,
         Scenario::Seek,
@@ -74,6 +82,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Steady => "steady",
+            Scenario::Fast => "fast",
             Scenario::Drop => "drop",
             Scenario::Abandon => "abandon",
             Scenario::Seek => "seek",
@@ -83,7 +92,7 @@ impl Scenario {
     }
 
     /// The link for a file of average bit rate `b` (bit/s). The trace clock
-    /// starts when the player is given the URL.
+    /// starts just before the browser navigates to the page.
     pub fn link(self, b: f64) -> LinkConfig {
         let times = |k: f64| (k * b).round() as u64;
         let (trace, rtt_ms) = match self {
@@ -92,7 +101,7 @@ impl Scenario {
                 vec![(0.0, times(4.0)), (8.0, times(0.5)), (23.0, times(4.0))],
                 40,
             ),
-            Scenario::Abandon => (vec![(0.0, times(20.0))], 20),
+            Scenario::Fast | Scenario::Abandon => (vec![(0.0, 20_000_000)], 40),
             Scenario::Slowstart => (vec![(0.0, 2_000_000)], 300),
             Scenario::Longdrop => (
                 vec![(0.0, times(4.0)), (3.0, times(0.3)), (33.0, times(4.0))],
@@ -109,6 +118,7 @@ impl Scenario {
         let s = Duration::from_secs;
         match self {
             Scenario::Steady => Viewer::Watch(s(20)),
+            Scenario::Fast => Viewer::Watch(s(15)),
             Scenario::Drop => Viewer::WatchUntil {
                 media_seconds: 40.0,
                 limit: s(60),
@@ -116,7 +126,7 @@ impl Scenario {
             Scenario::Abandon => Viewer::Watch(s(15)),
             Scenario::Seek => Viewer::Seek {
                 before: s(5),
-                fraction: 0.6,
+                fraction: 2.0 / 3.0,
                 after: s(5),
             },
             Scenario::Slowstart => Viewer::Watch(s(15)),
@@ -131,9 +141,10 @@ impl Scenario {
     pub fn describe(self) -> &'static str {
         match self {
             Scenario::Steady => "4xB, RTT 40 ms, watch 20 s",
+            Scenario::Fast => "20 Mbit/s, RTT 40 ms, watch 15 s",
             Scenario::Drop => "4xB; 0.5xB from 8 s to 23 s; RTT 40 ms; until 40 s played or 60 s",
-            Scenario::Abandon => "20xB, RTT 20 ms, leave after 15 s",
-            Scenario::Seek => "4xB, RTT 40 ms, play 5 s, seek to 60 %, watch 5 s",
+            Scenario::Abandon => "20 Mbit/s, RTT 40 ms, leave after 15 s",
+            Scenario::Seek => "4xB, RTT 40 ms, play 5 s, seek to 2/3 (40 s of 60), watch 5 s",
             Scenario::Slowstart => "2 Mbit/s, RTT 300 ms, watch 15 s",
             Scenario::Longdrop => {
                 "4xB; 0.3xB from 3 s to 33 s; RTT 40 ms; until 40 s played or 75 s"
@@ -158,5 +169,26 @@ mod tests {
             [(0.0, 4_000_000), (8.0, 500_000), (23.0, 4_000_000)]
         );
         Ok(())
+    }
+
+    #[test]
+    fn links_follow_the_issue_relative_or_absolute() {
+        let b = 1_500_000.0;
+        let link = |s: Scenario| (s.link(b).trace, s.link(b).rtt.as_millis());
+        assert_eq!(link(Scenario::Steady), (vec![(0.0, 6_000_000)], 40));
+        assert_eq!(link(Scenario::Seek), (vec![(0.0, 6_000_000)], 40));
+        // Absolute, whatever the file's rate.
+        assert_eq!(link(Scenario::Fast), (vec![(0.0, 20_000_000)], 40));
+        assert_eq!(link(Scenario::Abandon), (vec![(0.0, 20_000_000)], 40));
+        assert_eq!(link(Scenario::Slowstart), (vec![(0.0, 2_000_000)], 300));
+        assert_eq!(Scenario::Abandon.link(1.0).trace, [(0.0, 20_000_000)]);
+        let Viewer::Seek { fraction, .. } = Scenario::Seek.viewer() else {
+            panic!("seek is a seek");
+        };
+        assert!((fraction * 60.0 - 40.0).abs() < 1e-9);
+        assert_eq!(
+            Scenario::Fast.viewer(),
+            Viewer::Watch(Duration::from_secs(15))
+        );
     }
 }

@@ -42,10 +42,18 @@ pub enum Bench {
     Remux(remux::Args),
     /// Playback QoE in Chromium: caudal, the native <video>, hls.js.
     ///
-    /// Plays one 60 s fragmented MP4 (~1 Mbit/s, made once with ffmpeg, cached
-    /// in target/bench-qoe/) in headless Chromium with Caudal, the native
-    /// <video> and hls.js through a shaped link, and prints time to first
-    /// frame, stalls, seek time and bytes fetched/wasted side by side.
+    /// Plays one 60 s encode (640x360 H.264 High with B-frames, 2 s GOPs,
+    /// AAC, ~1.5 Mbit/s; made once with ffmpeg, cached in target/bench-qoe/)
+    /// as a plain faststart MP4 (--file plain, the headline) and as the same
+    /// samples fragmented with sidx (--file fmp4) in headless Chromium with
+    /// Caudal, the native <video> and hls.js (its byte-range playlist over
+    /// the fragmented file). The page, every player asset and the media
+    /// cross one shaped link; each run is a fresh browser (cold cache), then
+    /// a second visit in it (warm). Prints, side by side and from navigation
+    /// start: time to first frame (cold, from the first media request,
+    /// warm), stalls, seek time (cold, warm), media fetched and wasted; then
+    /// where the time goes on the slowest scenario (each request, Resource
+    /// Timing, the player's marks) against the link's physical limit.
     Qoe(qoe::Args),
 }
 

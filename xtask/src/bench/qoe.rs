@@ -1,23 +1,30 @@
-//! `cargo xtask bench qoe`: quality of experience in a real browser —
-//! Caudal, the native `<video>` and hls.js playing the same file in
-//! headless Chromium through the same shaped link, scenario by scenario.
+//! `cargo xtask bench qoe`: quality of experience in a real browser, as a
+//! first-time viewer meets it — Caudal, the native `<video>` and hls.js
+//! playing the same encode in headless Chromium, with the page, the
+//! players' code and the media all through one shaped link, scenario by
+//! scenario, a cold visit and a warm one.
 //!
 //! This prepares everything, then runs the `qoe` binary of `caudal-tests`
-//! (release), which does the measuring and prints the table:
+//! (release), which does the measuring and prints the tables:
 //!
 //! * Chromium and chromedriver (installed with apt-get when missing, as for
 //!   the browser tests), ffmpeg, node and npm;
 //! * the wasm player in `www/pkg/` (`cargo xtask build-player`);
-//! * hls.js, pinned, installed with npm into `target/bench-qoe/npm/`;
-//! * the media, encoded once with ffmpeg into `target/bench-qoe/`: 60 s of
-//!   `testsrc2` 960x540 at 25 fps, x264 at ~0.9 Mbit/s with capped rate
-//!   (CBR-like, so "4×B" means the same all through the file) and 2 s GOPs
-//!   without scene cuts, AAC 96k, fragmented with one fragment per GOP and
-//!   a `sidx`. All three players get this one file: Caudal and the native
-//!   player by URL, hls.js through a byte-range playlist over it.
+//! * hls.js, pinned, installed with npm into `target/bench-qoe/npm/`, with
+//!   brotli and gzip copies beside it (a site would compress it too);
+//! * the media, encoded once with ffmpeg into `target/bench-qoe/` (see
+//!   [`PLAIN_ARGS`]): a plain faststart MP4 like the files people have — 60 s
+//!   of `testsrc2` 640x360 at 25 fps, x264 High with B-frames at a capped
+//!   ~1.35 Mbit/s with 2 s GOPs and no scene cuts, AAC 128k, about
+//!   1.5 Mbit/s in all — and from it, with `-c copy`, the same samples as a
+//!   fragmented MP4 with one fragment per GOP and a `sidx`. `--file plain`
+//!   (the headline) has Caudal and native play the plain file, `--file fmp4`
+//!   the fragmented one; hls.js always plays a byte-range playlist over the
+//!   fragmented one.
 //!
-//! Results: the table on stdout, `target/bench-qoe/results.json`, and one
-//! JSONL request log per run in `target/bench-qoe/logs/`.
+//! Results: the tables and the breakdown of the slowest scenario on stdout,
+//! `target/bench-qoe/results.json`, and one JSONL request log per visit in
+//! `target/bench-qoe/logs/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,6 +33,7 @@ use std::process::Command;
 use anyhow::{Context, Result, ensure};
 
 use super::inputs::{encode_once, npm_install_pinned};
+use crate::player_assets::compress_beside;
 use crate::workspace::Workspace;
 use crate::{browser, cmd, player};
 
@@ -34,31 +42,34 @@ const HLSJS_VERSION: &str = "1.5.20";
 const PACKAGE: &str = "caudal-tests";
 const BIN: &str = "qoe";
 
-/// The cached media; the name says how it was made, so a change to
-/// [`FFMPEG_ARGS`] should change it too.
-const MEDIA_NAME: &str = "testsrc2-540p25-60s-x264-900k-aac96k-frag2s.mp4";
-/// ffmpeg arguments between `-y` and the output.
-const FFMPEG_ARGS: &[&str] = &[
+/// The cached plain MP4; the name says how it was made, so a change to
+/// [`PLAIN_ARGS`] should change it too.
+const PLAIN_NAME: &str = "testsrc2-360p25-60s-x264high-bf3-g50-1350k-aac128k-faststart.mp4";
+/// ffmpeg arguments between `-y` and the output: x264's defaults (preset
+/// medium: 3 B-frames, CABAC) in the High profile, the rate capped by the
+/// VBV so "4xB" means the same all through the file, a keyframe every 2 s
+/// exactly, AAC stereo, and the `moov` moved to the front.
+const PLAIN_ARGS: &[&str] = &[
     "-f",
     "lavfi",
     "-i",
-    "testsrc2=size=960x540:rate=25:duration=60",
+    "testsrc2=size=640x360:rate=25:duration=60",
     "-f",
     "lavfi",
     "-i",
     "sine=frequency=440:sample_rate=48000:duration=60",
     "-c:v",
     "libx264",
-    "-preset",
-    "veryfast",
     "-profile:v",
-    "main",
+    "high",
+    "-bf",
+    "3",
     "-b:v",
-    "900k",
+    "1350k",
     "-maxrate",
-    "900k",
+    "1350k",
     "-bufsize",
-    "900k",
+    "2700k",
     "-g",
     "50",
     "-keyint_min",
@@ -70,30 +81,49 @@ const FFMPEG_ARGS: &[&str] = &[
     "-c:a",
     "aac",
     "-b:a",
-    "96k",
+    "128k",
     "-ac",
     "2",
-    // One fragment per GOP (frag_keyframe), the init segment first
-    // (empty_moov), offsets relative to each moof (default_base_moof), and
-    // a sidx indexing every fragment (global_sidx).
+    "-movflags",
+    "+faststart",
+    "-f",
+    "mp4",
+];
+/// The same encode, fragmented without re-encoding.
+const FMP4_NAME: &str = "testsrc2-360p25-60s-x264high-bf3-g50-1350k-aac128k-frag2s-sidx.mp4";
+/// ffmpeg arguments after `-i PLAIN`: the samples copied; one fragment
+/// per GOP (frag_keyframe), the init segment first (empty_moov), offsets
+/// relative to each moof (default_base_moof), and a sidx indexing every
+/// fragment (global_sidx).
+const FMP4_ARGS: &[&str] = &[
+    "-c",
+    "copy",
     "-movflags",
     "+frag_keyframe+empty_moov+default_base_moof+global_sidx",
     "-f",
     "mp4",
 ];
 
-/// `cargo xtask bench qoe [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]`.
+/// `cargo xtask bench qoe [--file plain|fmp4]... [--scenario NAME[,NAME]]... [--player caudal|native|hlsjs]... [--repeat N]`.
 ///
 /// The values are passed on to the `qoe` runner, which checks them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// steady, drop, abandon, seek, slowstart, longdrop (repeatable or comma list; default all).
+    /// plain, fmp4: the file Caudal and native play — the plain faststart
+    /// MP4 (the headline) or the same encode fragmented with sidx; hls.js
+    /// always plays its playlist over the fragmented one (repeatable or
+    /// comma list; default both, plain first).
+    #[arg(long, value_name = "NAME")]
+    file: Vec<String>,
+    /// steady, fast, drop, abandon, seek, slowstart, longdrop (repeatable or
+    /// comma list; default all).
     #[arg(long, value_name = "NAME")]
     scenario: Vec<String>,
     /// caudal, native, hlsjs (repeatable or comma list; default all).
     #[arg(long, value_name = "NAME")]
     player: Vec<String>,
-    /// Runs per player and scenario; the median counts [default: 1].
+    /// Runs per file, player and scenario, each a fresh browser (a cold
+    /// visit, then a warm one); the median counts [default: 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     repeat: Option<u32>,
 }
@@ -102,6 +132,9 @@ impl Args {
     /// The runner's share of the command line, in the order given per flag.
     fn forwarded(&self) -> Vec<String> {
         let mut args = Vec::new();
+        for file in &self.file {
+            args.extend(["--file".to_owned(), file.clone()]);
+        }
         for scenario in &self.scenario {
             args.extend(["--scenario".to_owned(), scenario.clone()]);
         }
@@ -121,7 +154,7 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let chrome = browser::ensure()?;
-    let media = ensure_media(&dir)?;
+    let (plain, fmp4) = ensure_media(&dir)?;
     eprintln!("bench: building the player (cargo xtask build-player)");
     player::build(ws)?;
     let hlsjs = install_hlsjs(&dir)?;
@@ -135,8 +168,10 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         .join(" ");
     let mut runner = Command::new(bin);
     runner
-        .arg("--media")
-        .arg(&media)
+        .arg("--plain")
+        .arg(&plain)
+        .arg("--fmp4")
+        .arg(&fmp4)
         .arg("--hlsjs")
         .arg(&hlsjs)
         .args(["--hlsjs-version", HLSJS_VERSION])
@@ -154,16 +189,24 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     cmd::run(&mut runner)
 }
 
-/// The media file, encoded with ffmpeg on first use (a few seconds) and
-/// reused afterwards.
-fn ensure_media(dir: &Path) -> Result<PathBuf> {
-    let media = dir.join(MEDIA_NAME);
-    encode_once(&media, FFMPEG_ARGS)?;
-    Ok(media)
+/// The plain MP4 and its fragmented copy, encoded with ffmpeg on first use
+/// (some seconds) and reused afterwards.
+fn ensure_media(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let plain = dir.join(PLAIN_NAME);
+    encode_once(&plain, PLAIN_ARGS)?;
+    let fmp4 = dir.join(FMP4_NAME);
+    let input = plain.to_str().context("the cache path is not UTF-8")?;
+    let args: Vec<&str> = ["-i", input]
+        .into_iter()
+        .chain(FMP4_ARGS.iter().copied())
+        .collect();
+    encode_once(&fmp4, &args)?;
+    Ok((plain, fmp4))
 }
 
-/// Installs the pinned hls.js into `dir/npm/` unless it is there; returns
-/// the path of `hls.min.js`.
+/// Installs the pinned hls.js into `dir/npm/` unless it is there, and
+/// copies `hls.min.js` to `dir/hlsjs-<version>/` with its `.br` and `.gz`
+/// beside it; returns the copy's path.
 fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
     let npm_dir = dir.join("npm");
     npm_install_pinned(&npm_dir, "hls.js", HLSJS_VERSION)?;
@@ -173,7 +216,13 @@ fn install_hlsjs(dir: &Path) -> Result<PathBuf> {
         "npm installed hls.js but {} is missing",
         script.display()
     );
-    Ok(script)
+    let served = dir.join(format!("hlsjs-{HLSJS_VERSION}"));
+    fs::create_dir_all(&served).with_context(|| format!("creating {}", served.display()))?;
+    let copy = served.join("hls.min.js");
+    fs::copy(&script, &copy)
+        .with_context(|| format!("copying {} to {}", script.display(), copy.display()))?;
+    compress_beside(&copy)?;
+    Ok(copy)
 }
 
 #[cfg(test)]
@@ -192,6 +241,8 @@ mod tests {
     fn passes_the_runner_every_choice_in_order() -> Result<(), clap::Error> {
         let cli = Cli::try_parse_from([
             "qoe",
+            "--file",
+            "plain",
             "--scenario=steady,drop",
             "--player",
             "caudal",
@@ -203,6 +254,8 @@ mod tests {
         assert_eq!(
             cli.args.forwarded(),
             [
+                "--file",
+                "plain",
                 "--scenario",
                 "steady,drop",
                 "--scenario",
