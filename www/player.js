@@ -50,29 +50,77 @@
   var wasmUrl = new URL('pkg/caudal_player_bg.wasm', base);
 
   // --- the wasm module ---------------------------------------------------
+  // The wasm is fetched at once, beside its JS glue rather than after it
+  // (wasm-bindgen's init takes the pending response and compiles it as it
+  // streams in): one round trip less before the player can run.
+  function mark(name) {
+    try { performance.mark('caudal:' + name); } catch (e) { /* no User Timing */ }
+  }
   var wasm = null;
+  var wasmResponse = fetch(wasmUrl.href);
+  wasmResponse.catch(function () {}); // reported through `ready`
   var ready = import(jsUrl.href).then(function (mod) {
     // wasm-bindgen "web" target: the default export is init(); the single
     // object argument is its non-deprecated calling convention.
-    return mod.default({ module_or_path: wasmUrl }).then(function () {
+    return mod.default({ module_or_path: wasmResponse }).then(function () {
       mod.setRemuxerLoader(loadRemuxer);
       wasm = mod;
+      mark('ready');
     });
   });
 
   // The remuxer (plain MP4 -> fragmented MP4) is a module of its own, a
-  // third of the player's code: loaded the first time a file needs it.
+  // third of the player's code: loaded the first time a file needs it, or
+  // at attach when the URL names an MP4 (most are plain), so that it comes
+  // beside the file's first bytes instead of after them.
   var remuxer = null;
   function loadRemuxer() {
     if (!remuxer) {
       var url = new URL('pkg/caudal_remux.js', base);
       remuxer = import(url.href).then(function (mod) {
         return mod.default({ module_or_path: new URL('pkg/caudal_remux_bg.wasm', base) })
-          .then(function () { return mod.RemuxSession; });
+          .then(function () {
+            mark('remuxer-ready');
+            return mod.RemuxSession;
+          });
       });
       remuxer.catch(function () { remuxer = null; }); // a later file may retry
     }
     return remuxer;
+  }
+  function likelyPlainMp4(href) {
+    return /\.(mp4|m4v|m4a|mov|3gp)$/i.test(new URL(href).pathname);
+  }
+
+  // The file's first request, sent by the loader while the player's code
+  // is still on its way: `Range: bytes=0-`, exactly what the player's own
+  // first request is (open-ended; the player ends it when its buffer has
+  // what it wants). Its body is read at once into a new stream, so the
+  // connection never waits on a player that is still compiling; the player
+  // takes the response as its first request, and nothing is fetched twice.
+  function earlyRequest(href) {
+    var controller = new AbortController();
+    var response = fetch(href, { headers: { Range: 'bytes=0-' }, signal: controller.signal })
+      .then(function (r) {
+        if (!r.body) return r;
+        var reader = r.body.getReader();
+        var body = new ReadableStream({
+          start: function (out) {
+            function pump() {
+              return reader.read().then(function (chunk) {
+                if (chunk.done) { out.close(); return; }
+                out.enqueue(chunk.value);
+                return pump();
+              });
+            }
+            pump().catch(function (e) { try { out.error(e); } catch (_) { /* cancelled */ } });
+          },
+          cancel: function (why) { return reader.cancel(why); }
+        });
+        return new Response(body, { status: r.status, statusText: r.statusText, headers: r.headers });
+      });
+    response.catch(function () {}); // the player reports it, or it was aborted
+    return { url: href, response: response, controller: controller };
   }
   // Playback does not depend on the wasm yet: report a failure once, but
   // keep `ready` rejecting for whoever awaits it.
@@ -248,8 +296,8 @@
   };
 
   /** The MSE player: the wasm Player (Caudal's buffer policy) behind the JS API. */
-  function MsePlayer(video, url, options) {
-    var inner = wasm.Player.attach(video, url, options || {});
+  function MsePlayer(video, url, options, early) {
+    var inner = wasm.Player.attach(video, url, options || {}, early);
     this.video = video;
     this.url = url;
     this.stats = function () {
@@ -280,10 +328,14 @@
     var old = players.get(video);
     if (old) old.destroy();
     var href = new URL(url, document.baseURI).href;
+    // While the player's code loads, the file's first bytes come already.
+    var early = !wasm && window.MediaSource ? earlyRequest(href) : undefined;
+    if (likelyPlainMp4(href)) loadRemuxer();
     // Without the wasm (blocked, failed to load) the browser plays natively.
     return ready.then(function () {
-      return new MsePlayer(video, href, options);
+      return new MsePlayer(video, href, options, early);
     }, function () {
+      if (early) early.controller.abort();
       return new NativePlayer(video, href, options);
     }).then(function (player) {
       players.set(video, player);

@@ -7,8 +7,8 @@
 
 use std::ops::Range;
 
-use caudal_media::policy::{Outcome, RequestId};
-use js_sys::{Reflect, Uint8Array};
+use caudal_media::policy::{OPEN_END, Outcome, RequestId};
+use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestInit, Response};
@@ -28,16 +28,23 @@ pub trait FetchSink {
     fn finish(&self, id: RequestId, outcome: Outcome);
 }
 
-/// Runs `GET url` for `range`, reporting to `sink` as bytes arrive. Ends
-/// quietly once the sink has dropped the request.
-pub async fn run(
-    sink: impl FetchSink,
-    url: String,
-    id: RequestId,
-    range: Range<u64>,
-    signal: AbortSignal,
-) {
-    let outcome = stream(&sink, &url, id, &range, &signal).await;
+/// Where a request's response comes from.
+pub enum Source {
+    /// A new `GET url` with `Range` for `range`, cancelled by `signal`.
+    Fetch {
+        url: String,
+        range: Range<u64>,
+        signal: AbortSignal,
+    },
+    /// The response to the loader's own first request (`bytes=0-`, sent
+    /// while this module was still downloading): a `Promise<Response>`.
+    Early(Promise),
+}
+
+/// Runs the request, reporting to `sink` as bytes arrive. Ends quietly
+/// once the sink has dropped the request.
+pub async fn run(sink: impl FetchSink, source: Source, id: RequestId) {
+    let outcome = stream(&sink, source, id).await;
     if let Err(error) = outcome
         && sink.is_live(id)
     {
@@ -45,22 +52,20 @@ pub async fn run(
     }
 }
 
-async fn stream(
-    sink: &impl FetchSink,
-    url: &str,
-    id: RequestId,
-    range: &Range<u64>,
-    signal: &AbortSignal,
-) -> Result<(), JsValue> {
-    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    let init = RequestInit::new();
-    init.set_signal(Some(signal));
-    let headers = web_sys::Headers::new()?;
-    headers.set("Range", &range_header(range))?;
-    init.set_headers(&headers);
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await?
-        .dyn_into()?;
+async fn stream(sink: &impl FetchSink, source: Source, id: RequestId) -> Result<(), JsValue> {
+    let pending = match source {
+        Source::Fetch { url, range, signal } => {
+            let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+            let init = RequestInit::new();
+            init.set_signal(Some(&signal));
+            let headers = web_sys::Headers::new()?;
+            headers.set("Range", &range_header(&range))?;
+            init.set_headers(&headers);
+            window.fetch_with_str_and_init(&url, &init)
+        }
+        Source::Early(response) => response,
+    };
+    let response: Response = JsFuture::from(pending).await?.dyn_into()?;
     let status = response.status();
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
@@ -95,8 +100,12 @@ async fn stream(
     }
 }
 
-/// `bytes=a-b` for the half-open `range` (HTTP ranges are inclusive).
+/// `bytes=a-b` for the half-open `range` (HTTP ranges are inclusive);
+/// `bytes=a-` when it is open-ended.
 fn range_header(range: &Range<u64>) -> String {
+    if range.end == OPEN_END {
+        return format!("bytes={}-", range.start);
+    }
     format!("bytes={}-{}", range.start, range.end.saturating_sub(1))
 }
 
@@ -126,6 +135,8 @@ mod tests {
     fn the_range_header_is_inclusive() {
         assert_eq!(range_header(&(0..1024)), "bytes=0-1023");
         assert_eq!(range_header(&(500..501)), "bytes=500-500");
+        assert_eq!(range_header(&(0..OPEN_END)), "bytes=0-");
+        assert_eq!(range_header(&(7000..OPEN_END)), "bytes=7000-");
     }
 
     #[test]

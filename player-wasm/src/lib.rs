@@ -72,10 +72,19 @@ impl std::fmt::Debug for Player {
 impl Player {
     /// Attaches to `video` and streams `url` under Caudal's buffer policy.
     /// `options` may set `startup`, `goal`, `resume`, `behind` (seconds) and
-    /// `maxBytes`.
-    pub fn attach(video: web_sys::HtmlVideoElement, url: String, options: JsValue) -> Player {
+    /// `maxBytes`. `early` is what the loader started before this module
+    /// was ready: `{url, response: Promise<Response>, controller}` of a
+    /// `GET url` with `Range: bytes=0-` (or undefined); the player takes
+    /// it as its first request when it is for the same URL.
+    pub fn attach(
+        video: web_sys::HtmlVideoElement,
+        url: String,
+        options: JsValue,
+        early: JsValue,
+    ) -> Player {
+        let early = early_request(&early, &url);
         Player {
-            shared: player::Shared::attach(video, url, policy_options(&options)),
+            shared: player::Shared::attach(video, url, policy_options(&options), early),
         }
     }
 
@@ -88,6 +97,22 @@ impl Player {
     pub fn destroy(&self) {
         self.shared.destroy();
     }
+}
+
+/// The loader's early request, if `value` is one for `url`.
+fn early_request(value: &JsValue, url: &str) -> Option<player::Early> {
+    use wasm_bindgen::JsCast;
+    if !value.is_object() {
+        return None;
+    }
+    let field = |name: &str| js_sys::Reflect::get(value, &JsValue::from_str(name)).ok();
+    if field("url")?.as_string()? != url {
+        return None;
+    }
+    Some(player::Early {
+        response: field("response")?.dyn_into().ok()?,
+        controller: field("controller")?.dyn_into().ok()?,
+    })
 }
 
 /// Policy options from a JS object; missing or non-positive numbers keep

@@ -37,6 +37,8 @@ pub struct MseQueue<C> {
     /// File bytes before this offset may be appended.
     append_limit: u64,
     ops: VecDeque<Op>,
+    /// Something was appended already.
+    appended_any: bool,
 }
 
 impl<C> Default for MseQueue<C> {
@@ -47,6 +49,7 @@ impl<C> Default for MseQueue<C> {
             queue_end: 0,
             append_limit: 0,
             ops: VecDeque::new(),
+            appended_any: false,
         }
     }
 }
@@ -133,6 +136,12 @@ impl<C: Clone> MseQueue<C> {
     /// The chunk [`MseQueue::next_chunk`] gave was appended.
     pub fn appended(&mut self) {
         self.chunks.pop_front();
+        self.appended_any = true;
+    }
+
+    /// Whether any chunk was appended yet.
+    pub fn any_appended(&self) -> bool {
+        self.appended_any
     }
 
     /// Drops everything (destroy).

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use caudal_media::index::Presentation;
-use caudal_media::policy::{Action, Millis, Outcome, Policy, PolicyOptions, RequestId};
+use caudal_media::policy::{Action, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -25,7 +25,7 @@ use web_sys::{
 
 use crate::events::{self, Event};
 use crate::fallback::{self, Mode};
-use crate::fetcher::{self, FetchSink};
+use crate::fetcher::{self, FetchSink, Source};
 use crate::hold::Hold;
 use crate::js;
 use crate::mse_queue::MseQueue;
@@ -76,6 +76,17 @@ struct Inner {
     fallback_reason: Option<String>,
     /// Playback begins here, not at 0 (`Action::Configure`).
     start: f64,
+    /// The loader's request for the file, sent before this module loaded;
+    /// taken by the first fetch.
+    early: Option<Early>,
+}
+
+/// A `GET url` with `Range: bytes=0-` that `player.js` started while the
+/// player's code was still on its way, so the first media bytes need not
+/// wait for it: the response, and the controller that cancels it.
+pub struct Early {
+    pub response: js_sys::Promise,
+    pub controller: AbortController,
 }
 
 /// The player, shared by callbacks.
@@ -84,7 +95,12 @@ pub struct Shared(Rc<RefCell<Inner>>);
 
 impl Shared {
     /// Attaches to `video` and starts loading `url` under the policy.
-    pub fn attach(video: HtmlVideoElement, url: String, options: PolicyOptions) -> Shared {
+    pub fn attach(
+        video: HtmlVideoElement,
+        url: String,
+        options: PolicyOptions,
+        early: Option<Early>,
+    ) -> Shared {
         let wants_play = video.autoplay();
         // The policy decides when playback starts, not the browser's autoplay.
         video.set_autoplay(false);
@@ -109,6 +125,7 @@ impl Shared {
             next_tick: Millis::ZERO,
             fallback_reason: None,
             start: 0.0,
+            early,
         })));
         if !js::media_source_present() {
             shared.fall_back("this browser has no Media Source Extensions");
@@ -363,23 +380,33 @@ impl Shared {
     fn perform(&self, action: Action) {
         match action {
             Action::Fetch { id, range, media } => {
-                let Ok(controller) = AbortController::new() else {
-                    return;
+                let mut inner = self.0.borrow_mut();
+                // The loader's early request serves the first open-ended
+                // run request; any other first request makes it moot.
+                let early = inner.early.take();
+                let (source, controller) = match early {
+                    Some(early) if media && range.start == 0 && range.end == OPEN_END => {
+                        (Source::Early(early.response), early.controller)
+                    }
+                    other => {
+                        if let Some(early) = other {
+                            early.controller.abort();
+                        }
+                        let Ok(controller) = AbortController::new() else {
+                            return;
+                        };
+                        let source = Source::Fetch {
+                            url: inner.url.clone(),
+                            range: range.clone(),
+                            signal: controller.signal(),
+                        };
+                        (source, controller)
+                    }
                 };
-                let signal = controller.signal();
-                let url = {
-                    let mut inner = self.0.borrow_mut();
-                    inner.requests.insert(id.0, controller);
-                    inner.request_offsets.insert(id.0, (range.start, media));
-                    inner.url.clone()
-                };
-                wasm_bindgen_futures::spawn_local(fetcher::run(
-                    self.clone(),
-                    url,
-                    id,
-                    range,
-                    signal,
-                ));
+                inner.requests.insert(id.0, controller);
+                inner.request_offsets.insert(id.0, (range.start, media));
+                drop(inner);
+                wasm_bindgen_futures::spawn_local(fetcher::run(self.clone(), source, id));
             }
             Action::Abort { id } => {
                 let mut inner = self.0.borrow_mut();
@@ -511,6 +538,9 @@ impl Shared {
         for (_, controller) in inner.requests.drain() {
             controller.abort();
         }
+        if let Some(early) = inner.early.take() {
+            early.controller.abort();
+        }
         inner.mode = Mode::Native;
         inner.source_buffer = None;
         inner.media_source = None;
@@ -547,6 +577,9 @@ impl Shared {
         inner.destroyed = true;
         for (_, controller) in inner.requests.drain() {
             controller.abort();
+        }
+        if let Some(early) = inner.early.take() {
+            early.controller.abort();
         }
         for (target, name, closure) in inner.listeners.drain(..) {
             let _ =

@@ -85,6 +85,12 @@ pub fn run_next(
     };
     match sb.append_buffer_with_array_buffer_view(&chunk) {
         Ok(()) => {
+            if !queue.any_appended() {
+                // For the page's timeline (User Timing), once per player.
+                if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+                    let _ = performance.mark("caudal:first-append");
+                }
+            }
             queue.appended();
             Ok(())
         }

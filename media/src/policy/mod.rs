@@ -75,6 +75,7 @@ use playback::{Playback, Sighting, Thresholds, Transition};
 use requests::Requests;
 use response::Reply;
 use retry::{Retry, Verdict};
+pub use schedule::OPEN_END;
 use schedule::{Next, Schedule, Situation};
 use seek::{SeekPlan, SeekView};
 use timeline::Timeline;
@@ -173,6 +174,12 @@ impl Policy {
         &self.options
     }
 
+    /// Whether request `id` is still wanted: false once it completed, or the
+    /// policy aborted it (an [`Action::Abort`] says so too).
+    pub fn is_live(&self, id: RequestId) -> bool {
+        self.requests.get(id).is_some()
+    }
+
     // ---------------------------------------------------------------- commands
 
     /// Starts loading; the first request carries the index and the startup
@@ -254,8 +261,14 @@ impl Policy {
         };
         match response::reply(status, start, total, self.feed.need().is_some()) {
             Reply::Partial => {
-                if total.is_some() {
+                if let Some(len) = total {
                     self.file_len = total;
+                    // An open-ended request ends where the file does.
+                    if let Some(request) = self.requests.get_mut(id)
+                        && request.range.end == OPEN_END
+                    {
+                        request.range.end = len.max(request.range.start);
+                    }
                 }
             }
             Reply::WholeFile => {
@@ -306,8 +319,28 @@ impl Policy {
             self.fail_with(&error);
             return;
         }
+        if media {
+            self.end_open_run_if_done(now);
+        }
         if !self.requests.side_busy() && self.feed.need().is_some() {
             // Index bytes elsewhere: ask now, beside the media request.
+            self.plan_fetch(now);
+        }
+    }
+
+    /// Ends the open-ended media request once the run has what it wants
+    /// (see [`Schedule::should_stop`]): the response is cut where it
+    /// stands, as a completed request, and the next is planned as usual.
+    fn end_open_run_if_done(&mut self, now: Millis) {
+        if !self.requests.media().is_some_and(|r| r.open) || self.state == State::Error {
+            return;
+        }
+        if !self.schedule.should_stop(&self.situation()) {
+            return;
+        }
+        if let Some(request) = self.requests.take_media(&mut self.timers) {
+            self.actions.push_back(Action::Abort { id: request.id });
+            self.link.on_done();
             self.plan_fetch(now);
         }
     }
@@ -615,13 +648,27 @@ impl Policy {
         if !self.requests.side_busy()
             && let Some(need) = self.feed.need().cloned()
         {
-            self.issue(now, need, false);
+            self.issue(now, need, false, false);
         }
         if self.requests.media_busy() {
             return;
         }
-        let timeline = self.feed.index().map(|i| Timeline::new(i, self.file_len));
-        let situation = Situation {
+        let next = self.schedule.next(&self.situation());
+        match next {
+            Next::Wait => {}
+            Next::EndOfStream => {
+                self.schedule.end_said();
+                self.actions.push_back(Action::EndOfStream);
+            }
+            Next::Fetch(range) => self.issue(now, range, true, false),
+            Next::Open(range) => self.issue(now, range, true, true),
+        }
+    }
+
+    /// What the schedule looks at: the run, the playhead, the link.
+    fn situation(&self) -> Situation<'_> {
+        let timeline = self.timeline();
+        Situation {
             options: &self.options,
             configured: self.append.configured(),
             side_busy: self.requests.side_busy(),
@@ -631,20 +678,15 @@ impl Policy {
             timeline,
             media_end: timeline::media_end(self.feed.index(), self.file_len),
             request_size: self.link.request_size(&self.options),
-        };
-        match self.schedule.next(&situation) {
-            Next::Wait => {}
-            Next::EndOfStream => self.actions.push_back(Action::EndOfStream),
-            Next::Fetch(range) => self.issue(now, range, true),
         }
     }
 
-    fn issue(&mut self, now: Millis, range: Range<u64>, media: bool) {
+    fn issue(&mut self, now: Millis, range: Range<u64>, media: bool, open: bool) {
         self.stats.requests += 1;
         let idle_ms = self.options.request_timeout_ms;
         let id = self
             .requests
-            .issue(now, range.clone(), media, idle_ms, &mut self.timers);
+            .issue(now, range.clone(), media, open, idle_ms, &mut self.timers);
         self.actions.push_back(Action::Fetch { id, range, media });
     }
 }

@@ -19,6 +19,9 @@ pub(super) struct Request {
     /// Body bytes received so far.
     pub(super) received: u64,
     pub(super) media: bool,
+    /// Open-ended (a run's first request): it streams until the policy
+    /// ends it.
+    pub(super) open: bool,
     /// When it was issued or last delivered bytes.
     last_data: Millis,
 }
@@ -62,6 +65,7 @@ impl Requests {
         now: Millis,
         range: Range<u64>,
         media: bool,
+        open: bool,
         idle_ms: f64,
         timers: &mut TimerTable,
     ) -> RequestId {
@@ -72,6 +76,7 @@ impl Requests {
             range,
             received: 0,
             media,
+            open,
             last_data: now,
         });
         if media {

@@ -59,6 +59,9 @@ pub(super) fn body_end(
 ) -> Result<(), String> {
     let expected = range.end - range.start;
     match outcome {
+        // Open-ended, and the server never said the file's length: the
+        // end of the body is the end of the file.
+        Outcome::Complete if range.end == super::OPEN_END => Ok(()),
         Outcome::Complete if received >= expected => Ok(()),
         // The server clipped the range at the end of the file.
         Outcome::Complete if file_len.is_some_and(|len| range.start + received >= len) => Ok(()),

@@ -81,3 +81,30 @@ fn everything_fetched_ends_the_stream_once() {
     assert_eq!(ends, 1);
     assert_eq!(p.stats().bytes_fetched, FILE_LEN);
 }
+
+/// No guess at the first request's size: it asks for the whole file and
+/// streams until the goal is buffered, then the policy ends it; the next
+/// request, once playback has moved on, starts at the very next byte.
+#[test]
+fn the_first_request_is_open_ended_and_ends_once_the_goal_is_in() {
+    let mut p = policy(PolicyOptions {
+        goal: 10.0,
+        ..Default::default()
+    });
+    p.start(at(0.0));
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    assert_eq!(range, 0..super::super::OPEN_END);
+    let t = serve(&mut p, at(100.0), id, range, 8_000_000.0);
+    assert!(!p.is_live(id));
+    assert!(drain(&mut p).contains(&Action::Abort { id }));
+    let goal_bytes = INIT + 5 * UNIT_BYTES;
+    let fetched = p.stats().bytes_fetched;
+    assert!(
+        (goal_bytes..goal_bytes + 16 * 1024).contains(&fetched),
+        "{fetched} bytes for a goal of {goal_bytes}"
+    );
+    p.handle_playback(t, 3.0, &[0.0..seconds_fetched(fetched)], false, false);
+    let next = fetches(&drain(&mut p));
+    assert_eq!(next[0].1.start, fetched, "no byte twice, none skipped");
+    assert!(next[0].1.end < FILE_LEN, "later requests are sized");
+}

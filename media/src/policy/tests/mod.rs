@@ -99,18 +99,30 @@ fn fetches(actions: &[Action]) -> Vec<(RequestId, Range<u64>)> {
         .collect()
 }
 
-/// Serves a fetch in full at `bits_per_second`, returning the new time.
+/// Serves a fetch at `bits_per_second` (an open-ended one up to the end of
+/// the file), until it is complete or the policy ends it; returns the new
+/// time.
 fn serve(policy: &mut Policy, now: Millis, id: RequestId, range: Range<u64>, bps: f64) -> Millis {
     policy.handle_response(now, id, 206, Some(FILE_LEN));
+    let end = range.end.min(FILE_LEN);
+    let t = deliver(policy, now, id, range.start..end, bps);
+    if policy.is_live(id) {
+        policy.handle_done(t, id, Outcome::Complete);
+    }
+    t
+}
+
+/// Delivers the body bytes `bytes` of request `id` at `bits_per_second`,
+/// stopping early if the policy ends the request; returns the new time.
+fn deliver(policy: &mut Policy, now: Millis, id: RequestId, bytes: Range<u64>, bps: f64) -> Millis {
     let mut t = now;
-    let mut offset = range.start;
-    while offset < range.end {
-        let n = (range.end - offset).min(16 * 1024);
+    let mut offset = bytes.start;
+    while offset < bytes.end && policy.is_live(id) {
+        let n = (bytes.end - offset).min(16 * 1024);
         t += n as f64 * 8.0 / bps * 1000.0;
         policy.handle_data(t, id, &vec![0u8; n as usize]);
         offset += n;
     }
-    policy.handle_done(t, id, Outcome::Complete);
     t
 }
 
@@ -119,14 +131,19 @@ fn seconds_fetched(cursor: u64) -> f64 {
     (cursor.saturating_sub(INIT)) as f64 / UNIT_BYTES as f64 * UNIT_SECONDS
 }
 
-/// A policy playing at 0 s with 5 s buffered, and the request in flight.
+/// A policy playing at 0 s with 5 s buffered, and the request in flight:
+/// the first, open-ended one, with the bytes still to come.
 fn playing_policy(options: PolicyOptions) -> (Policy, Millis, Vec<(RequestId, Range<u64>)>) {
     let mut p = policy(options);
     p.start(at(0.0));
     let (id, range) = fetches(&drain(&mut p))[0].clone();
-    let t = serve(&mut p, at(100.0), id, range, 8_000_000.0);
+    assert_eq!(range, 0..super::OPEN_END, "the first request is open-ended");
+    p.handle_response(at(100.0), id, 206, Some(FILE_LEN));
+    let five_seconds = INIT + UNIT_BYTES * 5 / 2;
+    let t = deliver(&mut p, at(100.0), id, 0..five_seconds, 8_000_000.0);
     p.handle_playback(t, 0.0, &[0.0..5.0], false, false);
-    let in_flight = fetches(&drain(&mut p));
+    drain(&mut p);
+    assert!(p.is_live(id), "the first request goes on");
     assert_eq!(p.state(), State::Playing);
-    (p, t, in_flight)
+    (p, t, vec![(id, five_seconds..FILE_LEN)])
 }

@@ -17,7 +17,14 @@ fn on_a_fast_link_stats_report_the_throughput_requests_are_sized_by() {
     };
     let mut p = policy(options.clone());
     p.start(at(0.0));
-    let mut t = Millis::ZERO;
+    // The open-ended first request breaks after 600 kB: from then on every
+    // request is sized.
+    let (first, _) = fetches(&drain(&mut p))[0].clone();
+    p.handle_response(Millis::ZERO, first, 206, Some(FILE_LEN));
+    let mut t = deliver(&mut p, Millis::ZERO, first, 0..600_000, 10_000_000_000.0);
+    p.handle_done(t, first, Outcome::NetworkError("reset".into()));
+    t = p.poll_timeout().expect("a retry");
+    p.handle_timeout(t);
     let mut pending = fetches(&drain(&mut p));
     let mut sized = 0;
     while let Some((id, range)) = pending.pop() {
