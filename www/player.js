@@ -77,8 +77,11 @@
   function loadRemuxer() {
     if (!remuxer) {
       var url = new URL('pkg/caudal_remux.js', base);
+      // Its wasm too is fetched beside its glue, not after it.
+      var remuxWasm = fetch(new URL('pkg/caudal_remux_bg.wasm', base).href);
+      remuxWasm.catch(function () {}); // reported through the import
       remuxer = import(url.href).then(function (mod) {
-        return mod.default({ module_or_path: new URL('pkg/caudal_remux_bg.wasm', base) })
+        return mod.default({ module_or_path: remuxWasm })
           .then(function () {
             mark('remuxer-ready');
             return mod.RemuxSession;

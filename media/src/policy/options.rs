@@ -36,7 +36,10 @@ pub struct PolicyOptions {
 impl Default for PolicyOptions {
     fn default() -> Self {
         PolicyOptions {
-            startup: 1.0,
+            // Half a second on a link as fast as the media (less on a faster
+            // one): native <video> starts on about that, and the remuxer's
+            // first pieces put it in the buffer early.
+            startup: 0.5,
             // dash.js's stable buffer: rides out a 15 s drop to half the
             // bit rate, and an abandoned view costs at most 12 s of media.
             goal: 12.0,

@@ -22,7 +22,7 @@ const STARVED_GRACE_MS: f64 = 500.0;
 const STARVED_AHEAD_SECONDS: f64 = 1.0;
 /// Fewest seconds buffered before playback starts, however fast the link:
 /// a few frames' worth, so the element itself is ready to play.
-const MIN_STARTUP: f64 = 0.25;
+const MIN_STARTUP: f64 = 0.15;
 
 /// The playhead as last reported, and whether the policy holds it.
 #[derive(Debug)]

@@ -5,8 +5,13 @@
 use super::timeline::Timeline;
 use crate::index::Container;
 
-/// A seek target the current run reaches within this many seconds keeps the run.
-const NEAR_SECONDS: f64 = 2.0;
+/// A seek target the current run reaches within this many seconds keeps the
+/// run: about what a new run's round trip costs, and no more.
+const NEAR_SECONDS: f64 = 0.5;
+/// ...and within this many bytes, whatever the estimate says: an estimate
+/// taken from responses the browser's cache answered (a second visit) is
+/// far above the link, and the gap comes over the link.
+const NEAR_BYTES_MAX: u64 = 1 << 20;
 
 /// What the seek sees of the buffer, the run and the link.
 #[derive(Clone, Copy)]
@@ -57,6 +62,7 @@ pub(super) fn plan(to: f64, view: &SeekView<'_>) -> SeekPlan {
     let soon = view
         .link
         .map_or(view.min_request, |bps| (bps / 8.0 * NEAR_SECONDS) as u64)
+        .min(NEAR_BYTES_MAX)
         .max(view.min_request);
     if target >= view.run_floor && target <= view.cursor + soon {
         return SeekPlan::Near;

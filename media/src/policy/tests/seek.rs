@@ -61,3 +61,30 @@ fn seeking_inside_the_buffer_keeps_the_run() {
     assert_eq!(fetches(&actions)[0].1.start, unit_start);
     assert_eq!(p.state(), State::Seeking);
 }
+
+/// A second visit: the browser's cache answers the first responses at
+/// memory speed, so the estimate is far above the link. A seek 40 s ahead
+/// must still jump there, not fetch the whole gap on the way.
+#[test]
+fn a_seek_far_ahead_jumps_even_when_the_link_looks_very_fast() {
+    let mut p = policy(PolicyOptions {
+        goal: 10.0,
+        ..Default::default()
+    });
+    p.start(at(0.0));
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    // The first response, up to the goal, in a millisecond.
+    let t = serve(&mut p, at(10.0), id, range, 4e12);
+    p.handle_playback(t, 0.0, &[0.0..10.0], false, false);
+    drain(&mut p);
+    p.handle_playback(t + 1.0, 2.0, &[0.0..10.0], false, false);
+    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    // Two seconds of this estimate would reach well past the target.
+    let bps = p.stats().throughput.expect("an estimate");
+    assert!(bps / 8.0 * 2.0 > (30 * UNIT_BYTES) as f64, "{bps}");
+    p.seek(t + 2.0, 50.0);
+    let actions = drain(&mut p);
+    let unit_start = INIT + 25 * UNIT_BYTES;
+    assert!(actions.contains(&Action::Abort { id }), "{actions:?}");
+    assert_eq!(fetches(&actions)[0].1.start, unit_start);
+}

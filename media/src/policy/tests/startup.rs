@@ -30,11 +30,11 @@ fn first_request_carries_the_index_and_startup_then_playback_is_released() {
     assert!(actions.iter().any(|a| matches!(a, Action::Append { .. })));
     assert_eq!(p.state(), State::Buffering);
     // The link is 20 times the bit rate (8 Mbit/s for 400 kbit/s): it
-    // refills faster than playback drains, so a quarter second (the
-    // floor), not the full startup second, starts playback.
-    p.handle_playback(t, 0.0, &[0.0..0.2], false, false);
+    // refills faster than playback drains, so 0.15 s (the floor: a few
+    // frames), not the full startup second, starts playback.
+    p.handle_playback(t, 0.0, &[0.0..0.1], false, false);
     assert!(!drain(&mut p).contains(&Action::Release));
-    p.handle_playback(t + 10.0, 0.0, &[0.0..0.3], false, false);
+    p.handle_playback(t + 10.0, 0.0, &[0.0..0.2], false, false);
     let actions = drain(&mut p);
     assert!(actions.contains(&Action::Release));
     assert_eq!(p.state(), State::Playing);
