@@ -324,3 +324,36 @@ fn random_traces_keep_the_shell_contract_and_the_books_balanced() {
         assert!(report.seeks.iter().all(|seek| seek.latency_ms.is_some()));
     }
 }
+
+/// The goal shrinks with the link's headroom (`policy/goal.rs`): a view
+/// abandoned after 15 s on a link 13 times the media's rate (the QoE
+/// bench's 20 Mbit/s for 1.5 Mbit/s) leaves at most the least goal (4 s)
+/// and one smallest request behind, about a third of what native `<video>`
+/// fetches there (the whole file, after 15 s of a 60 s one).
+#[test]
+fn abandoning_on_a_link_13_times_the_media_wastes_at_most_the_least_goal() {
+    let mut s = scenario(&[(0.0, 13.3)], 40.0);
+    s.viewer = vec![ViewerStep::Watch(15.0), ViewerStep::Abandon];
+    let report = run("abandon after 15 s at 13.3x", &s);
+    let bound = (4.0 * BITRATE / 8.0) as u64 + PolicyOptions::default().min_request;
+    println!(
+        "  wasted {:.2} MB, bound {:.2} MB",
+        report.wasted_mb(),
+        bound as f64 / 1e6
+    );
+    assert!(report.abandoned && !report.reached_end);
+    assert_eq!(report.stalls, 0);
+    assert!(report.bytes_wasted <= bound, "{report}");
+}
+
+/// ...while on the link the goal was made for, four times the media's rate,
+/// a 15 s drop to half the rate once the buffer is full costs no stall.
+#[test]
+fn a_15_second_drop_to_half_the_rate_costs_no_stall_at_4x() {
+    let report = run(
+        "15 s at 0.5x from 8 s",
+        &scenario(&[(0.0, 4.0), (8.0, 0.5), (23.0, 4.0)], 40.0),
+    );
+    assert!(report.reached_end);
+    assert_eq!(report.stalls, 0, "{report}");
+}

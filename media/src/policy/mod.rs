@@ -21,6 +21,7 @@
 //! | `held.rs` | the bytes fed before the index is known, held once: early run bytes, side bytes |
 //! | `append.rs` | configuring the SourceBuffer; bytes appended as they are or repackaged |
 //! | `schedule.rs` | what to fetch next: the goal, the memory cap, the end of the stream |
+//! | `goal.rs` | how far ahead to buffer on this link |
 //! | `requests.rs` | the two request slots (media run, index bytes elsewhere) |
 //! | `response.rs` | what a response status means, and whether a body came whole |
 //! | `retry.rs` | backoff after a failure, and when to give up |
@@ -38,6 +39,7 @@ mod action;
 mod append;
 mod buffer;
 mod error;
+mod goal;
 mod held;
 mod index_feed;
 mod link;
@@ -678,6 +680,11 @@ impl Policy {
             timeline,
             media_end: timeline::media_end(self.feed.index(), self.file_len),
             request_size: self.link.request_size(&self.options),
+            goal: goal::goal(
+                &self.options,
+                timeline.and_then(|t| t.bitrate()),
+                self.link.estimate(),
+            ),
         }
     }
 

@@ -1,7 +1,7 @@
 //! What to fetch next for the media run: the next range after the cursor,
-//! sized for the link, never past the goal (seconds ahead of the playhead)
-//! by more than the unit it ends in, and nothing while the buffer holds the
-//! memory cap.
+//! sized for the link, never past the goal (seconds ahead of the playhead,
+//! scaled to the link in `goal.rs`) by more than the smallest request, and
+//! nothing while the buffer holds the memory cap.
 //!
 //! The first request of a run (playback start, a seek to a new place) is
 //! open-ended instead: no guess at its size, it streams from the run's
@@ -54,6 +54,8 @@ pub(super) struct Situation<'a> {
     pub(super) media_end: Option<u64>,
     /// Bytes a request should carry on this link.
     pub(super) request_size: u64,
+    /// Seconds to buffer ahead on this link (`goal.rs`).
+    pub(super) goal: f64,
 }
 
 /// The schedule's decision.
@@ -146,9 +148,9 @@ impl Schedule {
         }
         let mut size = s.request_size;
         if s.configured {
-            let goal_end = s.position + o.goal;
-            // Never ask past the goal by more than the unit it ends in.
-            if let Some(goal_byte) = s.timeline.and_then(|t| t.unit_end_at(goal_end)) {
+            let goal_end = s.position + s.goal;
+            // Never ask past the goal by more than the smallest request.
+            if let Some(goal_byte) = s.timeline.and_then(|t| t.byte_at_time(goal_end)) {
                 size = size.min(goal_byte.saturating_sub(self.cursor).max(o.min_request));
             }
         }
@@ -170,7 +172,7 @@ impl Schedule {
         if !s.configured {
             return s.side_busy && self.cursor >= o.first_request;
         }
-        let goal_end = s.position + o.goal;
+        let goal_end = s.position + s.goal;
         let Some(cursor_time) = s.timeline.and_then(|t| t.time_at_byte(self.cursor)) else {
             return false;
         };

@@ -78,15 +78,6 @@ impl<'a> Timeline<'a> {
             .segment_containing_byte(offset)
             .map(|n| self.index.segments[n].bytes.start)
     }
-
-    /// The end of the unit in which time `t` falls (else its byte estimate).
-    pub(super) fn unit_end_at(&self, t: f64) -> Option<u64> {
-        let index = self.index;
-        match index.segment_at(t) {
-            Some(n) if index.segments[n].end >= t => Some(index.segments[n].bytes.end),
-            _ => self.byte_at_time(t),
-        }
-    }
 }
 
 /// Where the media run ends: after the last unit of a complete index (an

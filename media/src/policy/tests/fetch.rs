@@ -16,7 +16,7 @@ fn paused_at_the_start_fetching_stops_at_the_goal_plus_one_unit() {
     let mut fetched_to = 0;
     while let Some((id, range)) = pending.pop() {
         fetched_to = range.end;
-        t = serve(&mut p, t, id, range, 4_000_000.0);
+        t = serve(&mut p, t, id, range, LINK);
         p.handle_playback(t, 0.0, &[0.0..seconds_fetched(fetched_to)], true, false);
         pending.extend(fetches(&drain(&mut p)));
         rounds += 1;
@@ -94,7 +94,7 @@ fn the_first_request_is_open_ended_and_ends_once_the_goal_is_in() {
     p.start(at(0.0));
     let (id, range) = fetches(&drain(&mut p))[0].clone();
     assert_eq!(range, 0..super::super::OPEN_END);
-    let t = serve(&mut p, at(100.0), id, range, 8_000_000.0);
+    let t = serve(&mut p, at(100.0), id, range, LINK);
     assert!(!p.is_live(id));
     assert!(drain(&mut p).contains(&Action::Abort { id }));
     let goal_bytes = INIT + 5 * UNIT_BYTES;

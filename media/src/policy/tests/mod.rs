@@ -22,6 +22,9 @@ const UNIT_BYTES: u64 = 100_000;
 const UNIT_SECONDS: f64 = 2.0;
 const UNITS: u64 = 30;
 const FILE_LEN: u64 = INIT + UNIT_BYTES * UNITS;
+/// The link most tests run on: four times the media's 400 kbit/s, where
+/// the buffer goal is the option itself (`goal.rs`).
+const LINK: f64 = 1_600_000.0;
 
 /// Says Ready once it has seen the init segment.
 struct FakeIndexer {
@@ -140,7 +143,7 @@ fn playing_policy(options: PolicyOptions) -> (Policy, Millis, Vec<(RequestId, Ra
     assert_eq!(range, 0..super::OPEN_END, "the first request is open-ended");
     p.handle_response(at(100.0), id, 206, Some(FILE_LEN));
     let five_seconds = INIT + UNIT_BYTES * 5 / 2;
-    let t = deliver(&mut p, at(100.0), id, 0..five_seconds, 8_000_000.0);
+    let t = deliver(&mut p, at(100.0), id, 0..five_seconds, LINK);
     p.handle_playback(t, 0.0, &[0.0..5.0], false, false);
     drain(&mut p);
     assert!(p.is_live(id), "the first request goes on");

@@ -40,7 +40,7 @@ fn seeking_inside_the_buffer_keeps_the_run() {
         )),
         "{actions:?}"
     );
-    let t = serve(&mut p, t, id, range, 8_000_000.0);
+    let t = serve(&mut p, t, id, range, LINK);
     let cut_at = p.stats().bytes_fetched;
     assert!(!p.is_live(id), "ended once the goal was in");
     drain(&mut p);
@@ -68,16 +68,16 @@ fn seeking_inside_the_buffer_keeps_the_run() {
 #[test]
 fn a_seek_far_ahead_jumps_even_when_the_link_looks_very_fast() {
     let mut p = policy(PolicyOptions {
-        goal: 10.0,
+        goal: 4.0,
         ..Default::default()
     });
     p.start(at(0.0));
     let (id, range) = fetches(&drain(&mut p))[0].clone();
     // The first response, up to the goal, in a millisecond.
     let t = serve(&mut p, at(10.0), id, range, 4e12);
-    p.handle_playback(t, 0.0, &[0.0..10.0], false, false);
+    p.handle_playback(t, 0.0, &[0.0..4.0], false, false);
     drain(&mut p);
-    p.handle_playback(t + 1.0, 2.0, &[0.0..10.0], false, false);
+    p.handle_playback(t + 1.0, 2.0, &[0.0..4.0], false, false);
     let (id, _) = fetches(&drain(&mut p))[0].clone();
     // Two seconds of this estimate would reach well past the target.
     let bps = p.stats().throughput.expect("an estimate");

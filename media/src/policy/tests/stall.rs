@@ -7,7 +7,7 @@ fn the_element_catching_up_after_a_release_is_not_a_stall() {
     let mut p = policy(PolicyOptions::default());
     p.start(at(0.0));
     let (id, range) = fetches(&drain(&mut p))[0].clone();
-    let t = serve(&mut p, at(300.0), id, range, 8_000_000.0);
+    let t = serve(&mut p, at(300.0), id, range, LINK);
     drain(&mut p);
     // A whole 2 s fragment lands: released. The element still says it
     // cannot advance (its readiness lags the append): not a stall.
