@@ -289,12 +289,16 @@ fn the_first_output_comes_once_the_keyframe_and_200_ms_are_in() {
 }
 
 #[test]
-fn the_first_fragment_goes_out_in_pieces_and_later_ones_whole() {
+fn the_first_fragment_goes_out_in_pieces_and_later_ones_whole_without_later_pieces() {
+    let options = StreamOptions {
+        later_chunk_ms: 0,
+        ..StreamOptions::default()
+    };
     for (name, first_pieces) in [("bframes.mp4", 3), ("ntsc-90k.mp4", 7)] {
         let data = fixture(name);
         let r = open(&data, StreamOptions::WHOLE_FRAGMENTS);
         let remux = r.remux().expect("ready");
-        let (mut s, index) = stream(&data, StreamOptions::default());
+        let (mut s, index) = stream(&data, options);
         let outputs = run(s.as_mut(), &data, index.segments[0].bytes.start, 100);
         let owners: Vec<usize> = outputs
             .iter()
@@ -403,6 +407,7 @@ fn a_first_chunk_alone_sends_the_rest_whole() {
     let options = StreamOptions {
         first_chunk_ms: 200,
         chunk_ms: 0,
+        later_chunk_ms: 0,
     };
     let (mut s, index) = stream(&data, options);
     let r = open(&data, StreamOptions::WHOLE_FRAGMENTS);
@@ -570,8 +575,10 @@ fn ends(samples: &[OutSample]) -> (f64, f64) {
 fn audio_stored_ahead_stops_at_the_video_of_the_piece() {
     let outputs = synthetic_run(Layout::AudioFirst, StreamOptions::default(), 100);
     let pieces: Vec<(f64, f64)> = outputs.iter().map(|(_, s)| ends(s)).collect();
-    // 200 ms, then 500 ms more at a time, then the rest; then fragment 2.
-    assert_eq!(pieces.len(), 6, "{pieces:?}");
+    // 200 ms, then 500 ms more at a time, then the rest; then fragment 2
+    // (2 s) in two pieces of a second, as its bytes come.
+    assert_eq!(pieces.len(), 7, "{pieces:?}");
+    assert_eq!(pieces[5].0, 3.0, "{pieces:?}");
     for &(video, audio) in &pieces {
         // Never more than one audio frame past the video, nor behind it.
         assert!(audio <= video + 1024.0 / 48_000.0 + 1e-9, "{pieces:?}");

@@ -8,7 +8,10 @@
 //! pieces: the first once the keyframe and about
 //! [`StreamOptions::first_chunk_ms`] of the lead track are in, then one per
 //! [`StreamOptions::chunk_ms`] more, then the rest once the fragment's span
-//! is in. Later fragments go out whole (one `moof` each). Pieces are an
+//! is in. Later fragments go out in pieces of [`StreamOptions::later_chunk_ms`]
+//! as their bytes arrive (a link barely faster than the media would
+//! otherwise let the buffer run down to nothing while a whole GOP comes),
+//! and whole when their bytes are in at once (a fast link). Pieces are an
 //! output detail: the index's segments stay the planned fragments.
 //!
 //! A piece holds each track's samples in decode order from where the last
@@ -37,6 +40,9 @@ pub struct StreamOptions {
     /// Then another piece of the same fragment per this much more,
     /// milliseconds; 0: the rest of the fragment in one output.
     pub chunk_ms: u32,
+    /// Later fragments of the run: a piece per this much, milliseconds, as
+    /// their bytes arrive; 0: each whole, once its span is in.
+    pub later_chunk_ms: u32,
 }
 
 impl StreamOptions {
@@ -44,6 +50,7 @@ impl StreamOptions {
     pub const WHOLE_FRAGMENTS: StreamOptions = StreamOptions {
         first_chunk_ms: 0,
         chunk_ms: 0,
+        later_chunk_ms: 0,
     };
 
     /// Whether the first fragment of a run is cut into pieces.
@@ -57,6 +64,7 @@ impl Default for StreamOptions {
         StreamOptions {
             first_chunk_ms: 200,
             chunk_ms: 500,
+            later_chunk_ms: 1000,
         }
     }
 }
@@ -71,11 +79,13 @@ pub(super) struct Progress {
     /// No piece can be due before the bytes reach this offset: the end of
     /// the sample whose bytes stopped a track.
     wake_at: u64,
+    /// Not the run's first fragment: pieces of `later_chunk_ms`.
+    later: bool,
 }
 
 impl Progress {
-    /// Nothing of `fragment` output yet.
-    pub(super) fn new(remux: &Remux, fragment: &Fragment) -> Self {
+    /// Nothing of `fragment` output yet; `later`: not the first of its run.
+    pub(super) fn new(remux: &Remux, fragment: &Fragment, later: bool) -> Self {
         let shown = remux
             .outs
             .first()
@@ -89,6 +99,7 @@ impl Progress {
             next: fragment.samples.iter().map(|r| r.start).collect(),
             shown,
             wake_at: 0,
+            later,
         }
     }
 
@@ -125,7 +136,9 @@ impl Remux {
         if window_end < progress.wake_at {
             return None;
         }
-        let chunk_ms = if progress.started(fragment) {
+        let chunk_ms = if progress.later {
+            options.later_chunk_ms
+        } else if progress.started(fragment) {
             options.chunk_ms
         } else {
             options.first_chunk_ms

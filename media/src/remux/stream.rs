@@ -63,7 +63,7 @@ impl RemuxStream {
             .fragments
             .get(self.next)
             .filter(|_| self.options.first_chunks())
-            .map(|f| Progress::new(&self.remux, f));
+            .map(|f| Progress::new(&self.remux, f, false));
     }
 
     /// The `mfhd` sequence number of the next output of `fragment`.
@@ -129,7 +129,11 @@ impl RemuxStream {
         let output = self.remux.build(sequence, &runs, &piece)?;
         if done {
             self.next += 1;
-            self.progress = None;
+            self.progress = self
+                .fragments
+                .get(self.next)
+                .filter(|_| self.options.first_chunks() && self.options.later_chunk_ms > 0)
+                .map(|f| Progress::new(&self.remux, f, true));
         }
         Ok(Some(output))
     }
