@@ -338,9 +338,10 @@ fn the_policy_appends_the_first_piece_before_the_first_fragment_is_in() {
     let mut p = in_pieces(4096);
     p.start(Millis::ZERO);
     let (fetches, appended) = serve_noting(&mut p, Millis::ZERO, &file, 333);
-    // init, three pieces of the first fragment, two whole fragments
+    // init, four pieces of the first fragment (200 ms, then 250 ms at a
+    // time, then the rest), two whole fragments
     let at: Vec<u64> = appended.iter().map(|(at, _)| *at).collect();
-    assert_eq!(appended.len(), 1 + 3 + 2, "{at:?}");
+    assert_eq!(appended.len(), 1 + 4 + 2, "{at:?}");
     let half = first_span.start + (first_span.end - first_span.start) / 2;
     assert!(
         at[1] < half,
@@ -354,6 +355,6 @@ fn the_policy_appends_the_first_piece_before_the_first_fragment_is_in() {
         Ok(Step::Ready)
     );
     let index = reader.index().expect("index of the remuxed stream");
-    assert_eq!(index.segments.len(), 5, "a unit per moof");
+    assert_eq!(index.segments.len(), 6, "a unit per moof");
     assert_eq!(index.duration, Some(3.0));
 }

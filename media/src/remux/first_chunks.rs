@@ -63,7 +63,7 @@ impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
             first_chunk_ms: 200,
-            chunk_ms: 500,
+            chunk_ms: 250,
             later_chunk_ms: 1000,
         }
     }
