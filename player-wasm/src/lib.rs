@@ -29,6 +29,7 @@ mod events;
 mod fallback;
 mod fetcher;
 mod hold;
+mod in_flight;
 mod js;
 mod mse_queue;
 mod player;

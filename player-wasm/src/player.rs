@@ -10,7 +10,6 @@
 //! [`FetchSink`].
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use caudal_media::index::Presentation;
@@ -27,6 +26,7 @@ use crate::events::{self, Event};
 use crate::fallback::{self, Mode};
 use crate::fetcher::{self, FetchSink, Source};
 use crate::hold::Hold;
+use crate::in_flight::InFlight;
 use crate::js;
 use crate::mse_queue::MseQueue;
 use crate::remux_bridge::RemuxBridge;
@@ -58,9 +58,7 @@ struct Inner {
     pending_mime: Option<(String, Option<f64>, Option<Presentation>)>,
     /// What the SourceBuffer does next.
     queue: MseQueue<Uint8Array>,
-    requests: HashMap<u32, AbortController>,
-    /// File offset where each live request's next byte goes.
-    request_offsets: HashMap<u32, (u64, bool)>,
+    requests: InFlight,
     hold: Hold,
     mode: Mode,
     destroyed: bool,
@@ -113,8 +111,7 @@ impl Shared {
             source_buffer: None,
             pending_mime: None,
             queue: MseQueue::default(),
-            requests: HashMap::new(),
-            request_offsets: HashMap::new(),
+            requests: InFlight::default(),
             hold: Hold::new(wants_play),
             mode: Mode::Mse,
             destroyed: false,
@@ -403,15 +400,13 @@ impl Shared {
                         (source, controller)
                     }
                 };
-                inner.requests.insert(id.0, controller);
-                inner.request_offsets.insert(id.0, (range.start, media));
+                inner.requests.insert(id.0, controller, range.start, media);
                 drop(inner);
                 wasm_bindgen_futures::spawn_local(fetcher::run(self.clone(), source, id));
             }
             Action::Abort { id } => {
                 let mut inner = self.0.borrow_mut();
-                inner.request_offsets.remove(&id.0);
-                if let Some(controller) = inner.requests.remove(&id.0) {
+                if let Some(controller) = inner.requests.remove(id.0) {
                     controller.abort();
                 }
             }
@@ -476,9 +471,7 @@ impl Shared {
             Action::EndOfStream => self.0.borrow_mut().queue.end_of_stream(),
             Action::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();
-                for (_, controller) in inner.requests.drain() {
-                    controller.abort();
-                }
+                inner.requests.abort_all();
                 inner.events.push(events::error(code, &message));
             }
         }
@@ -535,9 +528,7 @@ impl Shared {
     /// The browser plays the file itself from now on.
     fn fall_back(&self, reason: &str) {
         let mut inner = self.0.borrow_mut();
-        for (_, controller) in inner.requests.drain() {
-            controller.abort();
-        }
+        inner.requests.abort_all();
         if let Some(early) = inner.early.take() {
             early.controller.abort();
         }
@@ -575,9 +566,7 @@ impl Shared {
             return;
         }
         inner.destroyed = true;
-        for (_, controller) in inner.requests.drain() {
-            controller.abort();
-        }
+        inner.requests.abort_all();
         if let Some(early) = inner.early.take() {
             early.controller.abort();
         }
@@ -603,7 +592,7 @@ impl Shared {
 impl FetchSink for Shared {
     fn is_live(&self, id: RequestId) -> bool {
         let inner = self.0.borrow();
-        !inner.destroyed && inner.requests.contains_key(&id.0)
+        !inner.destroyed && inner.requests.contains(id.0)
     }
 
     fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool {
@@ -621,11 +610,10 @@ impl FetchSink for Shared {
     fn data(&self, id: RequestId, chunk: Uint8Array) {
         {
             let mut inner = self.0.borrow_mut();
-            let Some(&(offset, media)) = inner.request_offsets.get(&id.0) else {
+            let len = u64::from(chunk.length());
+            let Some((offset, media)) = inner.requests.advance(id.0, len) else {
                 return;
             };
-            let len = u64::from(chunk.length());
-            inner.request_offsets.insert(id.0, (offset + len, media));
             let bytes = chunk.to_vec();
             if media {
                 inner.queue.push_file(offset, len, chunk);
@@ -638,8 +626,7 @@ impl FetchSink for Shared {
     fn finish(&self, id: RequestId, outcome: Outcome) {
         {
             let mut inner = self.0.borrow_mut();
-            inner.requests.remove(&id.0);
-            inner.request_offsets.remove(&id.0);
+            inner.requests.remove(id.0);
             inner.policy.handle_done(js::now(), id, outcome);
         }
         self.drive();

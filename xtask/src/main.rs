@@ -21,6 +21,7 @@
 mod bench;
 mod browser;
 mod cmd;
+mod npm;
 mod player;
 mod player_assets;
 mod serve;
@@ -48,8 +49,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the wasm player into www/pkg/ and print its raw and gzip sizes.
-    BuildPlayer,
+    /// Build the wasm player into www/pkg/ and print its raw, gzip and brotli sizes.
+    BuildPlayer {
+        /// Instead, write both modules with their function names kept into
+        /// target/player-names/, for `twiggy top` (what the bytes are).
+        #[arg(long)]
+        keep_names: bool,
+    },
     /// Build the player, then run `caudal serve` on DIR (default: www/media).
     Serve {
         /// The folder of media to serve.
@@ -83,7 +89,10 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     let ws = Workspace::locate()?;
     match command {
-        Command::BuildPlayer => player::build(&ws).map(|_| ExitCode::SUCCESS),
+        Command::BuildPlayer { keep_names: false } => player::build(&ws).map(|_| ExitCode::SUCCESS),
+        Command::BuildPlayer { keep_names: true } => {
+            player::build_with_names(&ws).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve { dir, listen } => serve::run(&ws, dir, &listen),
         Command::Test { no_browser } => suite::run(&ws, no_browser).map(|()| ExitCode::SUCCESS),
         Command::Bench(what) => bench::run(&ws, &what).map(|()| ExitCode::SUCCESS),

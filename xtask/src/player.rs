@@ -9,7 +9,9 @@
 //! writes the ES module and the final `.wasm` into `www/pkg/`. Then each
 //! file gets its content-hashed name, `www/player.js` (the template, with
 //! the plain names) is stamped into `www/pkg/player.js`, and every file
-//! gets its brotli and gzip copies ([`crate::player_assets`]).
+//! gets its brotli and gzip copies ([`crate::player_assets`]). Before the
+//! hashing, `wasm-opt -Oz` shrinks each wasm and terser minifies each script
+//! ([`crate::npm`]): bytes every first-time viewer waits for.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use wasm_bindgen_cli_support::Bindgen;
 
+use crate::npm::NpmTools;
 use crate::player_assets::{self as assets, Sizes};
 use crate::workspace::Workspace;
 use crate::{cmd, tools};
@@ -67,8 +70,9 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     }
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
-    let (js, wasm) = build_module(ws, &PLAYER, &out_dir)?;
-    let (remuxer_js, remuxer_wasm) = build_module(ws, &REMUXER, &out_dir)?;
+    let npm = NpmTools::ensure(ws)?;
+    let (js, wasm) = build_module(ws, &npm, &PLAYER, &out_dir)?;
+    let (remuxer_js, remuxer_wasm) = build_module(ws, &npm, &REMUXER, &out_dir)?;
     let template = ws.www().join("player.js");
     let loader = out_dir.join("player.js");
     let names: Vec<(String, String)> = [&js, &wasm, &remuxer_js, &remuxer_wasm]
@@ -83,6 +87,8 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     let text = fs::read_to_string(&template)
         .with_context(|| format!("could not read {}", template.display()))?;
     assets::write(&loader, assets::stamp(&text, &names)?.as_bytes())?;
+    // A classic script: `Caudal` and its helpers stay global.
+    npm.minify_js(&loader, false)?;
     let player = Player {
         js: js.1,
         wasm: wasm.1,
@@ -103,6 +109,34 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     Ok(player)
 }
 
+/// Both modules, optimized as for the browser but with their function names,
+/// into `target/player-names/`: what `twiggy top` needs to say where the
+/// bytes go. Nothing there is served.
+pub fn build_with_names(ws: &Workspace) -> Result<()> {
+    ensure_wasm_target()?;
+    let npm = NpmTools::ensure(ws)?;
+    let out_dir = ws.target_dir.join("player-names");
+    fs::create_dir_all(&out_dir)
+        .with_context(|| format!("could not create {}", out_dir.display()))?;
+    for module in [&PLAYER, &REMUXER] {
+        let input = cargo_build(ws, module)?;
+        bindgen(&input, &out_dir, module.out_name, Names::Keep)?;
+        let wasm = out_dir.join(format!("{}_bg.wasm", module.out_name));
+        npm.optimize_wasm(&wasm, Names::Keep)?;
+        println!("twiggy top -n 40 {}", ws.display(&wasm));
+    }
+    Ok(())
+}
+
+/// Whether a built module keeps its `name` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// For the browser: no byte a browser does not need.
+    Strip,
+    /// For size analysis.
+    Keep,
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -116,29 +150,25 @@ type Renamed = (String, PathBuf);
 /// content-hashed names: its (js, wasm). The glue's default wasm URL is
 /// rewritten to the hashed wasm name before the glue itself is hashed, so
 /// that it stays right (the loader passes the URL explicitly anyway).
-fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(Renamed, Renamed)> {
-    cmd::run(ws.cargo().args([
-        "build",
-        "--package",
-        module.package,
-        "--target",
-        TARGET,
-        "--profile",
-        PROFILE,
-    ]))?;
-    let input = ws
-        .target_dir
-        .join(TARGET)
-        .join(PROFILE)
-        .join(format!("{}.wasm", module.package.replace('-', "_")));
-    bindgen(&input, out_dir, module.out_name)?;
+fn build_module(
+    ws: &Workspace,
+    npm: &NpmTools,
+    module: &Module,
+    out_dir: &Path,
+) -> Result<(Renamed, Renamed)> {
+    let input = cargo_build(ws, module)?;
+    bindgen(&input, out_dir, module.out_name, Names::Strip)?;
     let plain_js = format!("{}.js", module.out_name);
     let plain_wasm = format!("{}_bg.wasm", module.out_name);
+    npm.optimize_wasm(&out_dir.join(&plain_wasm), Names::Strip)?;
+    npm.minify_js(&out_dir.join(&plain_js), true)?;
     let wasm_bytes = read(&out_dir.join(&plain_wasm))?;
     let wasm_name = assets::hashed_name(module.out_name, "wasm", &wasm_bytes);
     let glue = String::from_utf8(read(&out_dir.join(&plain_js))?)
         .context("wasm-bindgen wrote JS that is not UTF-8")?
-        .replace(&format!("'{plain_wasm}'"), &format!("'{wasm_name}'"));
+        // terser may have turned the quotes.
+        .replace(&format!("'{plain_wasm}'"), &format!("'{wasm_name}'"))
+        .replace(&format!("\"{plain_wasm}\""), &format!("\"{wasm_name}\""));
     let js_name = assets::hashed_name(module.out_name, "js", glue.as_bytes());
     let wasm = out_dir.join(&wasm_name);
     let js = out_dir.join(&js_name);
@@ -149,6 +179,24 @@ fn build_module(ws: &Workspace, module: &Module, out_dir: &Path) -> Result<(Rena
         fs::remove_file(&path).with_context(|| format!("could not remove {}", path.display()))?;
     }
     Ok(((plain_js, js), (plain_wasm, wasm)))
+}
+
+/// cargo's build of `module` for the browser: the wasm before wasm-bindgen.
+fn cargo_build(ws: &Workspace, module: &Module) -> Result<PathBuf> {
+    cmd::run(ws.cargo().args([
+        "build",
+        "--package",
+        module.package,
+        "--target",
+        TARGET,
+        "--profile",
+        PROFILE,
+    ]))?;
+    Ok(ws
+        .target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join(format!("{}.wasm", module.package.replace('-', "_"))))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -178,7 +226,7 @@ pub fn ensure_wasm_target() -> Result<()> {
 }
 
 /// Runs wasm-bindgen as a library, with the settings the browser build needs.
-fn bindgen(input: &Path, out_dir: &Path, out_name: &str) -> Result<()> {
+fn bindgen(input: &Path, out_dir: &Path, out_name: &str, names: Names) -> Result<()> {
     anyhow::ensure!(input.is_file(), "cargo built no {}", input.display());
     Bindgen::new()
         .input_path(input)
@@ -191,7 +239,7 @@ fn bindgen(input: &Path, out_dir: &Path, out_name: &str) -> Result<()> {
         .omit_default_module_path(false)
         // Instead of cargo's `strip = true`: these sections are bytes on the wire
         // that no browser needs.
-        .remove_name_section(true)
+        .remove_name_section(names == Names::Strip)
         .remove_producers_section(true)
         .typescript(false)
         .generate(out_dir)

@@ -19,15 +19,22 @@ pub(super) struct Buffered {
 impl Buffered {
     pub(super) fn set(&mut self, ranges: &[Range<f64>]) {
         self.ranges.clear();
-        self.ranges.extend_from_slice(ranges);
+        // Kept in start order. By insertion, not `sort_by`: a buffer has a
+        // handful of ranges, and the standard sorts cost the wasm ~4 KB.
+        for range in ranges {
+            let at = self
+                .ranges
+                .iter()
+                .position(|r| r.start.total_cmp(&range.start).is_gt())
+                .unwrap_or(self.ranges.len());
+            self.ranges.insert(at, range.clone());
+        }
     }
 
     /// Seconds buffered contiguously ahead of `t`.
     pub(super) fn ahead_of(&self, t: f64) -> f64 {
         let mut end = None::<f64>;
-        let mut ranges: Vec<&Range<f64>> = self.ranges.iter().collect();
-        ranges.sort_by(|a, b| a.start.total_cmp(&b.start));
-        for range in ranges {
+        for range in &self.ranges {
             match end {
                 None if range.start <= t + GAP_TOLERANCE && range.end > t => end = Some(range.end),
                 Some(e) if range.start <= e + GAP_TOLERANCE => end = Some(e.max(range.end)),
@@ -56,4 +63,19 @@ impl Buffered {
 pub(super) fn quota_eviction(position: f64) -> Option<Range<f64>> {
     let keep_from = (position - QUOTA_KEEP_BEHIND).max(0.0);
     (keep_from > 0.0).then_some(0.0..keep_from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_given_out_of_order_still_join_ahead_of_the_playhead() {
+        let mut buffered = Buffered::default();
+        buffered.set(&[8.0..12.0, 0.0..4.0, 4.0..8.0, 20.0..30.0]);
+        assert_eq!(buffered.ahead_of(1.0), 11.0);
+        assert_eq!(buffered.ahead_of(21.0), 9.0);
+        assert_eq!(buffered.ahead_of(15.0), 0.0);
+        assert_eq!(buffered.oldest(), Some(0.0));
+    }
 }
