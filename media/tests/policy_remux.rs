@@ -40,7 +40,9 @@ fn play(file: &[u8]) -> (Vec<Vec<u8>>, Vec<Action>) {
                     p.handle_data(now + 5.0, *id, &file[range.start as usize..end]);
                     p.handle_done(now + 5.0, *id, Outcome::Complete);
                 }
-                Action::AppendData(bytes) => appended.push(bytes.clone()),
+                Action::AppendInit(bytes) | Action::AppendData(bytes) => {
+                    appended.push(bytes.clone())
+                }
                 Action::Append { .. } => panic!("file bytes appended as they are"),
                 Action::Fail { message, .. } => panic!("failed: {message}"),
                 _ => {}
@@ -184,14 +186,18 @@ fn serve_noting(
                     todo.extend(std::iter::from_fn(|| p.poll_action()));
                     for a in std::mem::take(&mut todo) {
                         match a {
-                            Action::AppendData(bytes) => appended.push((delivered, bytes)),
+                            Action::AppendInit(bytes) | Action::AppendData(bytes) => {
+                                appended.push((delivered, bytes))
+                            }
                             other => todo.push_back(other),
                         }
                     }
                 }
                 p.handle_done(now, id, Outcome::Complete);
             }
-            Action::AppendData(bytes) => appended.push((delivered, bytes)),
+            Action::AppendInit(bytes) | Action::AppendData(bytes) => {
+                appended.push((delivered, bytes))
+            }
             Action::Fail { message, .. } => panic!("failed: {message}"),
             _ => {}
         }

@@ -24,12 +24,23 @@ pub enum Op {
     EndOfStream,
 }
 
+/// What a queued chunk is, for what a new run keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The file's own bytes from this offset (appended up to the limit).
+    File(u64),
+    /// A built init segment.
+    Init,
+    /// A built fragment of the current run.
+    Fragment,
+}
+
 /// The chunks to append and the operations between them.
 #[derive(Debug)]
 pub struct MseQueue<C> {
-    /// Chunks to append: file bytes with their offset (appended below
-    /// `append_limit`), or built bytes (`None`: always appendable).
-    chunks: VecDeque<(Option<u64>, C)>,
+    /// Chunks to append: file bytes (appended below `append_limit`), or
+    /// built bytes (always appendable).
+    chunks: VecDeque<(Slot, C)>,
     /// False once the policy said it repackages: file bytes are not queued.
     raw: bool,
     /// Offset of the next file byte to queue.
@@ -60,14 +71,19 @@ impl<C: Clone> MseQueue<C> {
     /// what is queued.
     pub fn push_file(&mut self, offset: u64, len: u64, chunk: C) {
         if self.raw && offset == self.queue_end {
-            self.chunks.push_back((Some(offset), chunk));
+            self.chunks.push_back((Slot::File(offset), chunk));
             self.queue_end = offset + len;
         }
     }
 
-    /// Bytes the policy built (an init segment, a remuxed fragment).
-    pub fn push_built(&mut self, chunk: C) {
-        self.chunks.push_back((None, chunk));
+    /// An init segment the policy built: appended even after a new run.
+    pub fn push_init(&mut self, chunk: C) {
+        self.chunks.push_back((Slot::Init, chunk));
+    }
+
+    /// A fragment the policy built for the current run.
+    pub fn push_fragment(&mut self, chunk: C) {
+        self.chunks.push_back((Slot::Fragment, chunk));
     }
 
     /// File bytes up to `end` may be appended (`Action::Append`).
@@ -83,10 +99,10 @@ impl<C: Clone> MseQueue<C> {
 
     /// A new run starts at file `offset` (`Action::ResetRun`).
     pub fn reset_run(&mut self, offset: u64, timestamp_offset: Option<f64>) {
-        // File bytes of the old run go; built bytes stay (an init segment
-        // must still be appended, and a built fragment is valid wherever it
-        // lands).
-        self.chunks.retain(|(offset, _)| offset.is_none());
+        // The old run's bytes go, its file bytes and its built fragments
+        // alike (appended now they would only buffer the old position); an
+        // init segment stays, it must still be appended.
+        self.chunks.retain(|(slot, _)| *slot == Slot::Init);
         self.queue_end = offset;
         self.append_limit = offset;
         // An earlier reset and the old run's end are superseded (the policy
@@ -126,9 +142,9 @@ impl<C: Clone> MseQueue<C> {
     /// The chunk to append now, if any may be: it stays queued until
     /// [`MseQueue::appended`] (a refused append is tried again).
     pub fn next_chunk(&self) -> Option<C> {
-        let (offset, chunk) = self.chunks.front()?;
-        match offset {
-            Some(offset) if *offset >= self.append_limit => None,
+        let (slot, chunk) = self.chunks.front()?;
+        match slot {
+            Slot::File(offset) if *offset >= self.append_limit => None,
             _ => Some(chunk.clone()),
         }
     }
@@ -184,7 +200,7 @@ mod tests {
         assert_eq!(queue.next_chunk(), None);
         queue.allow_until(100);
         assert_eq!(drain(&mut queue), ["file 0..100"]);
-        queue.push_built("init");
+        queue.push_init("init");
         assert_eq!(drain(&mut queue), ["init"]);
     }
 
@@ -205,7 +221,7 @@ mod tests {
         queue.push_file(0, 100, "early file bytes");
         queue.repackaged();
         queue.push_file(100, 100, "file bytes");
-        queue.push_built("fragment");
+        queue.push_fragment("fragment");
         assert_eq!(drain(&mut queue), ["fragment"]);
     }
 
@@ -220,9 +236,9 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_resets_first_drops_old_file_bytes_and_keeps_built_ones_and_removals() {
+    fn a_new_run_resets_first_drops_old_file_bytes_and_keeps_the_init_and_removals() {
         let mut queue = Queue::default();
-        queue.push_built("init");
+        queue.push_init("init");
         queue.push_file(0, 100, "old run");
         queue.remove(0.0..10.0);
         queue.end_of_stream();
@@ -233,6 +249,20 @@ mod tests {
         assert_eq!(
             drain(&mut queue),
             ["Reset(Some(12.0))", "init", "Remove(0.0, 10.0)", "new run"]
+        );
+    }
+
+    #[test]
+    fn a_new_run_drops_the_old_runs_built_fragments_but_not_the_init() {
+        let mut queue = Queue::default();
+        queue.repackaged();
+        queue.push_init("init");
+        queue.push_fragment("old run fragment");
+        queue.reset_run(5000, None);
+        queue.push_fragment("new run fragment");
+        assert_eq!(
+            drain(&mut queue),
+            ["Reset(None)", "init", "new run fragment"]
         );
     }
 

@@ -431,9 +431,13 @@ impl Shared {
                 }
                 self.configure(&mime, duration, window);
             }
+            Action::AppendInit(bytes) => {
+                let chunk = Uint8Array::from(bytes.as_slice());
+                self.0.borrow_mut().queue.push_init(chunk);
+            }
             Action::AppendData(bytes) => {
                 let chunk = Uint8Array::from(bytes.as_slice());
-                self.0.borrow_mut().queue.push_built(chunk);
+                self.0.borrow_mut().queue.push_fragment(chunk);
             }
             Action::Append { end } => self.0.borrow_mut().queue.allow_until(end),
             Action::ResetRun {

@@ -40,7 +40,11 @@ pub enum Action {
     },
     /// Append the queued media bytes up to file offset `end`.
     Append { end: u64 },
-    /// Append these bytes (an init segment or a remuxed fragment).
+    /// Append this init segment of the repackaged output; it stays queued
+    /// across a new run ([`Action::ResetRun`]).
+    AppendInit(Vec<u8>),
+    /// Append this repackaged fragment of the current run; a new run drops
+    /// it if it is still queued (it belongs to the old position).
     AppendData(Vec<u8>),
     /// A new run starts at `offset`: `SourceBuffer.abort()`, drop queued
     /// bytes. `timestamp_offset`: for a stream without timestamps (MP3), the

@@ -51,7 +51,7 @@ impl Appender {
             start,
         });
         if let Some(repackager) = self.repackager.as_mut() {
-            out.push_back(Action::AppendData(repackager.init_segment()));
+            out.push_back(Action::AppendInit(repackager.init_segment()));
             repackager.reset(run_start);
         }
         true

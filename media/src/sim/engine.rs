@@ -436,7 +436,7 @@ impl<'a> Sim<'a> {
                 }
                 Action::Append { end } => self.append(end),
                 // Init segments and remuxed fragments: no media time here.
-                Action::AppendData(_) => {}
+                Action::AppendInit(_) | Action::AppendData(_) => {}
                 Action::ResetRun { offset, .. } => {
                     self.run_received = offset;
                     self.run_appended = offset;
