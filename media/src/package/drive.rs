@@ -146,20 +146,20 @@ pub fn scanned<S: ReadAt + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::read::test_input::Bytes;
+    use crate::package::InMemory;
     use crate::webm::WebmIndexer;
 
     #[test]
     fn cues_at_the_end_cost_a_jump() {
         let file: &[u8] = include_bytes!("../../tests/fixtures/webm/cues-at-end.webm");
-        let indexed = scanned(&mut Bytes(file), &mut WebmIndexer::new()).expect("index");
+        let indexed = scanned(&mut InMemory(file), &mut WebmIndexer::new()).expect("index");
         assert!(indexed.index.complete && indexed.jumped);
     }
 
     #[test]
     fn a_file_without_cues_is_scanned_from_the_start() {
         let file: &[u8] = include_bytes!("../../tests/fixtures/webm/no-cues.webm");
-        let indexed = scanned(&mut Bytes(file), &mut WebmIndexer::new()).expect("index");
+        let indexed = scanned(&mut InMemory(file), &mut WebmIndexer::new()).expect("index");
         assert!(!indexed.complete_at_ready && !indexed.jumped);
         assert!(!indexed.index.segments.is_empty());
     }
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn a_fragmented_mp4_with_a_sidx_is_complete_at_once() {
         let file: &[u8] = include_bytes!("../../tests/fixtures/mp4/sidx.mp4");
-        let indexed = fragmented_mp4(&mut Bytes(file)).expect("index");
+        let indexed = fragmented_mp4(&mut InMemory(file)).expect("index");
         assert!(indexed.complete_at_ready && indexed.index.complete);
     }
 }

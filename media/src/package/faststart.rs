@@ -124,8 +124,8 @@ fn map_offset(moved: &[(u64, u64, u64)], old: u64) -> Result<u64, PackageError> 
 mod tests {
     use super::*;
     use crate::mp4::samples::MovieSamples;
+    use crate::package::InMemory;
     use crate::package::layout::Mp4Layout;
-    use crate::package::read::test_input::Bytes;
 
     #[test]
     fn offsets_follow_their_box() {
@@ -151,12 +151,12 @@ mod tests {
     #[test]
     fn the_moov_moves_first_and_every_sample_keeps_its_bytes() {
         let input: &[u8] = include_bytes!("../../tests/fixtures/remux/moov-end.mp4");
-        let layout = Mp4Layout::read(&mut Bytes(input)).expect("layout");
+        let layout = Mp4Layout::read(&mut InMemory(input)).expect("layout");
         let plan = faststart(&layout).expect("plan");
         assert!(plan.moved && !plan.widened);
         let output = assemble(input, &plan);
         assert_eq!(output.len(), input.len());
-        let after = Mp4Layout::read(&mut Bytes(&output)).expect("layout");
+        let after = Mp4Layout::read(&mut InMemory(&output)).expect("layout");
         assert!(after.moov_first());
         let parse = |bytes: &[u8], l: &Mp4Layout| {
             MovieSamples::parse(&l.moov.child(), Some(bytes.len() as u64)).expect("samples")
@@ -176,7 +176,8 @@ mod tests {
     #[test]
     fn a_moov_already_first_is_not_reported_as_moved() {
         let input: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
-        let plan = faststart(&Mp4Layout::read(&mut Bytes(input)).expect("layout")).expect("plan");
+        let plan =
+            faststart(&Mp4Layout::read(&mut InMemory(input)).expect("layout")).expect("plan");
         assert!(!plan.moved);
         assert_eq!(assemble(input, &plan).len(), input.len());
     }

@@ -169,14 +169,14 @@ mod tests {
     use super::*;
     use crate::index::{ContainerIndexer, Step};
     use crate::mp4::Fmp4Indexer;
+    use crate::package::InMemory;
     use crate::package::layout::PlainMp4;
-    use crate::package::read::test_input::Bytes;
 
     fn fragmented(input: &[u8]) -> Vec<u8> {
-        let plain = PlainMp4::read(&mut Bytes(input)).expect("a plain MP4");
+        let plain = PlainMp4::read(&mut InMemory(input)).expect("a plain MP4");
         let mut fr = Fragmenter::new(plain.movie).expect("plan");
         let mut out = fr.head();
-        while let Some(fragment) = fr.next_fragment(&mut Bytes(input)).expect("fragment") {
+        while let Some(fragment) = fr.next_fragment(&mut InMemory(input)).expect("fragment") {
             out.extend_from_slice(&fragment);
         }
         let (at, sidx) = fr.sidx().expect("sidx");
@@ -206,11 +206,11 @@ mod tests {
     #[test]
     fn the_sidx_fills_exactly_the_space_the_head_reserved() {
         let input: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
-        let plain = PlainMp4::read(&mut Bytes(input)).expect("a plain MP4");
+        let plain = PlainMp4::read(&mut InMemory(input)).expect("a plain MP4");
         let mut fr = Fragmenter::new(plain.movie).expect("plan");
         let head = fr.head();
         while fr
-            .next_fragment(&mut Bytes(input))
+            .next_fragment(&mut InMemory(input))
             .expect("fragment")
             .is_some()
         {}

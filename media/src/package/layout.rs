@@ -172,7 +172,7 @@ impl PlainMp4 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::read::test_input::Bytes;
+    use crate::package::InMemory;
 
     const FAST: &[u8] = include_bytes!("../../tests/fixtures/remux/bframes.mp4");
     const MOOV_END: &[u8] = include_bytes!("../../tests/fixtures/remux/moov-end.mp4");
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn walks_the_top_level_boxes_to_the_end() {
-        let layout = Mp4Layout::read(&mut Bytes(MOOV_END)).expect("layout");
+        let layout = Mp4Layout::read(&mut InMemory(MOOV_END)).expect("layout");
         assert_eq!(
             kinds(&layout.boxes).last().map(String::as_str),
             Some("moov")
@@ -197,7 +197,7 @@ mod tests {
         );
         assert!(!layout.moov_first());
         assert!(
-            Mp4Layout::read(&mut Bytes(FAST))
+            Mp4Layout::read(&mut InMemory(FAST))
                 .expect("layout")
                 .moov_first()
         );
@@ -206,16 +206,16 @@ mod tests {
     #[test]
     fn other_formats_and_cut_files_are_told_apart() {
         assert!(matches!(
-            top_level(&mut Bytes(b"just some text, not a movie\n")),
+            top_level(&mut InMemory(b"just some text, not a movie\n")),
             Err(PackageError::NotMp4)
         ));
         assert!(matches!(
-            top_level(&mut Bytes(&[0x1A, 0x45, 0xDF, 0xA3, 0, 0, 0, 0])),
+            top_level(&mut InMemory(&[0x1A, 0x45, 0xDF, 0xA3, 0, 0, 0, 0])),
             Err(PackageError::NotMp4)
         ));
         let cut = &MOOV_END[..MOOV_END.len() - 100];
         assert!(matches!(
-            Mp4Layout::read(&mut Bytes(cut)),
+            Mp4Layout::read(&mut InMemory(cut)),
             Err(PackageError::Media(MediaError::Truncated { .. }))
         ));
     }
@@ -224,7 +224,7 @@ mod tests {
     fn a_fragmented_file_is_not_packaged_again() {
         let fragmented = include_bytes!("../../tests/fixtures/mp4/sidx.mp4");
         assert!(matches!(
-            PlainMp4::read(&mut Bytes(fragmented)),
+            PlainMp4::read(&mut InMemory(fragmented)),
             Err(PackageError::AlreadyFragmented)
         ));
     }

@@ -41,5 +41,5 @@ pub use fragment::Fragmenter;
 pub use human::human_bytes;
 pub use inspect::{SLOW_KEYFRAME_SECS, inspect};
 pub use layout::{Moov, Mp4Layout, PlainMp4};
-pub use read::{ReadAt, read_exact_at};
+pub use read::{InMemory, ReadAt, read_exact_at};
 pub use report::{FirstFrame, Keyframes, MoovReport, Report, TrackReport};

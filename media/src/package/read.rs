@@ -35,31 +35,25 @@ pub fn read_exact_at<S: ReadAt + ?Sized>(
     Ok(buf)
 }
 
-#[cfg(test)]
-pub(crate) mod test_input {
-    //! An in-memory [`ReadAt`] for the tests of this module.
+/// A file already in memory, as a [`ReadAt`] (tests, tools that hold the
+/// bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct InMemory<'a>(pub &'a [u8]);
 
-    use super::PackageError;
-    use super::ReadAt;
+impl ReadAt for InMemory<'_> {
+    type Error = PackageError;
 
-    #[derive(Debug)]
-    pub struct Bytes<'a>(pub &'a [u8]);
+    fn file_len(&self) -> u64 {
+        self.0.len() as u64
+    }
 
-    impl ReadAt for Bytes<'_> {
-        type Error = PackageError;
-
-        fn file_len(&self) -> u64 {
-            self.0.len() as u64
-        }
-
-        fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, PackageError> {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(self.0.len());
-            let end = start
-                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-                .min(self.0.len());
-            Ok(self.0[start..end].to_vec())
-        }
+    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, PackageError> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(self.0.len());
+        Ok(self.0[start..end].to_vec())
     }
 }

@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result, ensure};
 use caudal_media::index::TrackKind;
-use caudal_media::package::{PackageError, PlainMp4, ReadAt};
+use caudal_media::package::{InMemory, PlainMp4};
 
 /// One sample as the accounting needs it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,31 +39,10 @@ pub struct PlainLayout {
     pub tracks: Vec<PlainTrack>,
 }
 
-/// The file in memory, for the package reader.
-struct Bytes<'a>(&'a [u8]);
-
-impl ReadAt for Bytes<'_> {
-    type Error = PackageError;
-
-    fn file_len(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, PackageError> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.0.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(self.0.len());
-        Ok(self.0[start..end].to_vec())
-    }
-}
-
 impl PlainLayout {
     /// Reads the sample tables of a plain (not fragmented) MP4 in memory.
     pub fn parse(file: &[u8]) -> Result<PlainLayout> {
-        let mp4 = PlainMp4::read(&mut Bytes(file)).context("reading a plain MP4")?;
+        let mp4 = PlainMp4::read(&mut InMemory(file)).context("reading a plain MP4")?;
         let mut tracks = Vec::new();
         for track in &mp4.movie.tracks {
             let video = match track.kind {
