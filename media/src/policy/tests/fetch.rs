@@ -87,12 +87,10 @@ fn everything_fetched_ends_the_stream_once() {
 /// request, once playback has moved on, starts at the very next byte.
 #[test]
 fn the_first_request_is_open_ended_and_ends_once_the_goal_is_in() {
-    let mut p = policy(PolicyOptions {
+    let (mut p, id, range) = started(PolicyOptions {
         goal: 10.0,
         ..Default::default()
     });
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
     assert_eq!(range, 0..super::super::OPEN_END);
     let t = serve(&mut p, at(100.0), id, range, LINK);
     assert!(!p.is_live(id));

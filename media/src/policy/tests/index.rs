@@ -5,9 +5,7 @@ use super::*;
 
 #[test]
 fn a_file_shorter_than_its_index_is_truncated() {
-    let mut p = policy(PolicyOptions::default());
-    p.start(at(0.0));
-    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    let (mut p, id, _) = started(PolicyOptions::default());
     p.handle_response(at(10.0), id, 206, Some(FILE_LEN / 2));
     p.handle_data(at(20.0), id, &vec![0u8; 2000]);
     let actions = drain(&mut p);

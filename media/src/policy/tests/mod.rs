@@ -83,6 +83,14 @@ fn policy(options: PolicyOptions) -> Policy {
     )
 }
 
+/// A policy over the fake index, started at 0: it and its first request.
+fn started(options: PolicyOptions) -> (Policy, RequestId, Range<u64>) {
+    let mut p = policy(options);
+    p.start(at(0.0));
+    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    (p, id, range)
+}
+
 /// The shell's clock reading `ms`.
 fn at(ms: f64) -> Millis {
     Millis::from(ms)
@@ -137,9 +145,7 @@ fn seconds_fetched(cursor: u64) -> f64 {
 /// A policy playing at 0 s with 5 s buffered, and the request in flight:
 /// the first, open-ended one, with the bytes still to come.
 fn playing_policy(options: PolicyOptions) -> (Policy, Millis, Vec<(RequestId, Range<u64>)>) {
-    let mut p = policy(options);
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    let (mut p, id, range) = started(options);
     assert_eq!(range, 0..super::OPEN_END, "the first request is open-ended");
     p.handle_response(at(100.0), id, 206, Some(FILE_LEN));
     let five_seconds = INIT + UNIT_BYTES * 5 / 2;

@@ -60,9 +60,7 @@ fn repeated_failures_end_in_one_network_error() {
 fn http_errors_fail_at_once_and_server_errors_are_retried() {
     // A 503: the same range again after a backoff, and a longer one after
     // a second 503.
-    let mut p = policy(PolicyOptions::default());
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    let (mut p, id, range) = started(PolicyOptions::default());
     p.handle_response(at(10.0), id, 503, None);
     assert!(fetches(&drain(&mut p)).is_empty(), "not at once");
     let first_retry = p.poll_timeout().expect("a retry timer");
@@ -91,9 +89,7 @@ fn http_errors_fail_at_once_and_server_errors_are_retried() {
     assert_ne!(p.state(), State::Error);
 
     // A 404: given up at once.
-    let mut p = policy(PolicyOptions::default());
-    p.start(at(0.0));
-    let (id, _) = fetches(&drain(&mut p))[0].clone();
+    let (mut p, id, _) = started(PolicyOptions::default());
     p.handle_response(at(10.0), id, 404, None);
     let actions = drain(&mut p);
     assert!(actions.iter().any(|a| matches!(

@@ -67,12 +67,10 @@ fn seeking_inside_the_buffer_keeps_the_run() {
 /// must still jump there, not fetch the whole gap on the way.
 #[test]
 fn a_seek_far_ahead_jumps_even_when_the_link_looks_very_fast() {
-    let mut p = policy(PolicyOptions {
+    let (mut p, id, range) = started(PolicyOptions {
         goal: 4.0,
         ..Default::default()
     });
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
     // The first response, up to the goal, in a millisecond.
     let t = serve(&mut p, at(10.0), id, range, 4e12);
     p.handle_playback(t, 0.0, &[0.0..4.0], false, false);

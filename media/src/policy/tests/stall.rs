@@ -4,9 +4,7 @@ use super::*;
 
 #[test]
 fn the_element_catching_up_after_a_release_is_not_a_stall() {
-    let mut p = policy(PolicyOptions::default());
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
+    let (mut p, id, range) = started(PolicyOptions::default());
     let t = serve(&mut p, at(300.0), id, range, LINK);
     drain(&mut p);
     // A whole 2 s fragment lands: released. The element still says it

@@ -43,12 +43,10 @@ fn first_request_carries_the_index_and_startup_then_playback_is_released() {
 
 #[test]
 fn a_link_slower_than_the_media_waits_for_more_before_the_first_frame() {
-    let mut p = policy(PolicyOptions {
+    let (mut p, id, range) = started(PolicyOptions {
         startup: 1.0,
         ..Default::default()
     });
-    p.start(at(0.0));
-    let (id, range) = fetches(&drain(&mut p))[0].clone();
     // 200 kbit/s for 400 kbit/s media: half the speed, twice the startup.
     let t = serve(&mut p, at(300.0), id, range, 200_000.0);
     drain(&mut p);
