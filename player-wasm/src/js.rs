@@ -15,6 +15,14 @@ pub fn now() -> Millis {
     )
 }
 
+/// A User Timing mark `caudal:<name>`, for the page's timeline (the QoE
+/// bench prints them beside each request).
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
 /// A number property of a JS object, if present and numeric.
 pub fn number(object: &JsValue, key: &str) -> Option<f64> {
     Reflect::get(object, &JsValue::from_str(key)).ok()?.as_f64()

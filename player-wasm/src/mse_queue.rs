@@ -50,6 +50,8 @@ pub struct MseQueue<C> {
     ops: VecDeque<Op>,
     /// Something was appended already.
     appended_any: bool,
+    /// ... and any media chunk (not an init segment).
+    appended_media: bool,
 }
 
 impl<C> Default for MseQueue<C> {
@@ -61,6 +63,7 @@ impl<C> Default for MseQueue<C> {
             append_limit: 0,
             ops: VecDeque::new(),
             appended_any: false,
+            appended_media: false,
         }
     }
 }
@@ -151,8 +154,15 @@ impl<C: Clone> MseQueue<C> {
 
     /// The chunk [`MseQueue::next_chunk`] gave was appended.
     pub fn appended(&mut self) {
-        self.chunks.pop_front();
-        self.appended_any = true;
+        if let Some((slot, _)) = self.chunks.pop_front() {
+            self.appended_any = true;
+            self.appended_media |= slot != Slot::Init;
+        }
+    }
+
+    /// Whether any media chunk (file bytes or a built fragment) was appended yet.
+    pub fn any_media_appended(&self) -> bool {
+        self.appended_media
     }
 
     /// Whether any chunk was appended yet.

@@ -239,6 +239,7 @@ impl Shared {
     // ------------------------------------------------------------ browser events
 
     fn source_open(&self) {
+        js::mark("caudal:sourceopen");
         let pending = self.0.borrow_mut().pending_mime.take();
         if let Some((mime, duration, window)) = pending {
             self.configure(&mime, duration, window);
@@ -417,6 +418,7 @@ impl Shared {
                 window,
                 start,
             } => {
+                js::mark("caudal:configured");
                 {
                     let mut inner = self.0.borrow_mut();
                     if !raw {

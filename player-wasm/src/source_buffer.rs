@@ -85,13 +85,15 @@ pub fn run_next(
     };
     match sb.append_buffer_with_array_buffer_view(&chunk) {
         Ok(()) => {
-            if !queue.any_appended() {
-                // For the page's timeline (User Timing), once per player.
-                if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
-                    let _ = performance.mark("caudal:first-append");
-                }
-            }
+            let (any, media) = (queue.any_appended(), queue.any_media_appended());
             queue.appended();
+            // For the page's timeline, once per player each.
+            if !any {
+                js::mark("caudal:first-append");
+            }
+            if !media && queue.any_media_appended() {
+                js::mark("caudal:first-media-append");
+            }
             Ok(())
         }
         Err(error) if js::is_dom_exception(&error, "QuotaExceededError") => Err(Refused::Quota),
