@@ -88,7 +88,7 @@ export interface CaudalStallDetail {
   position: number;
 }
 export interface CaudalErrorDetail {
-  /** "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "media-…" */
+  /** "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "internal" | "media-…" */
   code: string;
   /** One sentence: what failed and why. */
   message: string;

@@ -35,6 +35,11 @@ impl Hold {
         self.wants_play
     }
 
+    /// The viewer's playback rate (the one a release restores).
+    pub fn viewer_rate(&self) -> f64 {
+        self.user_rate
+    }
+
     pub fn set_wants_play(&mut self, wants_play: bool) {
         self.wants_play = wants_play;
     }

@@ -32,6 +32,7 @@ mod hold;
 mod in_flight;
 mod js;
 mod mse_queue;
+mod panic;
 mod player;
 mod remux_bridge;
 mod source_buffer;

@@ -29,6 +29,7 @@ use crate::hold::Hold;
 use crate::in_flight::InFlight;
 use crate::js;
 use crate::mse_queue::MseQueue;
+use crate::panic::Rescue;
 use crate::remux_bridge::RemuxBridge;
 use crate::source_buffer::{self, Refused};
 use crate::stats;
@@ -60,6 +61,8 @@ struct Inner {
     queue: MseQueue<Uint8Array>,
     requests: InFlight,
     hold: Hold,
+    /// What the panic hook needs to hand the file to the browser.
+    rescue: Rc<Rescue>,
     mode: Mode,
     destroyed: bool,
     /// Dispatched once no borrow is held (listeners may call back in).
@@ -102,6 +105,7 @@ impl Shared {
         let wants_play = video.autoplay();
         // The policy decides when playback starts, not the browser's autoplay.
         video.set_autoplay(false);
+        let rescue = Rescue::new(video.clone(), url.clone(), wants_play);
         let shared = Shared(Rc::new(RefCell::new(Inner {
             policy: Policy::new(options),
             url,
@@ -113,6 +117,7 @@ impl Shared {
             queue: MseQueue::default(),
             requests: InFlight::default(),
             hold: Hold::new(wants_play),
+            rescue,
             mode: Mode::Mse,
             destroyed: false,
             events: Vec::new(),
@@ -273,18 +278,30 @@ impl Shared {
     }
 
     fn play_event(&self) {
-        self.0.borrow_mut().hold.set_wants_play(true);
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.hold.set_wants_play(true);
+            inner.rescue.wants_play.set(true);
+        }
         self.playback();
     }
 
     fn pause_event(&self) {
-        self.0.borrow_mut().hold.set_wants_play(false);
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.hold.set_wants_play(false);
+            inner.rescue.wants_play.set(false);
+        }
         self.playback();
     }
 
     /// The viewer's rate is remembered; while held it stays at zero.
     fn rate_change(&self) {
         let mut inner = self.0.borrow_mut();
+        // Playing natively, the rate is the viewer's and the browser's alone.
+        if inner.mode != Mode::Mse {
+            return;
+        }
         let rate = inner.video.playback_rate();
         if let Some(rate) = inner.hold.rate_changed(rate) {
             inner.video.set_playback_rate(rate);
@@ -356,6 +373,11 @@ impl Shared {
                 let mut inner = self.0.borrow_mut();
                 if inner.destroyed {
                     return;
+                }
+                // The browser plays the file: the policy's further wishes
+                // (holds, fetches) are not acted on; events still go out.
+                if inner.mode == Mode::Native {
+                    break;
                 }
                 inner.policy.poll_action()
             };
@@ -539,6 +561,7 @@ impl Shared {
             early.controller.abort();
         }
         inner.mode = Mode::Native;
+        inner.rescue.live.set(false);
         inner.source_buffer = None;
         inner.media_source = None;
         let object_url = inner.object_url.take();
@@ -547,6 +570,7 @@ impl Shared {
             object_url,
             &inner.url,
             inner.hold.wants_play(),
+            inner.hold.viewer_rate(),
         );
         inner.fallback_reason = Some(reason.to_owned());
         let event = events::native(inner.policy.state(), reason);
@@ -572,6 +596,7 @@ impl Shared {
             return;
         }
         inner.destroyed = true;
+        inner.rescue.live.set(false);
         inner.requests.abort_all();
         if let Some(early) = inner.early.take() {
             early.controller.abort();

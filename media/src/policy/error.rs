@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Truncated,
     /// The browser rejected appended media.
     Decode,
+    /// A defect in the player itself (a panic): the shell reports it and
+    /// hands the file to the browser.
+    Internal,
 }
 
 impl ErrorCode {
@@ -29,6 +32,7 @@ impl ErrorCode {
             ErrorCode::Network => "network",
             ErrorCode::Truncated => "truncated",
             ErrorCode::Decode => "decode",
+            ErrorCode::Internal => "internal",
         }
     }
 }
