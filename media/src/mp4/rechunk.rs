@@ -1,0 +1,486 @@
+//! [`Rechunker`]: the first fragment of a fragmented-MP4 run, cut into
+//! small fragments as its bytes arrive.
+//!
+//! MSE shows nothing of a fragment before its `moof` and the samples'
+//! bytes are in, and an encoder's fragment is a GOP (2 s in a common
+//! encode): at 6 Mbit/s that is half a second of bytes before the first
+//! frame. The player passes the run's bytes through this state machine,
+//! which lets every box through as it is except the first `moof` + `mdat`:
+//! that one it re-emits as pieces (each a complete `moof` + `mdat`) once
+//! their samples' bytes are in — the first ~[`FIRST_MS`] of the lead
+//! (video) track, then one per ~[`CHUNK_MS`]. Cutting a `trun` is well
+//! defined: a piece lists a time range of every track's samples, with
+//! their own sizes, durations, flags and composition offsets, a `tfdt` at
+//! its first sample and data offsets into its own `mdat`.
+//!
+//! The piece boundaries depend only on the `moof`, never on how the bytes
+//! arrive, so a byte-at-a-time feed gives the pieces of a whole one. A
+//! fragment it cannot cut exactly (see [`traf`](super::boxes::traf); a
+//! track whose timescale the `moov` did not give; a `tfhd` with an absolute
+//! base data offset, which pieces of another length would make wrong for
+//! every later fragment) goes out unchanged. Pieces are written with
+//! default-base-is-moof, so they are valid wherever they land.
+//!
+//! The `moov` is read as it passes (the player's first run starts at the
+//! file's start), for the timescales, kinds and `trex` defaults; a new run
+//! ([`Rechunker::restart`]) keeps them.
+
+use std::ops::Range;
+
+use super::boxes::moov::Movie;
+use super::boxes::mvex::Trex;
+use super::boxes::traf::{self, TrafSamples};
+use super::boxes::{BoxHeader, Child, HeaderRead, moof};
+use super::write::Writer;
+use crate::index::TrackKind;
+
+/// The first piece: the lead track's samples from the cut until this much
+/// of it plays, milliseconds (MSE shows the first frame once it is in).
+pub const FIRST_MS: u64 = 200;
+/// Each later piece of the fragment, milliseconds.
+pub const CHUNK_MS: u64 = 250;
+/// Largest `moov` read for its tracks, and largest fragment cut (held in
+/// memory until its last piece): bigger ones pass unchanged.
+const MAX_MOOV: u64 = 1 << 20;
+const MAX_FRAGMENT: u64 = 64 << 20;
+
+/// What to append, in order, for what was pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// These file bytes (of the last push) as they are.
+    Bytes(Range<u64>),
+    /// Built bytes standing for the file bytes `covers` (a piece, or bytes
+    /// held while a box header or `moof` was incomplete).
+    Piece { bytes: Vec<u8>, covers: Range<u64> },
+}
+
+/// What the `moov` says of a track.
+#[derive(Debug, Clone, Copy)]
+struct Track {
+    trex: Trex,
+    timescale: u32,
+    video: bool,
+}
+
+#[derive(Debug, Default)]
+enum State {
+    /// At a box boundary (reading a header into `held`).
+    #[default]
+    Boxes,
+    /// Inside a box passed as it is: this many bytes left.
+    Skip(u64),
+    /// Holding the `moov`, this long.
+    Moov(u64),
+    /// Holding a `moof` this long, then the header after it.
+    Moof(u64),
+    /// Holding the fragment: its pieces, how many went out, and how far
+    /// (from its start) what went out stands for.
+    Fragment(Plan, usize, u64),
+    /// Everything passes as it is until the next run.
+    Pass,
+}
+
+/// Passes a run's bytes, cutting its first fragment into pieces.
+#[derive(Debug, Default)]
+pub struct Rechunker {
+    tracks: Vec<(u32, Track)>,
+    state: State,
+    /// File offset of the next byte expected, once the run's first came.
+    pos: Option<u64>,
+    /// Bytes held: they start at `held_at`.
+    held: Vec<u8>,
+    held_at: u64,
+}
+
+/// The pieces of one fragment.
+#[derive(Debug)]
+struct Plan {
+    trafs: Vec<TrafSamples>,
+    /// Per piece, per traf, the samples it takes (in decode order).
+    pieces: Vec<Vec<Range<usize>>>,
+    /// The end of the `mdat` (counted from the `moof`'s start).
+    end: u64,
+    sequence: u32,
+}
+
+impl Rechunker {
+    /// A new run starts: its first fragment will be cut.
+    pub fn restart(&mut self) {
+        self.state = State::Boxes;
+        self.pos = None;
+        self.held.clear();
+    }
+
+    /// The run's bytes at file `offset`; what to append instead.
+    /// Bytes that do not continue the run pass (the player's queue keeps
+    /// only contiguous ones).
+    pub fn push(&mut self, offset: u64, data: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let end = offset.saturating_add(data.len() as u64);
+        if *self.pos.get_or_insert(offset) != offset {
+            out.push(Output::Bytes(offset..end));
+            return out;
+        }
+        if self.held.is_empty() {
+            self.held_at = offset;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let at = end - rest.len() as u64;
+            match &mut self.state {
+                State::Pass => {
+                    out.push(Output::Bytes(at..end));
+                    rest = &[];
+                }
+                State::Skip(left) => {
+                    let n = (*left).min(rest.len() as u64);
+                    out.push(Output::Bytes(at..at + n));
+                    *left -= n;
+                    rest = &rest[n as usize..];
+                    if *left == 0 {
+                        self.state = State::Boxes;
+                        self.held_at = at + n;
+                    }
+                }
+                State::Boxes => {
+                    if let Some(header) = self.take_header(&mut rest, 0, &mut out) {
+                        self.at_box(header, &mut out);
+                    }
+                }
+                State::Moov(size) => {
+                    let size = *size;
+                    if self.fill(&mut rest, size) {
+                        self.read_moov();
+                        self.flush(&mut out);
+                        self.state = State::Boxes;
+                    }
+                }
+                State::Moof(size) => {
+                    let size = *size;
+                    if self.fill(&mut rest, size)
+                        && let Some(mdat) = self.take_header(&mut rest, size as usize, &mut out)
+                    {
+                        match self.plan(size, mdat) {
+                            Some(plan) => self.state = State::Fragment(plan, 0, 0),
+                            None => {
+                                self.flush(&mut out);
+                                self.state = State::Pass;
+                            }
+                        }
+                    }
+                }
+                State::Fragment(plan, ..) => {
+                    let end = plan.end;
+                    self.fill(&mut rest, end);
+                }
+            }
+            self.emit_due(&mut out);
+        }
+        self.pos = Some(end);
+        out
+    }
+
+    /// Takes bytes from `rest` into `held` until it is `len` long; whether
+    /// it is.
+    fn fill(&mut self, rest: &mut &[u8], len: u64) -> bool {
+        let want = usize::try_from(len).unwrap_or(usize::MAX);
+        let n = want.saturating_sub(self.held.len()).min(rest.len());
+        self.held.extend_from_slice(&rest[..n]);
+        *rest = &rest[n..];
+        self.held.len() >= want
+    }
+
+    /// Reads a box header at `from` in `held`, taking bytes from `rest`
+    /// only as far as the header goes. `None` until it is whole; a bad
+    /// header lets everything pass.
+    fn take_header(
+        &mut self,
+        rest: &mut &[u8],
+        from: usize,
+        out: &mut Vec<Output>,
+    ) -> Option<BoxHeader> {
+        let mut need = 8;
+        loop {
+            if !self.fill(rest, (from + need) as u64) {
+                return None;
+            }
+            let at = self.held_at.saturating_add(from as u64);
+            match BoxHeader::read(&self.held[from..], at) {
+                Ok(HeaderRead::Complete(h)) => return Some(h),
+                Ok(HeaderRead::Need(n)) if n as usize > need => need = n as usize,
+                _ => {
+                    self.flush(out);
+                    self.state = State::Pass;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A top-level box header is in `held`.
+    fn at_box(&mut self, h: BoxHeader, out: &mut Vec<Output>) {
+        let len = u64::from(h.header_len);
+        self.state = match (h.size, &h.kind) {
+            (Some(s), b"moov") if s <= MAX_MOOV => State::Moov(s),
+            (Some(s), b"moof") if s <= moof::MAX_SIZE => State::Moof(s),
+            (Some(s), _) => State::Skip(s - len),
+            (None, _) => State::Pass,
+        };
+        if matches!(self.state, State::Skip(_) | State::Pass) {
+            self.flush(out);
+        }
+        if matches!(self.state, State::Skip(0)) {
+            self.state = State::Boxes;
+        }
+    }
+
+    /// Lets the held bytes go as they are.
+    fn flush(&mut self, out: &mut Vec<Output>) {
+        let bytes = std::mem::take(&mut self.held);
+        let start = self.held_at;
+        self.held_at = start + bytes.len() as u64;
+        out.push(Output::Piece {
+            covers: start..self.held_at,
+            bytes,
+        });
+    }
+
+    fn read_moov(&mut self) {
+        let Ok(HeaderRead::Complete(h)) = BoxHeader::read(&self.held, self.held_at) else {
+            return;
+        };
+        let payload = self.held.get(usize::from(h.header_len)..).unwrap_or(&[]);
+        let Ok(movie) = Movie::parse(&Child::top_level(h, payload)) else {
+            return;
+        };
+        let trex = movie.mvex.map(|m| m.trex).unwrap_or_default();
+        self.tracks = movie
+            .tracks
+            .iter()
+            .filter_map(|t| {
+                let trex = *trex.iter().find(|x| x.track_id == t.id)?;
+                let track = Track {
+                    trex,
+                    timescale: t.timescale,
+                    video: t.kind == TrackKind::Video,
+                };
+                (t.timescale > 0).then_some((t.id, track))
+            })
+            .collect();
+    }
+
+    /// The `moof` (`size` bytes) and the header after it are held: the
+    /// pieces, or `None` to let the fragment pass.
+    fn plan(&self, size: u64, mdat: BoxHeader) -> Option<Plan> {
+        let end = size.checked_add(mdat.size?)?;
+        if &mdat.kind != b"mdat" || end > MAX_FRAGMENT {
+            return None;
+        }
+        let header = match BoxHeader::read(&self.held, self.held_at) {
+            Ok(HeaderRead::Complete(h)) => h,
+            _ => return None,
+        };
+        let payload = self
+            .held
+            .get(usize::from(header.header_len)..size as usize)?;
+        let moof = Child::top_level(header, payload);
+        let trex: Vec<Trex> = self.tracks.iter().map(|(_, t)| t.trex).collect();
+        let trafs = traf::samples(&moof, self.held_at, &trex).ok()??;
+        let data = size + u64::from(mdat.header_len);
+        let sequence = moof
+            .children()
+            .ok()?
+            .find(b"mfhd")
+            .ok()??
+            .payload
+            .get(4..8)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let mut scales = Vec::with_capacity(trafs.len());
+        for t in &trafs {
+            let track = self.tracks.iter().find(|(id, _)| *id == t.track_id)?.1;
+            // Every sample within the `mdat`: it is cut from there.
+            let inside = t.samples.iter().all(|s| {
+                s.offset >= data
+                    && s.offset
+                        .checked_add(u64::from(s.size))
+                        .is_some_and(|e| e <= end)
+            });
+            // An absolute base offset is a position in the file: pieces
+            // would shift every later fragment's data away from it.
+            if !inside || t.absolute_base {
+                return None;
+            }
+            scales.push(track);
+        }
+        let pieces = cut(&trafs, &scales);
+        (pieces.len() > 1).then_some(Plan {
+            trafs,
+            pieces,
+            end,
+            sequence,
+        })
+    }
+
+    /// Writes the pieces whose samples are all held.
+    fn emit_due(&mut self, out: &mut Vec<Output>) {
+        let State::Fragment(plan, done, covered) = &mut self.state else {
+            return;
+        };
+        let have = self.held.len() as u64;
+        while let Some(piece) = plan.pieces.get(*done) {
+            let last = *done + 1 == plan.pieces.len();
+            let upto = if last { plan.end } else { have };
+            if needed_end(&plan.trafs, piece) > have || upto > have {
+                return;
+            }
+            let sequence = plan.sequence.wrapping_add(*done as u32);
+            let bytes = write_piece(&plan.trafs, piece, &self.held, sequence);
+            out.push(Output::Piece {
+                bytes,
+                covers: self.held_at + *covered..self.held_at + upto,
+            });
+            *covered = upto;
+            *done += 1;
+        }
+        self.held_at += plan.end;
+        self.held.clear();
+        self.state = State::Pass;
+    }
+}
+
+/// The decode time of sample `i` of `t`.
+fn decode_time(t: &TrafSamples, i: usize) -> u64 {
+    t.samples.iter().take(i).fold(t.base_time, |at, s| {
+        at.saturating_add(u64::from(s.duration))
+    })
+}
+
+/// Where the pieces end: the lead track's first piece once ~[`FIRST_MS`]
+/// of it, then every ~[`CHUNK_MS`]; every track's samples that start
+/// before a piece's end (compared in seconds) go in it.
+fn cut(trafs: &[TrafSamples], tracks: &[Track]) -> Vec<Vec<Range<usize>>> {
+    let lead = tracks.iter().position(|t| t.video).unwrap_or(0);
+    let (Some(l), Some(lt)) = (trafs.get(lead), tracks.get(lead)) else {
+        return Vec::new();
+    };
+    let scale = u128::from(lt.timescale);
+    // Lead-track decode times at which pieces end.
+    let mut ends = Vec::new();
+    let mut next = u128::from(FIRST_MS);
+    let mut at = l.base_time;
+    for s in &l.samples {
+        let span = u128::from(at - l.base_time) * 1000;
+        if span >= next * scale {
+            ends.push(at);
+            while span >= next * scale {
+                next += u128::from(CHUNK_MS);
+            }
+        }
+        at = at.saturating_add(u64::from(s.duration));
+    }
+    let mut from = vec![0usize; trafs.len()];
+    let mut times: Vec<u64> = trafs.iter().map(|t| t.base_time).collect();
+    let mut pieces = Vec::with_capacity(ends.len() + 1);
+    for end in ends.iter().map(|&e| Some(e)).chain([None]) {
+        let mut piece = Vec::with_capacity(trafs.len());
+        for (k, (t, track)) in trafs.iter().zip(tracks).enumerate() {
+            let own = u128::from(track.timescale);
+            let start = from[k];
+            let mut i = start;
+            while let Some(s) = t.samples.get(i) {
+                let before = end.is_none_or(|e| u128::from(times[k]) * scale < u128::from(e) * own);
+                if !before {
+                    break;
+                }
+                times[k] = times[k].saturating_add(u64::from(s.duration));
+                i += 1;
+            }
+            from[k] = i;
+            piece.push(start..i);
+        }
+        pieces.push(piece);
+    }
+    pieces
+}
+
+/// How far the held bytes must reach for `piece`'s samples.
+fn needed_end(trafs: &[TrafSamples], piece: &[Range<usize>]) -> u64 {
+    trafs
+        .iter()
+        .zip(piece)
+        .flat_map(|(t, r)| t.samples.get(r.clone()).unwrap_or(&[]))
+        .map(|s| s.offset.saturating_add(u64::from(s.size)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// One piece: a `moof` listing `piece`'s samples of each `traf` (all
+/// fields per sample, data offsets from the `moof`) and an `mdat` of their
+/// bytes, taken from `held` (the fragment from its `moof`).
+fn write_piece(
+    trafs: &[TrafSamples],
+    piece: &[Range<usize>],
+    held: &[u8],
+    sequence: u32,
+) -> Vec<u8> {
+    use moof::trun_flags::*;
+    let mut w = Writer::with_capacity(held.len() / 4);
+    let moof = w.begin(b"moof");
+    let h = w.begin_full(b"mfhd", 0, 0);
+    w.u32(sequence);
+    w.end(h);
+    let mut patches = Vec::with_capacity(trafs.len());
+    let mut data_len = 0u64;
+    for (t, r) in trafs.iter().zip(piece) {
+        let samples = t.samples.get(r.clone()).unwrap_or(&[]);
+        if samples.is_empty() {
+            continue;
+        }
+        let traf = w.begin(b"traf");
+        let description = if t.description.is_some() { 0x02 } else { 0 };
+        let h = w.begin_full(b"tfhd", 0, 0x02_0000 | description);
+        w.u32(t.track_id);
+        if let Some(d) = t.description {
+            w.u32(d);
+        }
+        w.end(h);
+        let h = w.begin_full(b"tfdt", 1, 0);
+        w.u64(decode_time(t, r.start));
+        w.end(h);
+        let cto = if t.has_cto {
+            SAMPLE_COMPOSITION_TIME_OFFSET
+        } else {
+            0
+        };
+        let flags = DATA_OFFSET | SAMPLE_DURATION | SAMPLE_SIZE | SAMPLE_FLAGS | cto;
+        let h = w.begin_full(b"trun", t.version, flags);
+        w.u32(samples.len() as u32);
+        patches.push((w.len(), data_len));
+        w.u32(0);
+        for s in samples {
+            w.u32(s.duration);
+            w.u32(s.size);
+            w.u32(s.flags);
+            if t.has_cto {
+                w.u32(s.cto);
+            }
+            data_len += u64::from(s.size);
+        }
+        w.end(h);
+        w.end(traf);
+    }
+    w.end(moof);
+    let moof_len = w.len() as u64;
+    for (at, offset) in patches {
+        w.patch_u32(at, (moof_len + 8 + offset) as u32);
+    }
+    let mdat = w.begin(b"mdat");
+    for (t, r) in trafs.iter().zip(piece) {
+        for s in t.samples.get(r.clone()).unwrap_or(&[]) {
+            let start = s.offset as usize;
+            w.bytes(held.get(start..start + s.size as usize).unwrap_or(&[]));
+        }
+    }
+    w.end(mdat);
+    w.into_bytes()
+}
