@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use caudal_media::index::Presentation;
+use caudal_media::mp4::rechunk::{Output, Rechunker};
 use caudal_media::policy::{Action, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -58,6 +59,9 @@ struct Inner {
     pending_mime: Option<(String, Option<f64>, Option<Presentation>)>,
     /// What the SourceBuffer does next.
     queue: MseQueue<Uint8Array>,
+    /// Cuts a fragmented MP4 run's first fragment into small ones, so the
+    /// first frame shows before a whole GOP is in; lets other bytes pass.
+    rechunker: Rechunker,
     requests: HashMap<u32, AbortController>,
     /// File offset where each live request's next byte goes.
     request_offsets: HashMap<u32, (u64, bool)>,
@@ -113,6 +117,7 @@ impl Shared {
             source_buffer: None,
             pending_mime: None,
             queue: MseQueue::default(),
+            rechunker: Rechunker::default(),
             requests: HashMap::new(),
             request_offsets: HashMap::new(),
             hold: Hold::new(wants_play),
@@ -444,11 +449,11 @@ impl Shared {
             Action::ResetRun {
                 offset,
                 timestamp_offset,
-            } => self
-                .0
-                .borrow_mut()
-                .queue
-                .reset_run(offset, timestamp_offset),
+            } => {
+                let mut inner = self.0.borrow_mut();
+                inner.queue.reset_run(offset, timestamp_offset);
+                inner.rechunker.restart();
+            }
             Action::Evict { range } => self.0.borrow_mut().queue.remove(range),
             Action::Hold => {
                 let mut inner = self.0.borrow_mut();
@@ -628,7 +633,19 @@ impl FetchSink for Shared {
             inner.request_offsets.insert(id.0, (offset + len, media));
             let bytes = chunk.to_vec();
             if media {
-                inner.queue.push_file(offset, len, chunk);
+                for out in inner.rechunker.push(offset, &bytes) {
+                    let (range, chunk) = match out {
+                        Output::Bytes(r) => {
+                            let part =
+                                chunk.subarray((r.start - offset) as u32, (r.end - offset) as u32);
+                            (r, part)
+                        }
+                        Output::Piece { bytes, covers } => (covers, Uint8Array::from(&bytes[..])),
+                    };
+                    inner
+                        .queue
+                        .push_file(range.start, range.end - range.start, chunk);
+                }
             }
             inner.policy.handle_data(js::now(), id, &bytes);
         }

@@ -285,7 +285,7 @@ impl Rechunker {
             .get(usize::from(header.header_len)..size as usize)?;
         let moof = Child::top_level(header, payload);
         let trex: Vec<Trex> = self.tracks.iter().map(|(_, t)| t.trex).collect();
-        let trafs = traf::samples(&moof, self.held_at, &trex).ok()??;
+        let trafs = traf::samples(&moof, self.held_at, &trex)?;
         let data = size + u64::from(mdat.header_len);
         let sequence = moof
             .children()

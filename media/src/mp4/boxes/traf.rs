@@ -3,13 +3,16 @@
 //! (`tfhd`, `trex`) and data-offset rules of ISO 14496-12 §8.8.7–8.8.8
 //! resolved. The re-chunker (`mp4::rechunk`) cuts a fragment with it.
 //!
-//! `Ok(None)` is "a fragment this reader does not describe completely"
-//! (sample encryption, `sdtp`, sample groups, any box it does not know in
-//! a `traf`, empty durations): the caller then leaves the fragment as it is.
+//! `None` is "a fragment this reader does not describe completely"
+//! (malformed; sample encryption, `sdtp`, sample groups, any box it does
+//! not know in a `traf`; empty durations): the caller then leaves the
+//! fragment as it is, so no error needs telling apart. Fields are read
+//! with [`Fields`], not [`Cursor`](super::Cursor): the player's main
+//! module carries this code, and building `MediaError`s at every field
+//! would cost kilobytes of it.
 
+use super::Child;
 use super::mvex::Trex;
-use super::{Child, Cursor, full_box};
-use crate::index::MediaError;
 
 /// More samples than this in one fragment is not one we cut.
 pub const MAX_SAMPLES: usize = 1 << 16;
@@ -57,33 +60,51 @@ pub struct TrafSamples {
 
 /// The samples of the `moof` whose payload is `moof` and that starts at
 /// file offset `moof_offset`; `trex` gives each track's defaults.
-pub fn samples(
-    moof: &Child<'_>,
-    moof_offset: u64,
-    trex: &[Trex],
-) -> Result<Option<Vec<TrafSamples>>, MediaError> {
+pub fn samples(moof: &Child<'_>, moof_offset: u64, trex: &[Trex]) -> Option<Vec<TrafSamples>> {
     let mut out = Vec::new();
     let mut total = 0usize;
     // Without an explicit base, a `traf`'s data follows the previous one's.
     let mut data_end = 0u64;
-    for child in moof.children()? {
-        let child = child?;
+    for child in moof.children().ok()? {
+        let child = child.ok()?;
         match &child.header.kind {
             b"mfhd" => {}
             b"traf" => {
-                let Some(traf) = traf(&child, moof_offset, trex, &mut data_end)? else {
-                    return Ok(None);
-                };
-                total = total.saturating_add(traf.samples.len());
+                let traf = traf(&child, moof_offset, trex, &mut data_end)?;
+                total += traf.samples.len();
                 if total > MAX_SAMPLES {
-                    return Ok(None);
+                    return None;
                 }
                 out.push(traf);
             }
-            _ => return Ok(None),
+            _ => return None,
         }
     }
-    Ok(Some(out))
+    Some(out)
+}
+
+/// Big-endian fields of one box payload; `None` past its end.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_be_bytes(*head))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from(self.u32()?) << 32 | u64::from(self.u32()?))
+    }
+
+    /// The field `flag` says is there (`Some(None)`: it is not).
+    fn opt(&mut self, flags: u32, flag: u32) -> Option<Option<u32>> {
+        if flags & flag != 0 {
+            self.u32().map(Some)
+        } else {
+            Some(None)
+        }
+    }
 }
 
 fn traf(
@@ -91,35 +112,36 @@ fn traf(
     moof_offset: u64,
     trex: &[Trex],
     data_end: &mut u64,
-) -> Result<Option<TrafSamples>, MediaError> {
-    let mut children = traf.children()?;
-    let Some(tfhd) = children.next().transpose()? else {
-        return Ok(None);
-    };
+) -> Option<TrafSamples> {
+    let mut children = traf.children().ok()?;
+    let tfhd = children.next()?.ok()?;
     if &tfhd.header.kind != b"tfhd" {
-        return Ok(None);
+        return None;
     }
-    let mut c = tfhd.cursor("'tfhd' box too short");
-    let (_, flags) = full_box(&mut c)?;
+    let mut c = Fields(tfhd.payload);
+    let flags = c.u32()? & 0x00ff_ffff;
     let track_id = c.u32()?;
     let d = trex.iter().find(|t| t.track_id == track_id);
     let base = if flags & BASE_DATA_OFFSET != 0 {
         // An absolute file offset: made relative to the `moof`.
-        let Some(b) = c.u64()?.checked_sub(moof_offset) else {
-            return Ok(None);
-        };
-        b
+        c.u64()?.checked_sub(moof_offset)?
     } else if flags & DEFAULT_BASE_IS_MOOF != 0 {
         0
     } else {
         *data_end
     };
-    let description = opt(&mut c, flags, SAMPLE_DESCRIPTION_INDEX)?;
-    let duration = opt(&mut c, flags, DEFAULT_DURATION)?.or(d.map(|d| d.default_sample_duration));
-    let size = opt(&mut c, flags, DEFAULT_SIZE)?.or(d.map(|d| d.default_sample_size));
-    let sample_flags = opt(&mut c, flags, DEFAULT_FLAGS)?.or(d.map(|d| d.default_sample_flags));
+    let description = c.opt(flags, SAMPLE_DESCRIPTION_INDEX)?;
+    let duration = c
+        .opt(flags, DEFAULT_DURATION)?
+        .or(d.map(|d| d.default_sample_duration));
+    let size = c
+        .opt(flags, DEFAULT_SIZE)?
+        .or(d.map(|d| d.default_sample_size));
+    let sample_flags = c
+        .opt(flags, DEFAULT_FLAGS)?
+        .or(d.map(|d| d.default_sample_flags));
     if flags & DURATION_IS_EMPTY != 0 {
-        return Ok(None);
+        return None;
     }
     let mut out = TrafSamples {
         track_id,
@@ -134,78 +156,64 @@ fn traf(
     let mut have_tfdt = false;
     let mut truns = 0u32;
     for child in children {
-        let child = child?;
+        let child = child.ok()?;
+        let mut c = Fields(child.payload);
+        let head = c.u32()?;
+        let (version, tflags) = ((head >> 24) as u8, head & 0x00ff_ffff);
         match &child.header.kind {
             b"tfdt" => {
-                let mut c = child.cursor("'tfdt' box too short");
-                let (version, _) = full_box(&mut c)?;
-                out.base_time = c.u32_or_u64(version)?;
+                out.base_time = if version == 1 {
+                    c.u64()?
+                } else {
+                    u64::from(c.u32()?)
+                };
                 have_tfdt = true;
             }
             b"trun" => {
-                let defaults = [duration, size, sample_flags];
-                let mut c = child.cursor("'trun' box too short");
-                let (version, tflags) = full_box(&mut c)?;
                 if truns > 0 && version != out.version {
-                    return Ok(None);
+                    return None;
                 }
                 out.version = version;
                 out.has_cto |= tflags & SAMPLE_COMPOSITION_TIME_OFFSET != 0;
                 truns += 1;
-                if !trun(&mut c, tflags, defaults, base, &mut at, &mut out.samples)? {
-                    return Ok(None);
-                }
+                let defaults = [duration, size, sample_flags];
+                trun(&mut c, tflags, defaults, base, &mut at, &mut out.samples)?;
             }
-            _ => return Ok(None),
+            _ => return None,
         }
     }
     *data_end = at;
-    Ok(have_tfdt.then_some(out))
-}
-
-/// The field `flag` says is there, else `None`.
-fn opt(c: &mut Cursor<'_>, flags: u32, flag: u32) -> Result<Option<u32>, MediaError> {
-    if flags & flag != 0 {
-        c.u32().map(Some)
-    } else {
-        Ok(None)
-    }
+    have_tfdt.then_some(out)
 }
 
 /// Appends a `trun`'s samples. Its data starts at `base` (the `traf`'s)
 /// moved by its data offset, or without one at `at` (where the previous
-/// `trun`'s ended); `at` moves to where its data ends. `false`: a value it relies on
-/// has no default, or its samples are more than we cut.
+/// `trun`'s ended); `at` moves to where its data ends. `None`: a value it
+/// relies on has no default, or its samples are more than we cut.
 fn trun(
-    c: &mut Cursor<'_>,
+    c: &mut Fields<'_>,
     flags: u32,
     [duration, size, sample_flags]: [Option<u32>; 3],
     base: u64,
     at: &mut u64,
     out: &mut Vec<Sample>,
-) -> Result<bool, MediaError> {
+) -> Option<()> {
     let count = c.u32()? as usize;
     if count > MAX_SAMPLES.saturating_sub(out.len()) {
-        return Ok(false);
+        return None;
     }
     if flags & DATA_OFFSET != 0 {
         // Signed, from the base (ISO 14496-12 §8.8.8.3).
-        let offset = c.u32()? as i32;
-        let Some(start) = moved(base, offset) else {
-            return Ok(false);
-        };
-        *at = start;
+        *at = base.checked_add_signed(i64::from(c.u32()? as i32))?;
     }
-    let first_flags = opt(c, flags, FIRST_SAMPLE_FLAGS)?;
+    let first_flags = c.opt(flags, FIRST_SAMPLE_FLAGS)?;
     for i in 0..count {
-        let d = opt(c, flags, SAMPLE_DURATION)?.or(duration);
-        let s = opt(c, flags, SAMPLE_SIZE)?.or(size);
-        let f = opt(c, flags, SAMPLE_FLAGS)?;
-        let cto = opt(c, flags, SAMPLE_COMPOSITION_TIME_OFFSET)?.unwrap_or(0);
+        let duration = c.opt(flags, SAMPLE_DURATION)?.or(duration)?;
+        let size = c.opt(flags, SAMPLE_SIZE)?.or(size)?;
+        let f = c.opt(flags, SAMPLE_FLAGS)?;
+        let cto = c.opt(flags, SAMPLE_COMPOSITION_TIME_OFFSET)?.unwrap_or(0);
         let f = if i == 0 { first_flags.or(f) } else { f };
-        let (Some(duration), Some(size), Some(flags)) = (d, s, f.or(sample_flags)) else {
-            return Ok(false);
-        };
+        let flags = f.or(sample_flags)?;
         out.push(Sample {
             offset: *at,
             size,
@@ -215,14 +223,5 @@ fn trun(
         });
         *at = at.saturating_add(u64::from(size));
     }
-    Ok(true)
-}
-
-/// The trun's data start: the traf base moved by a signed offset.
-fn moved(base: u64, offset: i32) -> Option<u64> {
-    if offset < 0 {
-        base.checked_sub(u64::from(offset.unsigned_abs()))
-    } else {
-        base.checked_add(offset as u64)
-    }
+    Some(())
 }
