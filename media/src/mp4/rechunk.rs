@@ -29,7 +29,7 @@ use std::ops::Range;
 
 use super::boxes::moov::Movie;
 use super::boxes::mvex::Trex;
-use super::boxes::traf::{self, TrafSamples};
+use super::boxes::traf::{self, Sample, TrafSamples};
 use super::boxes::{BoxHeader, Child, HeaderRead, moof};
 use super::write::Writer;
 use crate::index::TrackKind;
@@ -96,8 +96,10 @@ pub struct Rechunker {
 #[derive(Debug)]
 struct Plan {
     trafs: Vec<TrafSamples>,
-    /// Per piece, per traf, the samples it takes (in decode order).
-    pieces: Vec<Vec<Range<usize>>>,
+    /// Each traf's timescale.
+    scales: Vec<f64>,
+    /// Where each piece ends, seconds (see [`cut`]).
+    ends: Vec<f64>,
     /// The end of the `mdat` (counted from the `moof`'s start).
     end: u64,
     sequence: u32,
@@ -296,8 +298,12 @@ impl Rechunker {
             .get(4..8)
             .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let mut scales = Vec::with_capacity(trafs.len());
-        for t in &trafs {
+        let mut lead = None;
+        for (k, t) in trafs.iter().enumerate() {
             let track = self.tracks.iter().find(|(id, _)| *id == t.track_id)?.1;
+            if track.video && lead.is_none() {
+                lead = Some(k);
+            }
             // Every sample within the `mdat`: it is cut from there.
             let inside = t.samples.iter().all(|s| {
                 s.offset >= data
@@ -310,12 +316,14 @@ impl Rechunker {
             if !inside || t.absolute_base {
                 return None;
             }
-            scales.push(track);
+            scales.push(f64::from(track.timescale));
         }
-        let pieces = cut(&trafs, &scales);
-        (pieces.len() > 1).then_some(Plan {
+        let lead = lead.unwrap_or(0);
+        let ends = cut(trafs.get(lead)?, *scales.get(lead)?);
+        (ends.len() > 1).then_some(Plan {
             trafs,
-            pieces,
+            scales,
+            ends,
             end,
             sequence,
         })
@@ -327,14 +335,15 @@ impl Rechunker {
             return;
         };
         let have = self.held.len() as u64;
-        while let Some(piece) = plan.pieces.get(*done) {
-            let last = *done + 1 == plan.pieces.len();
+        while *done < plan.ends.len() {
+            let last = *done + 1 == plan.ends.len();
             let upto = if last { plan.end } else { have };
-            if needed_end(&plan.trafs, piece) > have || upto > have {
-                return;
-            }
             let sequence = plan.sequence.wrapping_add(*done as u32);
-            let bytes = write_piece(&plan.trafs, piece, &self.held, sequence);
+            let piece = piece(plan, *done);
+            let bytes = write_piece(&plan.trafs, &piece, &self.held, sequence);
+            let (Some(bytes), true) = (bytes, upto <= have) else {
+                return;
+            };
             out.push(Output::Piece {
                 bytes,
                 covers: self.held_at + *covered..self.held_at + upto,
@@ -348,91 +357,79 @@ impl Rechunker {
     }
 }
 
-/// The decode time of sample `i` of `t`.
-fn decode_time(t: &TrafSamples, i: usize) -> u64 {
-    t.samples.iter().take(i).fold(t.base_time, |at, s| {
-        at.saturating_add(u64::from(s.duration))
-    })
-}
-
-/// Where the pieces end: the lead track's first piece once ~[`FIRST_MS`]
-/// of it, then every ~[`CHUNK_MS`]; every track's samples that start
-/// before a piece's end (compared in seconds) go in it.
-fn cut(trafs: &[TrafSamples], tracks: &[Track]) -> Vec<Vec<Range<usize>>> {
-    let lead = tracks.iter().position(|t| t.video).unwrap_or(0);
-    let (Some(l), Some(lt)) = (trafs.get(lead), tracks.get(lead)) else {
-        return Vec::new();
-    };
-    let scale = u128::from(lt.timescale);
-    // Lead-track decode times at which pieces end.
+/// Where the pieces end, in seconds: the lead track's first piece once
+/// ~[`FIRST_MS`] of it, then every ~[`CHUNK_MS`]; the last piece takes the
+/// rest. Every track's samples that start in a piece's time range go in it
+/// (times in seconds, so across timescales; monotone, so each track's
+/// samples split into runs in decode order, each sample in one piece).
+fn cut(l: &TrafSamples, scale: f64) -> Vec<f64> {
     let mut ends = Vec::new();
-    let mut next = u128::from(FIRST_MS);
+    let mut next = FIRST_MS as f64 / 1000.0;
     let mut at = l.base_time;
     for s in &l.samples {
-        let span = u128::from(at - l.base_time) * 1000;
-        if span >= next * scale {
-            ends.push(at);
-            while span >= next * scale {
-                next += u128::from(CHUNK_MS);
+        let span = (at - l.base_time) as f64 / scale;
+        if span >= next {
+            ends.push(at as f64 / scale);
+            while span >= next {
+                next += CHUNK_MS as f64 / 1000.0;
             }
         }
         at = at.saturating_add(u64::from(s.duration));
     }
-    let mut from = vec![0usize; trafs.len()];
-    let mut times: Vec<u64> = trafs.iter().map(|t| t.base_time).collect();
-    let mut pieces = Vec::with_capacity(ends.len() + 1);
-    for end in ends.iter().map(|&e| Some(e)).chain([None]) {
-        let mut piece = Vec::with_capacity(trafs.len());
-        for (k, (t, track)) in trafs.iter().zip(tracks).enumerate() {
-            let own = u128::from(track.timescale);
-            let start = from[k];
-            let mut i = start;
-            while let Some(s) = t.samples.get(i) {
-                let before = end.is_none_or(|e| u128::from(times[k]) * scale < u128::from(e) * own);
-                if !before {
-                    break;
-                }
-                times[k] = times[k].saturating_add(u64::from(s.duration));
-                i += 1;
-            }
-            from[k] = i;
-            piece.push(start..i);
+    ends.push(f64::INFINITY);
+    ends
+}
+
+/// The samples of `t` (timescale `scale`) that start in `from..to`
+/// seconds, and the decode time of the first of them.
+fn span(t: &TrafSamples, scale: f64, from: f64, to: f64) -> (&[Sample], u64) {
+    let (mut start, mut end, mut first) = (t.samples.len(), t.samples.len(), 0);
+    let mut at = t.base_time;
+    for (i, s) in t.samples.iter().enumerate() {
+        let secs = at as f64 / scale;
+        if secs >= from && start == t.samples.len() {
+            start = i;
+            first = at;
         }
-        pieces.push(piece);
+        if secs >= to {
+            end = i;
+            break;
+        }
+        at = at.saturating_add(u64::from(s.duration));
     }
-    pieces
+    (t.samples.get(start..end.max(start)).unwrap_or(&[]), first)
 }
 
-/// How far the held bytes must reach for `piece`'s samples.
-fn needed_end(trafs: &[TrafSamples], piece: &[Range<usize>]) -> u64 {
-    trafs
+/// Piece `p` of `plan`: per traf, its samples and their first decode time.
+fn piece(plan: &Plan, p: usize) -> Vec<(&[Sample], u64)> {
+    let from = p.checked_sub(1).map_or(f64::NEG_INFINITY, |q| plan.ends[q]);
+    let to = plan.ends.get(p).copied().unwrap_or(f64::INFINITY);
+    plan.trafs
         .iter()
-        .zip(piece)
-        .flat_map(|(t, r)| t.samples.get(r.clone()).unwrap_or(&[]))
-        .map(|s| s.offset.saturating_add(u64::from(s.size)))
-        .max()
-        .unwrap_or(0)
+        .zip(&plan.scales)
+        .map(|(t, &scale)| span(t, scale, from, to))
+        .collect()
 }
 
-/// One piece: a `moof` listing `piece`'s samples of each `traf` (all
+/// One piece: a `moof` listing each `traf`'s samples of `piece` (all
 /// fields per sample, data offsets from the `moof`) and an `mdat` of their
-/// bytes, taken from `held` (the fragment from its `moof`).
+/// bytes, taken from `held` (the fragment from its `moof`); `None` until
+/// `held` has them all.
 fn write_piece(
     trafs: &[TrafSamples],
-    piece: &[Range<usize>],
+    piece: &[(&[Sample], u64)],
     held: &[u8],
     sequence: u32,
-) -> Vec<u8> {
+) -> Option<Vec<u8>> {
     use moof::trun_flags::*;
-    let mut w = Writer::with_capacity(held.len() / 4);
+    let mut w = Writer::with_capacity(4096);
     let moof = w.begin(b"moof");
     let h = w.begin_full(b"mfhd", 0, 0);
     w.u32(sequence);
     w.end(h);
     let mut patches = Vec::with_capacity(trafs.len());
     let mut data_len = 0u64;
-    for (t, r) in trafs.iter().zip(piece) {
-        let samples = t.samples.get(r.clone()).unwrap_or(&[]);
+    for (t, &(samples, first)) in trafs.iter().zip(piece) {
         if samples.is_empty() {
             continue;
         }
@@ -445,7 +442,7 @@ fn write_piece(
         }
         w.end(h);
         let h = w.begin_full(b"tfdt", 1, 0);
-        w.u64(decode_time(t, r.start));
+        w.u64(first);
         w.end(h);
         let cto = if t.has_cto {
             SAMPLE_COMPOSITION_TIME_OFFSET
@@ -475,12 +472,10 @@ fn write_piece(
         w.patch_u32(at, (moof_len + 8 + offset) as u32);
     }
     let mdat = w.begin(b"mdat");
-    for (t, r) in trafs.iter().zip(piece) {
-        for s in t.samples.get(r.clone()).unwrap_or(&[]) {
-            let start = s.offset as usize;
-            w.bytes(held.get(start..start + s.size as usize).unwrap_or(&[]));
-        }
+    for s in piece.iter().flat_map(|p| p.0) {
+        let start = s.offset as usize;
+        w.bytes(held.get(start..start + s.size as usize)?);
     }
     w.end(mdat);
-    w.into_bytes()
+    Some(w.into_bytes())
 }
