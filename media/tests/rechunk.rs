@@ -69,7 +69,8 @@ fn samples(stream: &[u8], init: &[u8]) -> Vec<Seen> {
             },
             &stream[r.start + 8..r.end],
         );
-        let trafs = traf::samples(&child, r.start as u64, &trex).expect("moof described");
+        let trafs =
+            traf::samples(&child, r.start as u64, &trex, 0..u64::MAX).expect("moof described");
         for t in trafs {
             push_samples(&t, stream, r.start, &mut out);
         }

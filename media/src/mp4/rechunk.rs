@@ -30,7 +30,7 @@ use std::ops::Range;
 use super::boxes::moov::Movie;
 use super::boxes::mvex::Trex;
 use super::boxes::traf::{self, Sample, TrafSamples};
-use super::boxes::{BoxHeader, Child, HeaderRead, moof};
+use super::boxes::{BoxHeader, Child, HeaderRead, be32, moof};
 use super::write::Writer;
 use crate::index::TrackKind;
 
@@ -54,14 +54,6 @@ pub enum Output {
     Piece { bytes: Vec<u8>, covers: Range<u64> },
 }
 
-/// What the `moov` says of a track.
-#[derive(Debug, Clone, Copy)]
-struct Track {
-    trex: Trex,
-    timescale: u32,
-    video: bool,
-}
-
 #[derive(Debug, Default)]
 enum State {
     /// At a box boundary (reading a header into `held`).
@@ -71,8 +63,9 @@ enum State {
     Skip(u64),
     /// Holding the `moov`, this long.
     Moov(u64),
-    /// Holding a `moof` this long, then the header after it.
-    Moof(u64),
+    /// Holding a `moof` this long (its header this long), then the header
+    /// after it.
+    Moof(u64, u8),
     /// Holding the fragment: its pieces, how many went out, and how far
     /// (from its start) what went out stands for.
     Fragment(Plan, usize, u64),
@@ -83,7 +76,10 @@ enum State {
 /// Passes a run's bytes, cutting its first fragment into pieces.
 #[derive(Debug, Default)]
 pub struct Rechunker {
-    tracks: Vec<(u32, Track)>,
+    /// From the `moov`: each track's id, timescale and whether it is
+    /// video, and the `trex` defaults.
+    tracks: Vec<(u32, u32, bool)>,
+    trex: Vec<Trex>,
     state: State,
     /// File offset of the next byte expected, once the run's first came.
     pos: Option<u64>,
@@ -157,12 +153,12 @@ impl Rechunker {
                         self.state = State::Boxes;
                     }
                 }
-                State::Moof(size) => {
-                    let size = *size;
+                State::Moof(size, header_len) => {
+                    let (size, header_len) = (*size, *header_len);
                     if self.fill(&mut rest, size)
                         && let Some(mdat) = self.take_header(&mut rest, size as usize, &mut out)
                     {
-                        match self.plan(size, mdat) {
+                        match self.plan(size, header_len, mdat) {
                             Some(plan) => self.state = State::Fragment(plan, 0, 0),
                             None => {
                                 self.flush(&mut out);
@@ -224,7 +220,7 @@ impl Rechunker {
         let len = u64::from(h.header_len);
         self.state = match (h.size, &h.kind) {
             (Some(s), b"moov") if s <= MAX_MOOV => State::Moov(s),
-            (Some(s), b"moof") if s <= moof::MAX_SIZE => State::Moof(s),
+            (Some(s), b"moof") if s <= moof::MAX_SIZE => State::Moof(s, h.header_len),
             (Some(s), _) => State::Skip(s - len),
             (None, _) => State::Pass,
         };
@@ -255,68 +251,52 @@ impl Rechunker {
         let Ok(movie) = Movie::parse(&Child::top_level(h, payload)) else {
             return;
         };
-        let trex = movie.mvex.map(|m| m.trex).unwrap_or_default();
+        self.trex = movie.mvex.map(|m| m.trex).unwrap_or_default();
         self.tracks = movie
             .tracks
             .iter()
-            .filter_map(|t| {
-                let trex = *trex.iter().find(|x| x.track_id == t.id)?;
-                let track = Track {
-                    trex,
-                    timescale: t.timescale,
-                    video: t.kind == TrackKind::Video,
-                };
-                (t.timescale > 0).then_some((t.id, track))
-            })
+            .filter(|t| t.timescale > 0)
+            .map(|t| (t.id, t.timescale, t.kind == TrackKind::Video))
             .collect();
     }
 
     /// The `moof` (`size` bytes) and the header after it are held: the
     /// pieces, or `None` to let the fragment pass.
-    fn plan(&self, size: u64, mdat: BoxHeader) -> Option<Plan> {
+    fn plan(&self, size: u64, header_len: u8, mdat: BoxHeader) -> Option<Plan> {
         let end = size.checked_add(mdat.size?)?;
         if &mdat.kind != b"mdat" || end > MAX_FRAGMENT {
             return None;
         }
-        let header = match BoxHeader::read(&self.held, self.held_at) {
-            Ok(HeaderRead::Complete(h)) => h,
-            _ => return None,
+        let header = BoxHeader {
+            kind: *b"moof",
+            offset: self.held_at,
+            header_len,
+            size: Some(size),
         };
-        let payload = self
-            .held
-            .get(usize::from(header.header_len)..size as usize)?;
+        let payload = self.held.get(usize::from(header_len)..size as usize)?;
         let moof = Child::top_level(header, payload);
-        let trex: Vec<Trex> = self.tracks.iter().map(|(_, t)| t.trex).collect();
-        let trafs = traf::samples(&moof, self.held_at, &trex)?;
-        let data = size + u64::from(mdat.header_len);
-        let sequence = moof
-            .children()
-            .ok()?
-            .find(b"mfhd")
-            .ok()??
-            .payload
-            .get(4..8)
-            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        // Every sample within the `mdat`: it is cut from there.
+        let data = size + u64::from(mdat.header_len)..end;
+        let trafs = traf::samples(&moof, self.held_at, &self.trex, data)?;
+        // `mfhd` comes first (ISO 14496-12 §8.8.4); else any number will do.
+        let sequence = if payload.get(4..8) == Some(b"mfhd") {
+            be32(payload, 12)
+        } else {
+            0
+        };
         let mut scales = Vec::with_capacity(trafs.len());
         let mut lead = None;
         for (k, t) in trafs.iter().enumerate() {
-            let track = self.tracks.iter().find(|(id, _)| *id == t.track_id)?.1;
-            if track.video && lead.is_none() {
+            let &(_, timescale, video) = self.tracks.iter().find(|x| x.0 == t.track_id)?;
+            if video && lead.is_none() {
                 lead = Some(k);
             }
-            // Every sample within the `mdat`: it is cut from there.
-            let inside = t.samples.iter().all(|s| {
-                s.offset >= data
-                    && s.offset
-                        .checked_add(u64::from(s.size))
-                        .is_some_and(|e| e <= end)
-            });
             // An absolute base offset is a position in the file: pieces
             // would shift every later fragment's data away from it.
-            if !inside || t.absolute_base {
+            if t.absolute_base {
                 return None;
             }
-            scales.push(f64::from(track.timescale));
+            scales.push(f64::from(timescale));
         }
         let lead = lead.unwrap_or(0);
         let ends = cut(trafs.get(lead)?, *scales.get(lead)?);

@@ -11,6 +11,8 @@
 //! module carries this code, and building `MediaError`s at every field
 //! would cost kilobytes of it.
 
+use std::ops::Range;
+
 use super::Child;
 use super::mvex::Trex;
 
@@ -59,8 +61,14 @@ pub struct TrafSamples {
 }
 
 /// The samples of the `moof` whose payload is `moof` and that starts at
-/// file offset `moof_offset`; `trex` gives each track's defaults.
-pub fn samples(moof: &Child<'_>, moof_offset: u64, trex: &[Trex]) -> Option<Vec<TrafSamples>> {
+/// file offset `moof_offset`; `trex` gives each track's defaults. Every
+/// sample's bytes must lie in `data` (counted from the `moof`'s start).
+pub fn samples(
+    moof: &Child<'_>,
+    moof_offset: u64,
+    trex: &[Trex],
+    data: Range<u64>,
+) -> Option<Vec<TrafSamples>> {
     let mut out = Vec::new();
     let mut total = 0usize;
     // Without an explicit base, a `traf`'s data follows the previous one's.
@@ -70,7 +78,7 @@ pub fn samples(moof: &Child<'_>, moof_offset: u64, trex: &[Trex]) -> Option<Vec<
         match &child.header.kind {
             b"mfhd" => {}
             b"traf" => {
-                let traf = traf(&child, moof_offset, trex, &mut data_end)?;
+                let traf = traf(&child, moof_offset, trex, &data, &mut data_end)?;
                 total += traf.samples.len();
                 if total > MAX_SAMPLES {
                     return None;
@@ -111,6 +119,7 @@ fn traf(
     traf: &Child<'_>,
     moof_offset: u64,
     trex: &[Trex],
+    data: &Range<u64>,
     data_end: &mut u64,
 ) -> Option<TrafSamples> {
     let mut children = traf.children().ok()?;
@@ -177,7 +186,18 @@ fn traf(
                 out.has_cto |= tflags & SAMPLE_COMPOSITION_TIME_OFFSET != 0;
                 truns += 1;
                 let defaults = [duration, size, sample_flags];
-                trun(&mut c, tflags, defaults, base, &mut at, &mut out.samples)?;
+                trun(
+                    &mut c,
+                    tflags,
+                    defaults,
+                    base,
+                    data.start,
+                    &mut at,
+                    &mut out.samples,
+                )?;
+                if at > data.end {
+                    return None;
+                }
             }
             _ => return None,
         }
@@ -189,12 +209,14 @@ fn traf(
 /// Appends a `trun`'s samples. Its data starts at `base` (the `traf`'s)
 /// moved by its data offset, or without one at `at` (where the previous
 /// `trun`'s ended); `at` moves to where its data ends. `None`: a value it
-/// relies on has no default, or its samples are more than we cut.
+/// relies on has no default, its data starts before `data_start`, or its
+/// samples are more than we cut.
 fn trun(
     c: &mut Fields<'_>,
     flags: u32,
     [duration, size, sample_flags]: [Option<u32>; 3],
     base: u64,
+    data_start: u64,
     at: &mut u64,
     out: &mut Vec<Sample>,
 ) -> Option<()> {
@@ -205,6 +227,10 @@ fn trun(
     if flags & DATA_OFFSET != 0 {
         // Signed, from the base (ISO 14496-12 §8.8.8.3).
         *at = base.checked_add_signed(i64::from(c.u32()? as i32))?;
+    }
+    // Samples run on from here: the caller checks where they end.
+    if *at < data_start {
+        return None;
     }
     let first_flags = c.opt(flags, FIRST_SAMPLE_FLAGS)?;
     for i in 0..count {
