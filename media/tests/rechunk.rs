@@ -339,6 +339,11 @@ fn full(kind: &[u8; 4], version: u8, flags: u32, fields: &[u32]) -> Vec<u8> {
 /// defaults, a version-0 `tfdt`. Video (track 1, 12800/s) 1 s at 25 fps,
 /// audio (track 2, 48000/s) 1024-sample frames.
 fn oldest_layout() -> Vec<u8> {
+    oldest_layout_at(0)
+}
+
+/// [`oldest_layout`] with the audio's decode time raised by `high` << 32.
+fn oldest_layout_at(high: u32) -> Vec<u8> {
     let video: Vec<u8> = (0..25u32).flat_map(|i| vec![i as u8; 100]).collect();
     let audio: Vec<u8> = (0..47u32).flat_map(|i| vec![0x80 | i as u8; 10]).collect();
     // tfhd: default duration 512, default size 100, default flags; the
@@ -349,7 +354,7 @@ fn oldest_layout() -> Vec<u8> {
     traf1.extend(full(b"trun", 0, 0, &[15]));
     // tfhd: track only; durations per sample, size from trex (10).
     let mut traf2 = full(b"tfhd", 0, 0, &[2]);
-    traf2.extend(full(b"tfdt", 1, 0, &[0, 96_000]));
+    traf2.extend(full(b"tfdt", 1, 0, &[high, 96_000]));
     let mut t = vec![20];
     t.extend(std::iter::repeat_n(1024, 20));
     traf2.extend(full(b"trun", 0, 0x100, &t));
@@ -399,6 +404,19 @@ fn the_oldest_layout_is_cut_with_its_implicit_offsets_and_defaults() {
         // Video cut where 200, 450, 700 and 950 ms are reached.
         assert_eq!(fragments(&fed).len(), 5);
     }
+}
+
+#[test]
+fn times_past_2_to_the_48_let_the_fragment_pass() {
+    let mut file = init();
+    file.extend(oldest_layout_at(1 << 16));
+    let fed = feed_all(&mut Rechunker::default(), &file, 0, 100);
+    assert_eq!(fed.stream, file);
+    // Just below: cut.
+    let mut file = init();
+    file.extend(oldest_layout_at(1 << 15));
+    let fed = feed_all(&mut Rechunker::default(), &file, 0, 100);
+    assert_eq!(fragments(&fed).len(), 5);
 }
 
 #[test]

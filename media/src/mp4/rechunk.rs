@@ -292,8 +292,10 @@ impl Rechunker {
                 lead = Some(k);
             }
             // An absolute base offset is a position in the file: pieces
-            // would shift every later fragment's data away from it.
-            if t.absolute_base {
+            // would shift every later fragment's data away from it. Times
+            // past 2^48 ticks (a century at 90 kHz) could round together
+            // as seconds in `f64` and leave a piece without its samples.
+            if t.absolute_base || t.base_time > 1 << 48 {
                 return None;
             }
             scales.push(f64::from(timescale));
