@@ -18,6 +18,7 @@ pub mod boxes;
 mod either;
 mod fragments;
 mod indexer;
+pub mod rechunk;
 pub mod samples;
 mod tail;
 pub mod write;

@@ -23,6 +23,7 @@ pub mod stss;
 pub mod stsz;
 pub mod stts;
 pub mod top;
+pub mod traf;
 
 pub use header::{BoxHeader, Boxes, Child, FourCc, HeaderRead};
 pub use reader::Cursor;

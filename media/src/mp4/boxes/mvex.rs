@@ -21,6 +21,9 @@ pub struct Mvex {
 pub struct Trex {
     pub track_id: u32,
     pub default_sample_duration: u32,
+    /// Defaults a `trun` without per-sample sizes or flags relies on.
+    pub default_sample_size: u32,
+    pub default_sample_flags: u32,
 }
 
 impl Mvex {
@@ -40,9 +43,15 @@ impl Mvex {
                     let track_id = c.u32()?;
                     let _sample_description_index = c.u32()?;
                     let default_sample_duration = c.u32()?;
+                    // Older readers stopped at the duration: a short `trex`
+                    // still gives it, with zero size and flags.
+                    let default_sample_size = c.u32().unwrap_or(0);
+                    let default_sample_flags = c.u32().unwrap_or(0);
                     out.trex.push(Trex {
                         track_id,
                         default_sample_duration,
+                        default_sample_size,
+                        default_sample_flags,
                     });
                 }
                 _ => {}
