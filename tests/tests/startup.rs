@@ -81,6 +81,28 @@ fn max_age(cache_control: &str) -> Option<u64> {
         .find_map(|v| v.trim().parse().ok())
 }
 
+/// `bytes` compressed (fast settings: these are test sidecars).
+fn encode(coding: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match coding {
+        "br" => {
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 1,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+        }
+        "gzip" => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut encoder, bytes)?;
+            out = encoder.finish()?;
+        }
+        other => bail!("no encoder for {other}"),
+    }
+    Ok(out)
+}
+
 fn decode(coding: &str, body: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     match coding {
@@ -162,9 +184,15 @@ async fn check_negotiated(client: &reqwest::Client, url: &str) -> Result<String>
 #[tokio::test]
 async fn player_assets_are_negotiated_and_cached_immutably() -> Result<()> {
     require_player_build();
-    let server =
-        caudal_tests::TestServer::start(&server::sample_media_dir(), Some(&server::www_dir()))
-            .await?;
+    // The media folder holds compressed sidecars beside the file, as the
+    // site's assets do: they must still not be chosen for media.
+    let file = MP4.bytes()?;
+    let media = media::temp_media(&[
+        (MP4.name, file.clone()),
+        (&format!("{}.br", MP4.name), encode("br", &file)?),
+        (&format!("{}.gz", MP4.name), encode("gzip", &file)?),
+    ])?;
+    let server = caudal_tests::TestServer::start(media.path(), Some(&server::www_dir())).await?;
     let client = reqwest::Client::builder().build()?;
 
     let loader_url = server.url("/player.js");
@@ -205,7 +233,6 @@ async fn player_assets_are_negotiated_and_cached_immutably() -> Result<()> {
 
     // Media: the bytes as stored, ranges intact, never a Content-Encoding.
     let media_url = server.url(&format!("/media/{}", MP4.name));
-    let file = MP4.bytes()?;
     for range in [None, Some("bytes=0-65535")] {
         let (status, headers, body) = get(&client, &media_url, "br, gzip", range).await?;
         let coding = header_of(&headers, &header::CONTENT_ENCODING);
