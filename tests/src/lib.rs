@@ -139,13 +139,14 @@ pub fn secs(s: f64) -> Duration {
 }
 
 /// Everything a test page needs: the player's server (origin A: `www/` and
-/// a media dir), the page host (origin B) and, on request, a shaping proxy in
-/// front of origin A (origin C).
+/// a media dir), the page host (origin B) and, on request, a shaping proxy
+/// or a shaped link with a request log in front of origin A (origin C).
 #[derive(Debug)]
 pub struct Stage {
     pub server: TestServer,
     pub pages: PageHost,
     pub proxy: Option<ShapingProxy>,
+    pub link: Option<shaped_link::ShapedLink>,
     _media: Option<tempfile::TempDir>,
     _www: Option<tempfile::TempDir>,
 }
@@ -180,6 +181,7 @@ impl Stage {
             server,
             pages: PageHost::start().await?,
             proxy: None,
+            link: None,
             _media: media,
             _www: None,
         })
@@ -195,6 +197,38 @@ impl Stage {
         self.proxy
             .as_ref()
             .ok_or_else(|| anyhow!("this stage has no proxy"))
+    }
+
+    /// Adds a shaped link (with its request log) in front of the server.
+    pub async fn add_link(
+        &mut self,
+        config: shaped_link::LinkConfig,
+    ) -> Result<&shaped_link::ShapedLink> {
+        let link = shaped_link::ShapedLink::start(self.server.addr(), config).await?;
+        Ok(self.link.insert(link))
+    }
+
+    pub fn link(&self) -> Result<&shaped_link::ShapedLink> {
+        self.link
+            .as_ref()
+            .ok_or_else(|| anyhow!("this stage has no shaped link"))
+    }
+
+    /// A media file through the shaped link.
+    pub fn linked_media_url(&self, name: &str) -> Result<String> {
+        Ok(self.link()?.url(&format!("/media/{name}")))
+    }
+
+    /// Like [`open`](Self::open), with `player.js` (so the player's code
+    /// too) loaded through the shaped link.
+    pub async fn open_through_link(
+        &self,
+        browser: &Browser,
+        video_attrs: &[(&str, &str)],
+    ) -> Result<Page> {
+        let html = page::test_page_html(&self.link()?.url("/player.js"), video_attrs);
+        let url = self.pages.write(&html)?;
+        Page::open(browser, &url).await
     }
 
     /// `player.js` on origin A.

@@ -15,9 +15,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use caudal_media::package::{PackageError, PlainMp4, ReadAt};
 use caudal_media::remux::{PlanOptions, Remux};
 use caudal_tests::media::{self, MP4};
-use caudal_tests::page::test_page_html;
-use caudal_tests::shaped_link::{LinkConfig, LogEntry, ShapedLink};
-use caudal_tests::{Page, Stage, browser_test, require_player_build, secs, server, skip};
+use caudal_tests::shaped_link::{LinkConfig, Request};
+use caudal_tests::{Stage, browser_test, require_player_build, secs, server, skip};
 use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 
@@ -257,73 +256,6 @@ async fn player_assets_are_negotiated_and_cached_immutably() -> Result<()> {
 
 // --- the link's log -------------------------------------------------------
 
-/// A request in the link's log, flattened.
-#[derive(Debug, Clone)]
-struct Request {
-    t_ms: f64,
-    path: String,
-    range: Option<String>,
-    end_ms: Option<f64>,
-    bytes_down: u64,
-}
-
-fn requests(link: &ShapedLink) -> Vec<Request> {
-    link.log()
-        .into_iter()
-        .filter_map(|entry| match entry {
-            LogEntry::Request {
-                t_ms,
-                path,
-                range,
-                end_ms,
-                bytes_down,
-                ..
-            } => Some(Request {
-                t_ms,
-                // The path without a query: what names the file.
-                path: path.split('?').next().unwrap_or_default().to_owned(),
-                range,
-                end_ms,
-                bytes_down,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The first byte a `Range: bytes=N-...` asks for.
-fn range_start(range: Option<&str>) -> Option<u64> {
-    let spec = range?.trim().strip_prefix("bytes=")?;
-    spec.split('-').next()?.trim().parse().ok()
-}
-
-/// A server of `www/` and `media` behind a link; the test pages on a
-/// second origin load the player through the link.
-struct Linked {
-    stage: Stage,
-    link: ShapedLink,
-}
-
-impl Linked {
-    async fn start(media: tempfile::TempDir, config: LinkConfig) -> Result<Linked> {
-        let stage = Stage::with_media(media).await?;
-        let link = ShapedLink::start(stage.server.addr(), config).await?;
-        Ok(Linked { stage, link })
-    }
-
-    /// Writes a test page loading `player.js` through the link, with these
-    /// video attributes, and opens it.
-    async fn open(&self, browser: &caudal_tests::Browser, attrs: &[(&str, &str)]) -> Result<Page> {
-        let html = test_page_html(&self.link.url("/player.js"), attrs);
-        let url = self.stage.pages.write(&html)?;
-        Page::open(browser, &url).await
-    }
-
-    fn media_url(&self, name: &str) -> String {
-        self.link.url(&format!("/media/{name}"))
-    }
-}
-
 /// Polls `ready` every 50 ms for at most `limit`.
 async fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
     let deadline = Instant::now() + limit;
@@ -357,18 +289,18 @@ fn a_second_visit_requests_no_hashed_player_asset() {
         secs(90.0),
         |browser| async move {
             let media = media::temp_media(&[(MP4.name, MP4.bytes()?)])?;
-            let linked = Linked::start(
-                media,
-                LinkConfig {
+            let mut stage = Stage::with_media(media).await?;
+            stage
+                .add_link(LinkConfig {
                     trace: Vec::new(),
                     rtt: Duration::from_millis(20),
-                },
-            )
-            .await?;
-            let url = linked.media_url(MP4.name);
+                })
+                .await?;
+            let link = stage.link()?;
+            let url = stage.linked_media_url(MP4.name)?;
             // An `.mp4` URL: the loader fetches the remuxer too, so every
             // asset player.js names is loaded on each visit.
-            let first = linked.open(&browser, &[]).await?;
+            let first = stage.open_through_link(&browser, &[]).await?;
             first.attach(&url, json!({})).await?;
             first
                 .wait_until(
@@ -377,14 +309,14 @@ fn a_second_visit_requests_no_hashed_player_asset() {
                     "performance.getEntriesByName('caudal:remuxer-ready').length > 0",
                 )
                 .await?;
-            let on_first = hashed_asset_requests(&requests(&linked.link));
+            let on_first = hashed_asset_requests(&link.requests());
             ensure!(
                 on_first.len() >= 4,
                 "the first visit requested only {on_first:?} of the hashed assets"
             );
-            let seen = requests(&linked.link).len();
+            let seen = link.requests().len();
 
-            let second = linked.open(&browser, &[]).await?;
+            let second = stage.open_through_link(&browser, &[]).await?;
             second.attach(&url, json!({})).await?;
             second
                 .wait_until(
@@ -400,7 +332,7 @@ fn a_second_visit_requests_no_hashed_player_asset() {
                     "P.stats().bytesFetched > 0",
                 )
                 .await?;
-            let after = requests(&linked.link);
+            let after = link.requests();
             let again = hashed_asset_requests(&after[seen.min(after.len())..]);
             ensure!(
                 again.is_empty(),
@@ -428,24 +360,26 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
         secs(90.0),
         |browser| async move {
             let media = media::temp_media(&[(MP4.name, MP4.bytes()?)])?;
-            let linked = Linked::start(
-                media,
-                LinkConfig {
+            let mut stage = Stage::with_media(media).await?;
+            stage
+                .add_link(LinkConfig {
                     trace: vec![(0.0, 2_000_000)],
                     rtt: Duration::from_millis(100),
-                },
-            )
-            .await?;
-            let url = linked.media_url(MP4.name);
+                })
+                .await?;
+            let link = stage.link()?;
+            let url = stage.linked_media_url(MP4.name)?;
             let path = format!("/media/{}", MP4.name);
-            let page = linked.open(&browser, &[("data-src", &url)]).await?;
+            let page = stage
+                .open_through_link(&browser, &[("data-src", &url)])
+                .await?;
             page.wait_until(
                 "the auto-attached player to fetch the file",
                 secs(30.0),
                 "window.Caudal && Caudal.get(v) && Caudal.get(v).stats().bytesFetched > 100000",
             )
             .await?;
-            let log = requests(&linked.link);
+            let log = link.requests();
             let wasm = log
                 .iter()
                 .find(|r| r.path.starts_with("/pkg/caudal_player-") && r.path.ends_with(".wasm"))
@@ -466,12 +400,9 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
                 wasm.t_ms,
                 wasm.bytes_down
             );
-            let from_zero = media
-                .iter()
-                .filter(|r| range_start(r.range.as_deref()) == Some(0))
-                .count();
+            let from_zero = media.iter().filter(|r| r.range_start() == Some(0)).count();
             ensure!(
-                from_zero == 1 && range_start(first.range.as_deref()) == Some(0),
+                from_zero == 1 && first.range_start() == Some(0),
                 "the file was asked for from byte 0 {from_zero} time(s) (want once, first): \
                  {media:#?}"
             );
@@ -483,7 +414,7 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
             // one request (stats().requests). It is reported, not failed.
             let mut ranges: Vec<(Option<u64>, Option<&str>)> = media
                 .iter()
-                .map(|r| (range_start(r.range.as_deref()), r.range.as_deref()))
+                .map(|r| (r.range_start(), r.range.as_deref()))
                 .collect();
             ranges.sort_unstable();
             let sent = ranges.len();
@@ -496,7 +427,7 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
                     "two different requests for the file start at the same byte (or one has \
                      no Range): {media:#?}\n  stats: {}\n  link: {}{}",
                     page.stats().await.map(|s| s.0).unwrap_or_default(),
-                    linked.link.log_jsonl(),
+                    link.log_jsonl(),
                     page.diagnostics().await
                 );
             }
@@ -601,17 +532,17 @@ fn a_seek_in_a_plain_mp4_starts_at_the_keyframe_offset() {
         let (expected, keyframe_at, keyframe_offset) = seek_offset(&plain, target)?;
         let file = "plain.mp4";
         let media = media::temp_media(&[(file, plain)])?;
-        let linked = Linked::start(
-            media,
-            LinkConfig {
+        let mut stage = Stage::with_media(media).await?;
+        stage
+            .add_link(LinkConfig {
                 trace: vec![(0.0, 3_000_000)],
                 rtt: Duration::from_millis(20),
-            },
-        )
-        .await?;
+            })
+            .await?;
+        let link = stage.link()?;
         let path = format!("/media/{file}");
-        let page = linked.open(&browser, &[]).await?;
-        page.attach(&linked.media_url(file), json!({ "goal": 4 }))
+        let page = stage.open_through_link(&browser, &[]).await?;
+        page.attach(&stage.linked_media_url(file)?, json!({ "goal": 4 }))
             .await?;
         page.wait_until(
             "the first seconds buffered",
@@ -620,7 +551,7 @@ fn a_seek_in_a_plain_mp4_starts_at_the_keyframe_offset() {
         )
         .await?;
         // Paused: fetching stops at the goal. Wait for the link to go quiet.
-        let mut last = (linked.link.bytes_down(), Instant::now());
+        let mut last = (link.bytes_down(), Instant::now());
         let deadline = Instant::now() + secs(30.0);
         while last.1.elapsed() < secs(1.5) {
             ensure!(
@@ -629,18 +560,19 @@ fn a_seek_in_a_plain_mp4_starts_at_the_keyframe_offset() {
                 page.diagnostics().await
             );
             tokio::time::sleep(secs(0.1)).await;
-            let now = linked.link.bytes_down();
+            let now = link.bytes_down();
             if now != last.0 {
                 last = (now, Instant::now());
             }
         }
-        let before: Vec<Request> = requests(&linked.link)
+        let before: Vec<Request> = link
+            .requests()
             .into_iter()
             .filter(|r| r.path == path)
             .collect();
         let reached = before
             .iter()
-            .filter_map(|r| Some(range_start(r.range.as_deref())? + r.bytes_down))
+            .filter_map(|r| Some(r.range_start()? + r.bytes_down))
             .max()
             .unwrap_or(0);
         ensure!(
@@ -652,7 +584,8 @@ fn a_seek_in_a_plain_mp4_starts_at_the_keyframe_offset() {
         page.run(&format!("v.currentTime = {target};")).await?;
         let mut after: Vec<Request> = Vec::new();
         wait_for(secs(10.0), "a request for the file after the seek", || {
-            after = requests(&linked.link)
+            after = link
+                .requests()
                 .into_iter()
                 .filter(|r| r.path == path)
                 .skip(before.len())
@@ -661,7 +594,7 @@ fn a_seek_in_a_plain_mp4_starts_at_the_keyframe_offset() {
         })
         .await?;
         let first = &after[0];
-        let start = range_start(first.range.as_deref());
+        let start = first.range_start();
         if caudal_tests::verbose() {
             caudal_tests::say(&format!(
                 "  seek to {target} s: keyframe at {keyframe_at:.3} s, byte {keyframe_offset}; \
