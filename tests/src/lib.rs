@@ -1,9 +1,10 @@
 //! `caudal-tests`: the end-to-end tests and their harness — the real `caudal`
 //! server, the real player, a real headless Chromium.
 //!
-//! How it fits: this library is the harness; `tests/browser.rs` and
-//! `tests/remux.rs` are the suites that use it (one `#[test]` per behaviour,
-//! each through [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
+//! How it fits: this library is the harness; `tests/browser.rs`,
+//! `tests/remux.rs`, `tests/startup.rs` and `tests/buffer_goal.rs` are the
+//! suites that use it (one `#[test]` per behaviour, each through
+//! [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
 //! `cargo xtask bench qoe` builds and runs on top of the same pieces. The
 //! modules, from the bottom up:
 //!
@@ -18,7 +19,7 @@
 //! - [`dts`]: reading names out of `www/player.d.ts`;
 //! - [`skip`]: when a test that cannot run here skips, and when it fails;
 //! - [`shaped_link`]: a link with a bandwidth trace, an RTT and a request
-//!   log, for benchmarks;
+//!   log, for benchmarks and the tests that check what crossed it;
 //! - [`qoe`]: the real-browser QoE benchmark (`cargo xtask bench qoe`).
 //!
 //! A browser test is a `#[test]` that calls [`browser_test`]. It is skipped
