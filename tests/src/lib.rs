@@ -2,8 +2,8 @@
 //! server, the real player, a real headless Chromium.
 //!
 //! How it fits: this library is the harness; `tests/browser.rs`,
-//! `tests/remux.rs`, `tests/startup.rs` and `tests/buffer_goal.rs` are the
-//! suites that use it (one `#[test]` per behaviour, each through
+//! `tests/remux.rs`, `tests/startup.rs`, `tests/plain_mp4_seek.rs` and
+//! `tests/buffer_goal.rs` are the suites that use it (one `#[test]` per behaviour, each through
 //! [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
 //! `cargo xtask bench qoe` builds and runs on top of the same pieces. The
 //! modules, from the bottom up:
