@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use caudal_media::package::{PackageError, PlainMp4, ReadAt};
+use caudal_media::package::PlainMp4;
 use caudal_media::remux::{PlanOptions, Remux};
 use caudal_tests::media::{self, MP4};
 use caudal_tests::shaped_link::{LinkConfig, Request};
@@ -29,27 +29,6 @@ async fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) 
     Ok(())
 }
 
-/// A file in memory, for the package reader.
-struct InMemory<'a>(&'a [u8]);
-
-impl ReadAt for InMemory<'_> {
-    type Error = PackageError;
-
-    fn file_len(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, PackageError> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.0.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(self.0.len());
-        Ok(self.0[start..end].to_vec())
-    }
-}
-
 /// Where a seek to `target` must fetch from in `file`, by caudal_media's
 /// own reading of it: the remux plan's fragment that holds the target
 /// (what the player appends: it starts at the video keyframe at or before
@@ -57,7 +36,7 @@ impl ReadAt for InMemory<'_> {
 /// an audio chunk of the same moment interleaved just before it). Also
 /// returns the keyframe's time and offset, checked against the plan here.
 fn seek_offset(file: &[u8], target: f64) -> Result<(u64, f64, u64)> {
-    let mp4 = PlainMp4::read(&mut InMemory(file)).context("reading the plain MP4")?;
+    let mp4 = PlainMp4::read(&mut media::InMemory(file)).context("reading the plain MP4")?;
     let remux = Remux::new(mp4.movie.clone()).map_err(|e| anyhow!("remux: {e}"))?;
     let video = remux
         .tracks()
