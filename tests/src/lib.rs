@@ -1,9 +1,10 @@
 //! `caudal-tests`: the end-to-end tests and their harness — the real `caudal`
 //! server, the real player, a real headless Chromium.
 //!
-//! How it fits: this library is the harness; `tests/browser.rs` and
-//! `tests/remux.rs` are the suites that use it (one `#[test]` per behaviour,
-//! each through [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
+//! How it fits: this library is the harness; `tests/browser.rs`,
+//! `tests/remux.rs`, `tests/startup.rs`, `tests/plain_mp4_seek.rs` and
+//! `tests/buffer_goal.rs` are the suites that use it (one `#[test]` per behaviour, each through
+//! [`browser_test`]); `src/bin/qoe.rs` is the QoE benchmark that
 //! `cargo xtask bench qoe` builds and runs on top of the same pieces. The
 //! modules, from the bottom up:
 //!
@@ -18,7 +19,7 @@
 //! - [`dts`]: reading names out of `www/player.d.ts`;
 //! - [`skip`]: when a test that cannot run here skips, and when it fails;
 //! - [`shaped_link`]: a link with a bandwidth trace, an RTT and a request
-//!   log, for benchmarks;
+//!   log, for benchmarks and the tests that check what crossed it;
 //! - [`qoe`]: the real-browser QoE benchmark (`cargo xtask bench qoe`).
 //!
 //! A browser test is a `#[test]` that calls [`browser_test`]. It is skipped
@@ -139,13 +140,14 @@ pub fn secs(s: f64) -> Duration {
 }
 
 /// Everything a test page needs: the player's server (origin A: `www/` and
-/// a media dir), the page host (origin B) and, on request, a shaping proxy in
-/// front of origin A (origin C).
+/// a media dir), the page host (origin B) and, on request, a shaping proxy
+/// or a shaped link with a request log in front of origin A (origin C).
 #[derive(Debug)]
 pub struct Stage {
     pub server: TestServer,
     pub pages: PageHost,
     pub proxy: Option<ShapingProxy>,
+    pub link: Option<shaped_link::ShapedLink>,
     _media: Option<tempfile::TempDir>,
     _www: Option<tempfile::TempDir>,
 }
@@ -180,6 +182,7 @@ impl Stage {
             server,
             pages: PageHost::start().await?,
             proxy: None,
+            link: None,
             _media: media,
             _www: None,
         })
@@ -195,6 +198,38 @@ impl Stage {
         self.proxy
             .as_ref()
             .ok_or_else(|| anyhow!("this stage has no proxy"))
+    }
+
+    /// Adds a shaped link (with its request log) in front of the server.
+    pub async fn add_link(
+        &mut self,
+        config: shaped_link::LinkConfig,
+    ) -> Result<&shaped_link::ShapedLink> {
+        let link = shaped_link::ShapedLink::start(self.server.addr(), config).await?;
+        Ok(self.link.insert(link))
+    }
+
+    pub fn link(&self) -> Result<&shaped_link::ShapedLink> {
+        self.link
+            .as_ref()
+            .ok_or_else(|| anyhow!("this stage has no shaped link"))
+    }
+
+    /// A media file through the shaped link.
+    pub fn linked_media_url(&self, name: &str) -> Result<String> {
+        Ok(self.link()?.url(&format!("/media/{name}")))
+    }
+
+    /// Like [`open`](Self::open), with `player.js` (so the player's code
+    /// too) loaded through the shaped link.
+    pub async fn open_through_link(
+        &self,
+        browser: &Browser,
+        video_attrs: &[(&str, &str)],
+    ) -> Result<Page> {
+        let html = page::test_page_html(&self.link()?.url("/player.js"), video_attrs);
+        let url = self.pages.write(&html)?;
+        Page::open(browser, &url).await
     }
 
     /// `player.js` on origin A.

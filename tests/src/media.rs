@@ -86,6 +86,70 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// A file in memory, for `caudal_media`'s package readers (which index a
+/// file the way `caudal inspect` does): what the tests compare the player
+/// with.
+#[derive(Debug)]
+pub struct InMemory<'a>(pub &'a [u8]);
+
+impl caudal_media::package::ReadAt for InMemory<'_> {
+    type Error = caudal_media::package::PackageError;
+
+    fn file_len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, Self::Error> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(self.0.len());
+        Ok(self.0[start..end].to_vec())
+    }
+}
+
+/// A plain (not fragmented) faststart MP4 of `sample`'s very samples,
+/// played `times` times in a row: `ffmpeg -stream_loop N -c copy -movflags
+/// +faststart` (a stream copy, no encode: the same GOPs, one `moov` with
+/// sample tables first, then one interleaved `mdat`). `Ok(None)` when
+/// ffmpeg is not installed (the caller skips, or fails under CI: see
+/// [`crate::skip`]).
+pub fn plain_faststart_copy(sample: Sample, times: u32) -> Result<Option<Vec<u8>>> {
+    let installed = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        return Ok(None);
+    }
+    let dir = tempfile::Builder::new().prefix("caudal-plain-").tempdir()?;
+    let out = dir.path().join("plain.mp4");
+    let run = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .arg("-stream_loop")
+        .arg(times.saturating_sub(1).to_string())
+        .arg("-i")
+        .arg(sample.path())
+        .args(["-map", "0", "-c", "copy", "-movflags", "+faststart"])
+        .args(["-fflags", "+bitexact", "-map_metadata", "-1"])
+        .arg(&out)
+        .output()
+        .context("running ffmpeg")?;
+    anyhow::ensure!(
+        run.status.success(),
+        "ffmpeg could not copy {} into a plain MP4: {}",
+        sample.name,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Ok(Some(
+        std::fs::read(&out).context("reading ffmpeg's output")?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,11 +172,14 @@ fn seek_to_70_percent_resumes_there_and_aborts_in_flight() {
                 "isFinite(v.duration) && v.duration > 0",
             )
             .await?;
+            // A fetch in flight at the seek, whatever the machine's load:
+            // the link slows to a trickle (the request under way cannot
+            // finish, nor the next one, at least 64 KiB) until the seek.
+            // Bytes that just came were no proof: under load the request
+            // often ended before the seek, and nothing was left to abort.
             let proxy = stage.proxy()?;
-            wait_for(secs(5.0), "the proxy to be delivering bytes", || async {
-                Ok(proxy.idle_for().is_some_and(|d| d < secs(0.1)))
-            })
-            .await?;
+            proxy.set_rate(Some(16_000));
+            tokio::time::sleep(secs(0.5)).await;
             let before = page.stats().await?;
             let aborted_before = before.num("aborted")?;
             // The sample's known length: a fragmented MP4's duration may only
@@ -192,6 +195,7 @@ fn seek_to_70_percent_resumes_there_and_aborts_in_flight() {
                     vec![json!(target)],
                 )
                 .await?;
+            proxy.set_rate(Some(2 * MP4.bit_rate()?));
             let at = landed
                 .get("currentTime")
                 .and_then(Value::as_f64)
@@ -217,7 +221,9 @@ fn seek_to_70_percent_resumes_there_and_aborts_in_flight() {
             let after = page.stats().await?;
             ensure!(
                 after.num("aborted")? > aborted_before,
-                "a fetch was in flight at the seek but stats().aborted stayed at {aborted_before}\n  stats: {}",
+                "a fetch was in flight at the seek but stats().aborted stayed at {aborted_before}\n  \
+                 stats before: {}\n  after: {}",
+                before.0,
                 after.0
             );
             no_panics(&page).await?;
@@ -336,74 +342,6 @@ fn server_outage_of_two_seconds_leaves_no_gap() {
                 video.buffered,
                 bytes_before,
                 page.diagnostics().await
-            );
-            no_panics(&page).await?;
-            no_errors(&page).await
-        },
-    );
-}
-
-#[test]
-fn paused_with_goal_10_stops_fetching_about_10_s_ahead() {
-    browser_test(
-        "paused_with_goal_10_stops_fetching_about_10_s_ahead",
-        secs(60.0),
-        |browser| async move {
-            let mut stage = Stage::start().await?;
-            stage.add_proxy().await?;
-            let page = stage.open(&browser, &[]).await?;
-            page.attach(&stage.proxied_media_url(MP4.name)?, json!({ "goal": 10 }))
-                .await?;
-            page.wait_until(
-                "the player to fetch something",
-                secs(20.0),
-                "P && P.stats().bytesFetched > 0",
-            )
-            .await?;
-            // Until bytesFetched has not moved for 2 s (bounded: 30 s).
-            let deadline = std::time::Instant::now() + secs(30.0);
-            let (mut last, mut since) = (
-                page.stats().await?.num("bytesFetched")?,
-                std::time::Instant::now(),
-            );
-            loop {
-                tokio::time::sleep(secs(0.25)).await;
-                let now = page.stats().await?.num("bytesFetched")?;
-                if now != last {
-                    (last, since) = (now, std::time::Instant::now());
-                } else if since.elapsed() >= secs(2.0) {
-                    break;
-                }
-                ensure!(
-                    std::time::Instant::now() < deadline,
-                    "bytesFetched still growing after 30 s (now {now}){}",
-                    page.diagnostics().await
-                );
-            }
-            let video = page.video().await?;
-            ensure!(
-                video.paused && video.current_time < 0.1,
-                "the video should still be paused at 0: {video:?}"
-            );
-            // ~10 s of media plus at most about one request more.
-            let per_second = MP4.bytes_per_second()?;
-            let fetched = last;
-            ensure!(
-                fetched > 300_000.0 && fetched < 1_200_000.0,
-                "paused with goal 10 the player fetched {fetched} bytes (~{:.1} s of media); \
-                 want 300 KB..1.2 MB (10 s ≈ {:.0} KB){}",
-                fetched / per_second,
-                10.0 * per_second / 1000.0,
-                page.diagnostics().await
-            );
-            // The wire agrees: what the proxy delivered is the bodies plus
-            // response heads, plus what was in flight when the open-ended
-            // first request was ended at the goal (at most a socket's
-            // buffers).
-            let wire = stage.proxy()?.bytes_down() as f64;
-            ensure!(
-                wire >= fetched && wire <= fetched * 1.05 + 524_288.0,
-                "stats().bytesFetched is {fetched}, but the proxy delivered {wire} bytes"
             );
             no_panics(&page).await?;
             no_errors(&page).await
@@ -626,25 +564,6 @@ async fn no_errors(page: &Page) -> Result<()> {
         "caudal:error: {errors:?}{}",
         page.diagnostics().await
     );
-    Ok(())
-}
-
-/// Polls a harness-side condition every 20 ms for at most `limit`.
-async fn wait_for<F, Fut>(limit: std::time::Duration, what: &str, mut ready: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = std::time::Instant::now() + limit;
-    while !ready().await? {
-        if std::time::Instant::now() > deadline {
-            bail!(
-                "timed out after {:.1} s waiting for {what}",
-                limit.as_secs_f64()
-            );
-        }
-        tokio::time::sleep(secs(0.02)).await;
-    }
     Ok(())
 }
 

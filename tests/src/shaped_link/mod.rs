@@ -25,6 +25,7 @@
 
 mod http_heads;
 mod log;
+mod requests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 use self::http_heads::RequestParser;
 pub use self::log::LogEntry;
 use self::log::{Conn, lock};
+pub use self::requests::Request;
 use crate::bucket::SharedBucket;
 
 /// The shape of the link, fixed when it starts.
