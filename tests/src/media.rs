@@ -89,26 +89,7 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 /// A file in memory, for `caudal_media`'s package readers (which index a
 /// file the way `caudal inspect` does): what the tests compare the player
 /// with.
-#[derive(Debug)]
-pub struct InMemory<'a>(pub &'a [u8]);
-
-impl caudal_media::package::ReadAt for InMemory<'_> {
-    type Error = caudal_media::package::PackageError;
-
-    fn file_len(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, Self::Error> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.0.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(self.0.len());
-        Ok(self.0[start..end].to_vec())
-    }
-}
+pub use caudal_media::package::InMemory;
 
 /// A plain (not fragmented) faststart MP4 of `sample`'s very samples,
 /// played `times` times in a row: `ffmpeg -stream_loop N -c copy -movflags
