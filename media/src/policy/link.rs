@@ -27,6 +27,7 @@ impl Link {
                 self.rtt_ms
                     .map_or(elapsed_ms, |rtt| 0.8 * rtt + 0.2 * elapsed_ms),
             );
+            self.throughput.first_piece(len);
         } else {
             self.throughput.sample(len, elapsed_ms);
         }

@@ -18,6 +18,9 @@ pub struct ThroughputEstimator {
     slow: Ewma,
     pending_bytes: u64,
     pending_ms: f64,
+    /// Bytes of responses' first pieces (their wait is the round trip, not
+    /// a sample), kept only for [`Self::response_ended`]'s lower bound.
+    first_bytes: u64,
 }
 
 impl Default for ThroughputEstimator {
@@ -27,6 +30,7 @@ impl Default for ThroughputEstimator {
             slow: Ewma::new(8.0),
             pending_bytes: 0,
             pending_ms: 0.0,
+            first_bytes: 0,
         }
     }
 }
@@ -41,6 +45,14 @@ impl ThroughputEstimator {
         }
     }
 
+    /// A response's first piece: no sample (its wait is the round trip),
+    /// but on a link too fast to time it may be most of the response.
+    pub fn first_piece(&mut self, bytes: u64) {
+        if self.estimate().is_none() {
+            self.first_bytes += bytes;
+        }
+    }
+
     /// The pending bytes and time become one sample of both averages.
     fn commit(&mut self) {
         let bits_per_second = self.pending_bytes as f64 * 8.0 * 1000.0 / self.pending_ms;
@@ -49,6 +61,7 @@ impl ThroughputEstimator {
         self.slow.add(seconds, bits_per_second);
         self.pending_bytes = 0;
         self.pending_ms = 0.0;
+        self.first_bytes = 0;
     }
 
     /// A response ended. If nothing has been measured yet and at least
@@ -59,9 +72,14 @@ impl ThroughputEstimator {
     /// is a lower bound — the bytes came in that time or less. Once there is
     /// an estimate, short pieces only accumulate.
     pub fn response_ended(&mut self) {
-        if self.estimate().is_some() || self.pending_bytes < MIN_FAST_RESPONSE_BYTES {
+        if self.estimate().is_some()
+            || self.pending_bytes + self.first_bytes < MIN_FAST_RESPONSE_BYTES
+        {
             return;
         }
+        // A whole response may come as its first piece (loopback, or the
+        // loader's read-ahead handed over at once): it counts here too.
+        self.pending_bytes += self.first_bytes;
         self.pending_ms = self.pending_ms.max(MIN_SAMPLE_MS);
         self.commit();
     }
@@ -164,5 +182,20 @@ mod tests {
         }
         let estimate = t.estimate().expect("estimate");
         assert!((estimate - 1_000_000.0).abs() < 1.0, "{estimate}");
+    }
+
+    #[test]
+    fn a_fast_response_that_comes_in_one_piece_still_measures_the_link() {
+        let mut t = ThroughputEstimator::default();
+        // The whole 1.5 MB file as the response's first piece, at once.
+        t.first_piece(1_500_000);
+        t.response_ended();
+        let estimate = t.estimate().expect("a lower bound");
+        assert!(estimate >= 1_500_000.0 * 8.0 / 0.05 * 0.99, "{estimate}");
+        // Small first pieces alone do not make a sample.
+        let mut t = ThroughputEstimator::default();
+        t.first_piece(16_000);
+        t.response_ended();
+        assert_eq!(t.estimate(), None);
     }
 }
