@@ -73,23 +73,32 @@
   // third of the player's code: loaded the first time a file needs it, or
   // at attach when the URL names an MP4 (most are plain), so that it comes
   // beside the file's first bytes instead of after them.
-  var remuxer = null;
-  function loadRemuxer() {
-    if (!remuxer) {
-      var url = new URL('pkg/caudal_remux.js', base);
+  // The fragment rewrite (fragmented MP4s whose fragments MSE would
+  // misread) is another, loaded only when a file needs it.
+  var modules = {};
+  function loadRemuxer(which) {
+    var name = which === 'rewrite' ? 'rewrite' : 'remux';
+    if (!modules[name]) {
+      var url = name === 'rewrite'
+        ? new URL('pkg/caudal_rewrite.js', base)
+        : new URL('pkg/caudal_remux.js', base);
       // Its wasm too is fetched beside its glue, not after it.
-      var remuxWasm = fetch(new URL('pkg/caudal_remux_bg.wasm', base).href);
-      remuxWasm.catch(function () {}); // reported through the import
-      remuxer = import(url.href).then(function (mod) {
-        return mod.default({ module_or_path: remuxWasm })
+      var wasmUrl = name === 'rewrite'
+        ? new URL('pkg/caudal_rewrite_bg.wasm', base)
+        : new URL('pkg/caudal_remux_bg.wasm', base);
+      var moduleWasm = fetch(wasmUrl.href);
+      moduleWasm.catch(function () {}); // reported through the import
+      var loading = import(url.href).then(function (mod) {
+        return mod.default({ module_or_path: moduleWasm })
           .then(function () {
-            mark('remuxer-ready');
+            mark(name === 'rewrite' ? 'rewrite-ready' : 'remuxer-ready');
             return mod.RemuxSession;
           });
       });
-      remuxer.catch(function () { remuxer = null; }); // a later file may retry
+      modules[name] = loading;
+      loading.catch(function () { modules[name] = null; }); // a later file may retry
     }
-    return remuxer;
+    return modules[name];
   }
   function likelyPlainMp4(href) {
     return /\.(mp4|m4v|m4a|mov|3gp)$/i.test(new URL(href).pathname);

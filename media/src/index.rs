@@ -125,11 +125,22 @@ impl MediaIndex {
     }
 }
 
-/// Makes the reader of a plain (not fragmented) MP4, which remuxes it: this
-/// crate's [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
-/// elsewhere (the player loads its remuxer as a second wasm module, only for
-/// the files that need it).
-pub type PlainMp4 = Box<dyn FnOnce() -> Box<dyn ContainerIndexer>>;
+/// Why a reader hands the file over to one whose code is loaded only for
+/// the files that need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// A plain MP4, to be remuxed.
+    PlainMp4,
+    /// A fragmented MP4 whose fragments must be rewritten
+    /// ([`MediaError::NeedsRewrite`]).
+    RewriteFragments,
+}
+
+/// Makes the reader a file is handed over to ([`Handover`]): this crate's
+/// [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
+/// elsewhere (the player loads the remuxer and the rewrite as wasm modules
+/// of their own, only for the files that need them).
+pub type OnDemand = Box<dyn FnOnce(Handover) -> Box<dyn ContainerIndexer>>;
 
 /// The first error an indexer met. It keeps answering with it: a reader
 /// never resumes from the half-changed state the error left behind.
@@ -183,6 +194,11 @@ pub enum MediaError {
     UnknownFormat,
     #[error("the MP4 is not fragmented (no 'mvex' in 'moov'); it needs remuxing")]
     NotFragmented,
+    /// A fragmented MP4 whose fragments MSE would misread as they are
+    /// (see `mp4::boxes::moof::needs_rewrite`): the reader with the rewrite
+    /// (in the player's remuxer module) takes over, as for a plain MP4.
+    #[error("the fragmented MP4 has {why}; it needs rewriting")]
+    NeedsRewrite { why: &'static str },
     #[error("malformed {container} data at byte {offset}: {reason}")]
     Malformed {
         container: &'static str,
@@ -257,6 +273,13 @@ pub trait Repackager {
     fn init_segment(&self) -> Vec<u8>;
     /// A new run of file bytes starts at `offset` (playback start, a seek).
     fn reset(&mut self, offset: u64);
+    /// [`reset`](Repackager::reset), with the time the index gives the unit
+    /// at `offset`: a rewrite that supplies missing decode times starts the
+    /// run there (`mp4::normalise`).
+    fn reset_at(&mut self, offset: u64, unit_start: Option<f64>) {
+        let _ = unit_start;
+        self.reset(offset);
+    }
     /// The next bytes of the run, from `offset`; returns the outputs they
     /// completed, in order. An output may be part of a unit (the remuxer
     /// sends the first fragment of a run in pieces): append each as it

@@ -1,6 +1,6 @@
 //! Telling the container from the first bytes, and making its indexer.
 
-use crate::index::{ContainerIndexer, MediaError, PlainMp4};
+use crate::index::{ContainerIndexer, MediaError, OnDemand};
 
 /// Bytes needed to tell the formats apart.
 pub const SNIFF_LEN: usize = 8;
@@ -16,7 +16,7 @@ pub fn indexer_for(head: &[u8]) -> Result<Box<dyn ContainerIndexer>, MediaError>
 /// of a plain MP4, should the file be one.
 pub fn indexer_with(
     head: &[u8],
-    plain: Option<PlainMp4>,
+    plain: Option<OnDemand>,
 ) -> Result<Box<dyn ContainerIndexer>, MediaError> {
     if head.len() >= 4 && head[..4] == [0x1A, 0x45, 0xDF, 0xA3] {
         return Ok(Box::new(crate::webm::WebmIndexer::new()));

@@ -60,7 +60,7 @@ impl From<&MediaError> for RemoteError {
     fn from(error: &MediaError) -> Self {
         let kind = match error {
             MediaError::UnknownFormat => ErrorKind::UnknownFormat,
-            MediaError::NotFragmented => ErrorKind::NotFragmented,
+            MediaError::NotFragmented | MediaError::NeedsRewrite { .. } => ErrorKind::NotFragmented,
             MediaError::Malformed { .. } => ErrorKind::Malformed,
             MediaError::Unsupported { .. } => ErrorKind::Unsupported,
             MediaError::Truncated { .. }

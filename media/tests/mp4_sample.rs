@@ -100,7 +100,7 @@ fn sample_in_small_chunks_gives_the_same_index() {
 }
 
 #[test]
-fn sample_is_ready_after_moov_and_grows_as_fragments_arrive() {
+fn sample_is_ready_at_the_first_moof_and_grows_as_fragments_arrive() {
     let data = sample();
     let mut ix = Fmp4Indexer::new();
     let len = Some(data.len() as u64);
@@ -111,14 +111,25 @@ fn sample_is_ready_after_moov_and_grows_as_fragments_arrive() {
             len: 1135
         })
     );
-    assert_eq!(ix.feed(100, &data[100..1235], len), Ok(Step::Ready));
+    // The `moov` is in; the first `moof` (next) says whether the fragments
+    // need a rewrite: the index waits for it.
+    assert!(matches!(
+        ix.feed(100, &data[100..1235], len),
+        Ok(Step::NeedBytes { offset: 1235, .. })
+    ));
+    let moof_end =
+        1235 + u32::from_be_bytes([data[1235], data[1236], data[1237], data[1238]]) as usize;
+    assert_eq!(ix.feed(1235, &data[1235..moof_end], len), Ok(Step::Ready));
     assert!(
         ix.index()
             .is_some_and(|i| i.segments.is_empty() && !i.complete && i.duration.is_none())
     );
     // The first fragment, then the second up to the middle of its mdat: a
     // unit is known once its mdat header is (the payload is skipped).
-    assert_eq!(ix.feed(1235, &data[1235..200_000], len), Ok(Step::Ready));
+    assert_eq!(
+        ix.feed(moof_end as u64, &data[moof_end..200_000], len),
+        Ok(Step::Ready)
+    );
     assert!(
         ix.index()
             .is_some_and(|i| i.segments.len() == 2 && !i.complete)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut files = Vec::new();
-    for dir in ["mp3", "mp4", "remux", "webm"] {
+    for dir in ["mp3", "mp4", "rechunk", "remux", "webm"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             panic!("fixtures folder {dir} missing");
         };

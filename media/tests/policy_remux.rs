@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
+use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, OnDemand, Repackager, Step};
 use caudal_media::mp4::Fmp4Indexer;
 use caudal_media::policy::{Action, Millis, OPEN_END, Outcome, Policy, PolicyOptions};
 use caudal_media::remux::{Mp4Remuxer, PlanOptions, StreamOptions};
@@ -125,8 +125,8 @@ fn in_pieces(request: u64) -> Policy {
 }
 
 /// The plain-MP4 reader with one output per planned fragment.
-fn whole_fragments() -> PlainMp4 {
-    Box::new(|| {
+fn whole_fragments() -> OnDemand {
+    Box::new(|_| {
         Box::new(Mp4Remuxer::with_stream_options(
             PlanOptions::default(),
             StreamOptions::WHOLE_FRAGMENTS,
@@ -304,11 +304,11 @@ fn bytes_fetched_before_the_index_are_held_once_by_the_policy_while_the_remuxer_
     let loaded = Rc::new(Cell::new(false));
     let mut p = in_pieces(4096);
     let flag = loaded.clone();
-    p.set_plain_mp4(Some(Box::new(move || {
+    p.set_plain_mp4(Some(Box::new(move |why| {
         Box::new(LoadsLater {
             loaded: flag,
             replayed: false,
-            remuxer: whole_fragments()(),
+            remuxer: whole_fragments()(why),
         })
     })));
     p.start(Millis::ZERO);

@@ -12,21 +12,33 @@
 //! with the same codec; nothing is thrown on purpose.
 
 use caudal_media::index::{ContainerIndexer, Repackager};
-use caudal_media::remux::{Mp4Remuxer, PlanOptions};
 use caudal_media::wire::{self, Reply};
 use wasm_bindgen::prelude::*;
+
+/// The reader this build of the module runs (see the crate's features):
+/// named directly, so that the other one is not linked in.
+#[cfg(not(feature = "rewrite"))]
+fn reader() -> Box<dyn ContainerIndexer> {
+    use caudal_media::remux::{Mp4Remuxer, PlanOptions};
+    Box::new(Mp4Remuxer::new(PlanOptions::default()))
+}
+#[cfg(feature = "rewrite")]
+fn reader() -> Box<dyn ContainerIndexer> {
+    Box::new(caudal_media::mp4::Fmp4Indexer::rewriting())
+}
 
 /// One plain MP4 being read, then remuxed.
 #[wasm_bindgen]
 pub struct RemuxSession {
-    reader: Mp4Remuxer,
+    /// The remuxer, or (feature `rewrite`) the fMP4 reader whose fragments
+    /// are rewritten.
+    reader: Box<dyn ContainerIndexer>,
     stream: Option<Box<dyn Repackager>>,
 }
 
 impl std::fmt::Debug for RemuxSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemuxSession")
-            .field("reader", &self.reader)
             .field("handed_over", &self.stream.is_some())
             .finish()
     }
@@ -38,7 +50,7 @@ impl RemuxSession {
     #[allow(clippy::new_without_default)] // a JS constructor
     pub fn new() -> RemuxSession {
         RemuxSession {
-            reader: Mp4Remuxer::new(PlanOptions::default()),
+            reader: reader(),
             stream: None,
         }
     }
@@ -79,10 +91,11 @@ impl RemuxSession {
             .map_or_else(Vec::new, |s| s.init_segment())
     }
 
-    /// `Repackager::reset`.
-    pub fn reset(&mut self, offset: f64) {
+    /// `Repackager::reset_at`: a new run at `offset`, its unit at
+    /// `unit_start` seconds when the index says.
+    pub fn reset(&mut self, offset: f64, unit_start: Option<f64>) {
         if let Some(stream) = self.stream.as_mut() {
-            stream.reset(offset as u64);
+            stream.reset_at(offset as u64, unit_start);
         }
     }
 

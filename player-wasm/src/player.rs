@@ -144,7 +144,9 @@ impl Shared {
             .0
             .borrow_mut()
             .policy
-            .set_plain_mp4(Some(Box::new(move || Box::new(RemuxBridge::new(progress)))));
+            .set_plain_mp4(Some(Box::new(move |why| {
+                Box::new(RemuxBridge::new(progress, why))
+            })));
         match MediaSource::new() {
             Ok(media_source) => {
                 let object_url = web_sys::Url::create_object_url_with_source(&media_source).ok();

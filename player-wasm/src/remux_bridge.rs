@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use caudal_media::index::{ContainerIndexer, Handover, MediaError, MediaIndex, Repackager, Step};
 use caudal_media::wire::{self, Reply};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
@@ -47,13 +47,14 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn init_segment(this: &RemuxSession) -> Vec<u8>;
     #[wasm_bindgen(method)]
-    fn reset(this: &RemuxSession, offset: f64);
+    fn reset(this: &RemuxSession, offset: f64, unit_start: Option<f64>);
     #[wasm_bindgen(method, catch)]
     fn push(this: &RemuxSession, offset: f64, data: &[u8]) -> Result<Vec<u8>, JsValue>;
 }
 
 thread_local! {
-    /// `() => Promise<RemuxSession class>`, from `player.js`.
+    /// `(module: "remux" | "rewrite") => Promise<RemuxSession class>`, from
+    /// `player.js`.
     static LOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
@@ -82,12 +83,18 @@ pub struct RemuxBridge {
 }
 
 impl RemuxBridge {
-    /// Starts loading the module; `progress` is called once it is ready (or
-    /// failed), to make the player look at this reader again.
-    pub fn new(progress: Rc<dyn Fn()>) -> RemuxBridge {
+    /// Starts loading the module that reads files handed over for `why`;
+    /// `progress` is called once it is ready (or failed), to make the
+    /// player look at this reader again.
+    pub fn new(progress: Rc<dyn Fn()>, why: Handover) -> RemuxBridge {
         let slot = Rc::new(RefCell::new(Slot::Loading));
         let loader = LOADER.with(|l| l.borrow().clone());
-        match loader.map(|f| f.call0(&JsValue::NULL)) {
+        // The loader's name for the module.
+        let module = JsValue::from_str(match why {
+            Handover::PlainMp4 => "remux",
+            Handover::RewriteFragments => "rewrite",
+        });
+        match loader.map(|f| f.call1(&JsValue::NULL, &module)) {
             Some(Ok(promise)) => {
                 let promise: Promise = promise.unchecked_into();
                 let ok_slot = slot.clone();
@@ -259,7 +266,11 @@ impl Repackager for RemuxStream {
     }
 
     fn reset(&mut self, offset: u64) {
-        self.session.reset(offset as f64);
+        self.session.reset(offset as f64, None);
+    }
+
+    fn reset_at(&mut self, offset: u64, unit_start: Option<f64>) {
+        self.session.reset(offset as f64, unit_start);
     }
 
     fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {

@@ -327,12 +327,18 @@ impl Page {
     /// glue or wasm, `pkg/caudal_remux-<16 hex>.js|wasm`),
     /// which the player loads only for plain MP4s.
     pub async fn remuxer_loaded(&self) -> Result<bool> {
+        self.module_loaded("caudal_remux").await
+    }
+
+    /// Whether the page fetched the on-demand module `name`
+    /// (`caudal_remux`, `caudal_rewrite`).
+    pub async fn module_loaded(&self, name: &str) -> Result<bool> {
         let loaded = self
             .js(
-                "return performance.getEntriesByType('resource') \
-                   .some(function (e) { \
-                     return /\\/pkg\\/caudal_remux-[0-9a-f]{16}\\.(js|wasm)$/.test(e.name); });",
-                vec![],
+                "var prefix = '/pkg/' + arguments[0] + '-'; \
+                 return performance.getEntriesByType('resource') \
+                   .some(function (e) { return e.name.indexOf(prefix) >= 0; });",
+                vec![Value::String(name.to_owned())],
             )
             .await?;
         Ok(loaded == Value::Bool(true))

@@ -1,7 +1,10 @@
 //! `cargo xtask build-player`: the wasm player, ready for the browser.
 //!
-//! Two modules: the player (`caudal-player`) and the remuxer it loads only
-//! for plain MP4s (`caudal-player-remux`). For each, cargo builds it for
+//! Three modules: the player (`caudal-player`), the remuxer it loads only
+//! for plain MP4s (`caudal-player-remux`), and the fragment rewrite it
+//! loads only for fragmented MP4s MSE would misread (the same crate built
+//! with its `rewrite` feature, so that neither carries the other's code).
+//! For each, cargo builds it for
 //! `wasm32-unknown-unknown` with the size-tuned `wasm` profile — one cargo
 //! run per module, so that the player's build does not get `caudal-media`'s
 //! remuxer feature from the other — then the wasm-bindgen library (the same
@@ -34,16 +37,27 @@ const PROFILE: &str = "wasm";
 struct Module {
     package: &'static str,
     out_name: &'static str,
+    /// `cargo build` feature arguments.
+    features: &'static [&'static str],
 }
 
 const PLAYER: Module = Module {
     package: "caudal-player",
     out_name: "caudal_player",
+    features: &[],
 };
 /// Loaded by `player.js` the first time a file is a plain MP4.
 const REMUXER: Module = Module {
     package: "caudal-player-remux",
     out_name: "caudal_remux",
+    features: &[],
+};
+/// Loaded by `player.js` the first time a fragmented MP4's fragments need
+/// rewriting.
+const REWRITE: Module = Module {
+    package: "caudal-player-remux",
+    out_name: "caudal_rewrite",
+    features: &["--no-default-features", "--features", "rewrite"],
 };
 
 /// What `build` wrote into `www/pkg/`: content-hashed names, each with
@@ -54,6 +68,8 @@ pub struct Player {
     pub wasm: PathBuf,
     pub remuxer_js: PathBuf,
     pub remuxer_wasm: PathBuf,
+    pub rewrite_js: PathBuf,
+    pub rewrite_wasm: PathBuf,
     /// `pkg/player.js`, served as `/player.js`.
     pub loader: PathBuf,
 }
@@ -73,9 +89,18 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     let npm = NpmTools::ensure(ws)?;
     let (js, wasm) = build_module(ws, &npm, &PLAYER, &out_dir)?;
     let (remuxer_js, remuxer_wasm) = build_module(ws, &npm, &REMUXER, &out_dir)?;
+    let (rewrite_js, rewrite_wasm) = build_module(ws, &npm, &REWRITE, &out_dir)?;
     let template = ws.www().join("player.js");
     let loader = out_dir.join("player.js");
-    let names: Vec<(String, String)> = [&js, &wasm, &remuxer_js, &remuxer_wasm]
+    let modules = [
+        &js,
+        &wasm,
+        &remuxer_js,
+        &remuxer_wasm,
+        &rewrite_js,
+        &rewrite_wasm,
+    ];
+    let names: Vec<(String, String)> = modules
         .iter()
         .map(|(plain, hashed)| {
             (
@@ -94,6 +119,8 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         wasm: wasm.1,
         remuxer_js: remuxer_js.1,
         remuxer_wasm: remuxer_wasm.1,
+        rewrite_js: rewrite_js.1,
+        rewrite_wasm: rewrite_wasm.1,
         loader,
     };
     compress_and_report(
@@ -105,6 +132,11 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         ws,
         "remuxer (loaded for plain MP4s only)",
         &[&player.remuxer_wasm, &player.remuxer_js],
+    )?;
+    compress_and_report(
+        ws,
+        "fragment rewrite (loaded for fMP4s MSE would misread only)",
+        &[&player.rewrite_wasm, &player.rewrite_js],
     )?;
     Ok(player)
 }
@@ -118,7 +150,7 @@ pub fn build_with_names(ws: &Workspace) -> Result<()> {
     let out_dir = ws.target_dir.join("player-names");
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
-    for module in [&PLAYER, &REMUXER] {
+    for module in [&PLAYER, &REMUXER, &REWRITE] {
         let input = cargo_build(ws, module)?;
         bindgen(&input, &out_dir, module.out_name, Names::Keep)?;
         let wasm = out_dir.join(format!("{}_bg.wasm", module.out_name));
@@ -183,15 +215,19 @@ fn build_module(
 
 /// cargo's build of `module` for the browser: the wasm before wasm-bindgen.
 fn cargo_build(ws: &Workspace, module: &Module) -> Result<PathBuf> {
-    cmd::run(ws.cargo().args([
-        "build",
-        "--package",
-        module.package,
-        "--target",
-        TARGET,
-        "--profile",
-        PROFILE,
-    ]))?;
+    cmd::run(
+        ws.cargo()
+            .args([
+                "build",
+                "--package",
+                module.package,
+                "--target",
+                TARGET,
+                "--profile",
+                PROFILE,
+            ])
+            .args(module.features),
+    )?;
     Ok(ws
         .target_dir
         .join(TARGET)

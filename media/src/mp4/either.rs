@@ -8,14 +8,16 @@
 
 use std::ops::Range;
 
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
+use crate::index::{
+    ContainerIndexer, Handover, MediaError, MediaIndex, OnDemand, Repackager, Step,
+};
 use crate::mp4::Fmp4Indexer;
 
 /// An MP4 indexer that becomes the fMP4 reader or the plain-MP4 reader.
 pub struct Mp4Indexer {
     fragmented: Option<Fmp4Indexer>,
     /// Makes the plain reader (none: this build cannot play plain MP4s).
-    make_plain: Option<PlainMp4>,
+    make_plain: Option<OnDemand>,
     plain: Option<Box<dyn ContainerIndexer>>,
     /// Why the fMP4 reader gave up, when it was not for a plain `moov`: what
     /// to report if the plain reader cannot make sense of the file either.
@@ -36,7 +38,7 @@ impl std::fmt::Debug for Mp4Indexer {
 /// it, none (a plain MP4 is then an error, unless the caller brings its own
 /// reader, as the player does with its remuxer module). The one place that
 /// says so: every default reader is wired through here.
-pub fn default_plain_mp4() -> Option<PlainMp4> {
+pub fn default_plain_mp4() -> Option<OnDemand> {
     #[cfg(feature = "remux")]
     {
         Some(crate::remux::plain_mp4())
@@ -60,7 +62,7 @@ impl Mp4Indexer {
     }
 
     /// With `make_plain` making the plain reader, when one is needed.
-    pub fn with_plain(make_plain: Option<PlainMp4>) -> Self {
+    pub fn with_plain(make_plain: Option<OnDemand>) -> Self {
         Mp4Indexer {
             fragmented: Some(Fmp4Indexer::new()),
             make_plain,
@@ -98,8 +100,15 @@ impl ContainerIndexer for Mp4Indexer {
             // seen nothing: it is to be fed again from the start.
             (Err(error), Some(make)) => {
                 self.fragmented = None;
-                self.plain = Some(make());
-                if error != MediaError::NotFragmented {
+                let why = match error {
+                    MediaError::NeedsRewrite { .. } => Handover::RewriteFragments,
+                    _ => Handover::PlainMp4,
+                };
+                self.plain = Some(make(why));
+                if !matches!(
+                    error,
+                    MediaError::NotFragmented | MediaError::NeedsRewrite { .. }
+                ) {
                     self.fmp4_error = Some(error);
                 }
                 Ok(Step::Replay { from: 0 })
@@ -132,7 +141,11 @@ impl ContainerIndexer for Mp4Indexer {
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
-        self.plain.as_mut()?.take_repackager()
+        match (&mut self.fragmented, &mut self.plain) {
+            (_, Some(p)) => p.take_repackager(),
+            (Some(f), None) => f.take_repackager(),
+            (None, None) => None,
+        }
     }
 }
 

@@ -88,6 +88,22 @@ struct Walk {
     index: Option<MediaIndex>,
     fragments: Fragments,
     tail: Tail,
+    /// The first `moof` was looked at ([`moof::needs_rewrite`]), or the
+    /// file ended without one: the index is not ready before.
+    first_moof_checked: bool,
+    /// What a rewrite of the fragments needs, when this reader does one
+    /// (see [`Fmp4Indexer::rewriting`]).
+    rewrite: Option<Rewrite>,
+}
+
+/// The bytes and `moov` facts the normaliser (`mp4::normalise`) works from.
+#[derive(Debug, Default)]
+struct Rewrite {
+    /// `ftyp` and `moov` as the file has them: the init segment.
+    init: Vec<u8>,
+    trex: Vec<super::boxes::mvex::Trex>,
+    /// Each track's id and timescale.
+    tracks: Vec<(u32, u32)>,
 }
 
 impl Default for Fmp4Indexer {
@@ -109,8 +125,21 @@ impl Fmp4Indexer {
                 index: None,
                 fragments: Fragments::default(),
                 tail: Tail::default(),
+                first_moof_checked: false,
+                rewrite: None,
             },
         }
+    }
+
+    /// A reader whose fragments go through the normaliser
+    /// ([`take_repackager`](ContainerIndexer::take_repackager)), for files
+    /// whose fragments MSE would misread ([`MediaError::NeedsRewrite`]
+    /// from the plain reader): it lives in the player's remuxer module.
+    #[cfg(feature = "remux")]
+    pub fn rewriting() -> Self {
+        let mut reader = Self::new();
+        reader.walk.rewrite = Some(Rewrite::default());
+        reader
     }
 
     /// The file offset of the next byte the indexer wants: where to go on
@@ -124,7 +153,7 @@ impl Fmp4Indexer {
             self.walk.file_len = file_len;
         }
         loop {
-            if self.walk.is_complete() {
+            if self.walk.is_complete() && self.walk.first_moof_checked {
                 break;
             }
             let pos = self.window.pos();
@@ -176,6 +205,7 @@ impl Fmp4Indexer {
                     break;
                 }
                 Progress::Finished => {
+                    self.walk.first_moof_checked = true;
                     self.walk.complete();
                     self.window.release();
                     break;
@@ -187,7 +217,7 @@ impl Fmp4Indexer {
 
     /// What to tell the caller after a feed.
     fn step(&self) -> Step {
-        if self.walk.phase == Phase::Media {
+        if self.walk.ready() {
             return Step::Ready;
         }
         self.window
@@ -233,6 +263,12 @@ impl Walk {
         self.index.as_ref().is_some_and(|i| i.complete)
     }
 
+    /// The index can be handed out: the `moov` is read and the first
+    /// `moof` said whether the fragments need a rewrite.
+    fn ready(&self) -> bool {
+        self.phase == Phase::Media && self.first_moof_checked
+    }
+
     /// The walk reached the end of the file.
     fn finish(&mut self, len: u64) -> Result<(), MediaError> {
         match self.phase {
@@ -242,6 +278,7 @@ impl Walk {
                 what: "'moov' box",
             }),
             Phase::Media => {
+                self.first_moof_checked = true;
                 self.complete();
                 Ok(())
             }
@@ -295,6 +332,17 @@ impl Walk {
         // when `advance` moves past it.
         let end = pos.saturating_add(size);
         let media = self.phase == Phase::Media;
+        if media && kind == b"moof" && !self.first_moof_checked {
+            let Some(payload) = whole(bytes, &header, size, moof::MAX_SIZE, "'moof' box")? else {
+                return Ok(Progress::Need(size));
+            };
+            self.first_moof_checked = true;
+            if self.rewrite.is_none()
+                && let Some(why) = moof::needs_rewrite(&Child::top_level(header, payload))?
+            {
+                return Err(MediaError::NeedsRewrite { why });
+            }
+        }
         if self.fragments.complete_after_sidxs && kind != b"sidx" {
             return Ok(Progress::Finished);
         }
@@ -308,6 +356,9 @@ impl Walk {
                     return Ok(Progress::Need(size));
                 };
                 ftyp::Ftyp::parse(payload, header.payload_offset())?;
+                if let Some(rewrite) = self.rewrite.as_mut() {
+                    rewrite.init.extend_from_slice(&bytes[..size as usize]);
+                }
             }
             b"moov" if !media => {
                 let Some(payload) = whole(bytes, &header, size, moov::MAX_SIZE, "'moov' box")?
@@ -315,6 +366,9 @@ impl Walk {
                     return Ok(Progress::Need(size));
                 };
                 self.read_moov(&Child::top_level(header, payload), end)?;
+                if let Some(rewrite) = self.rewrite.as_mut() {
+                    rewrite.init.extend_from_slice(&bytes[..size as usize]);
+                }
             }
             b"moof" if !media => return Err(malformed(pos, "'moof' before 'moov'")),
             b"moof" if scanning => {
@@ -384,6 +438,10 @@ impl Walk {
             timescale: timing.timescale,
             default_duration: mvex.default_duration(timing.id),
         };
+        if let Some(rewrite) = self.rewrite.as_mut() {
+            rewrite.trex = mvex.trex.clone();
+            rewrite.tracks = movie.tracks.iter().map(|t| (t.id, t.timescale)).collect();
+        }
         let duration = movie.duration_secs();
         let tracks = movie
             .tracks
@@ -435,7 +493,7 @@ impl ContainerIndexer for Fmp4Indexer {
                 )?;
                 // Once the `mfra` completed the index, there is nothing more
                 // to ask.
-                Ok(if walk.is_complete() {
+                Ok(if walk.is_complete() && walk.ready() {
                     Step::Ready
                 } else {
                     step
@@ -447,6 +505,17 @@ impl ContainerIndexer for Fmp4Indexer {
 
     fn index(&self) -> Option<&MediaIndex> {
         self.walk.index.as_ref()
+    }
+
+    #[cfg(feature = "remux")]
+    fn take_repackager(&mut self) -> Option<Box<dyn crate::index::Repackager>> {
+        if !self.walk.ready() {
+            return None;
+        }
+        let r = self.walk.rewrite.take()?;
+        Some(Box::new(super::normalise::Fmp4Normaliser::new(
+            r.init, r.trex, r.tracks,
+        )))
     }
 
     fn wants(&self) -> Option<std::ops::Range<u64>> {
@@ -503,6 +572,11 @@ mod tests {
         let mut v = (u32::from(version) << 24 | flags).to_be_bytes().to_vec();
         v.extend_from_slice(body);
         v
+    }
+
+    /// The big-endian u32 at `at` (a box's size).
+    fn be32_at(data: &[u8], at: usize) -> u32 {
+        u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
     }
 
     fn be32(values: &[u32]) -> Vec<u8> {
@@ -639,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn asks_for_the_rest_of_moov_then_is_ready_before_any_fragment() {
+    fn asks_for_the_rest_of_moov_then_is_ready_at_the_first_moof_before_its_mdat() {
         let data = file();
         let mut ix = Fmp4Indexer::new();
         assert_eq!(
@@ -657,13 +731,31 @@ mod tests {
         );
         assert!(ix.index().is_none());
         let moov_end = (moov_at + moov_len) as usize;
-        assert_eq!(ix.feed(40, &data[40..moov_end], None), Ok(Step::Ready));
+        // The first `moof` says whether the fragments need a rewrite: the
+        // index waits for it (it follows the `moov` in the same response).
+        assert_eq!(
+            ix.feed(40, &data[40..moov_end], None),
+            Ok(Step::NeedBytes {
+                offset: moov_end as u64,
+                len: 8
+            })
+        );
+        let moof_len = be32_at(&data, moov_end) as usize;
+        assert_eq!(
+            ix.feed(moov_end as u64, &data[moov_end..moov_end + moof_len], None),
+            Ok(Step::Ready)
+        );
         let index = ix.index().expect("index");
         assert!(index.segments.is_empty() && !index.complete && index.duration.is_none());
-        assert_eq!(ix.position(), moov_end as u64);
+        // The `moof` was read as the scan's first box; its `mdat` is next.
+        assert_eq!(ix.position(), (moov_end + moof_len) as u64);
         // Bytes that do not reach the wanted position are ignored.
         assert_eq!(
-            ix.feed(moov_end as u64 + 10, &data[moov_end + 10..], None),
+            ix.feed(
+                (moov_end + moof_len) as u64 + 10,
+                &data[moov_end + moof_len + 10..],
+                None
+            ),
             Ok(Step::Ready)
         );
         assert!(ix.index().is_some_and(|i| i.segments.is_empty()));
@@ -817,8 +909,13 @@ mod tests {
         let trun = boxed(b"trun", &full(0, 0x100, &be32(&[u32::MAX, 5, 5])));
         let moof = boxed(b"moof", &boxed(b"traf", &[tfhd, trun].concat()));
         let data = [ftyp(), moov(true), moof, boxed(b"mdat", &[])].concat();
+        // (Without a `tfdt` it needs the rewriting reader; that one reads it.)
         assert!(matches!(
             Fmp4Indexer::new().feed(0, &data, None),
+            Err(MediaError::NeedsRewrite { .. })
+        ));
+        assert!(matches!(
+            Fmp4Indexer::rewriting().feed(0, &data, None),
             Err(MediaError::Malformed { .. })
         ));
         // sidx claiming 65535 references.
@@ -923,8 +1020,10 @@ mod tests {
         .concat();
         let mut ix = Fmp4Indexer::new();
         let upto_sidx = data.len() - frags.concat().len();
+        // Ready once the first `moof` after them was looked at.
+        let upto_moof = upto_sidx + be32_at(&data, upto_sidx) as usize;
         assert_eq!(
-            ix.feed(0, &data[..upto_sidx], Some(data.len() as u64)),
+            ix.feed(0, &data[..upto_moof], Some(data.len() as u64)),
             Ok(Step::Ready)
         );
         let index = ix.index().expect("index");

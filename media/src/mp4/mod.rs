@@ -18,6 +18,8 @@ pub mod boxes;
 mod either;
 mod fragments;
 mod indexer;
+#[cfg(feature = "remux")]
+pub mod normalise;
 pub mod rechunk;
 pub mod samples;
 mod tail;

@@ -295,7 +295,7 @@ impl Rechunker {
             // would shift every later fragment's data away from it. Times
             // past 2^48 ticks (a century at 90 kHz) could round together
             // as seconds in `f64` and leave a piece without its samples.
-            if t.absolute_base || t.base_time > 1 << 48 {
+            if t.absolute_base || !t.has_tfdt || t.base_time > 1 << 48 {
                 return None;
             }
             scales.push(f64::from(timescale));
@@ -322,7 +322,7 @@ impl Rechunker {
             let upto = if last { plan.end } else { have };
             let sequence = plan.sequence.wrapping_add(*done as u32);
             let piece = piece(plan, *done);
-            let bytes = write_piece(&plan.trafs, &piece, &self.held, sequence);
+            let bytes = write_fragment(&plan.trafs, &piece, &self.held, sequence);
             let (Some(bytes), true) = (bytes, upto <= have) else {
                 return;
             };
@@ -393,11 +393,11 @@ fn piece(plan: &Plan, p: usize) -> Vec<(&[Sample], u64)> {
         .collect()
 }
 
-/// One piece: a `moof` listing each `traf`'s samples of `piece` (all
+/// One piece (or a whole fragment, written again: `mp4::normalise`): a `moof` listing each `traf`'s samples of `piece` (all
 /// fields per sample, data offsets from the `moof`) and an `mdat` of their
 /// bytes, taken from `held` (the fragment from its `moof`); `None` until
 /// `held` has them all.
-fn write_piece(
+pub(super) fn write_fragment(
     trafs: &[TrafSamples],
     piece: &[(&[Sample], u64)],
     held: &[u8],

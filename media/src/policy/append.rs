@@ -77,10 +77,11 @@ impl Appender {
         Ok(())
     }
 
-    /// A new run starts at byte `offset`.
-    pub(super) fn restart_at(&mut self, offset: u64) {
+    /// A new run starts at byte `offset`, the unit there at `unit_start`
+    /// seconds (when the index says).
+    pub(super) fn restart_at(&mut self, offset: u64, unit_start: Option<f64>) {
         if let Some(repackager) = self.repackager.as_mut() {
-            repackager.reset(offset);
+            repackager.reset_at(offset, unit_start);
         }
     }
 

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use super::held::Held;
 use super::timeline;
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Presentation, Step};
+use crate::index::{ContainerIndexer, MediaError, MediaIndex, OnDemand, Presentation, Step};
 use crate::probe;
 
 /// Separate fetches for the index (e.g. Cues at the end) before giving up.
@@ -21,7 +21,7 @@ pub(super) struct IndexFeed {
     head: Vec<u8>,
     indexer: Option<Box<dyn ContainerIndexer>>,
     /// Makes the plain-MP4 reader, if the file turns out to be one.
-    plain_mp4: Option<PlainMp4>,
+    plain_mp4: Option<OnDemand>,
     /// The indexer said [`Step::Pending`]: waiting on its code, not bytes.
     pending: bool,
     /// Index bytes to fetch beside the media run.
@@ -33,12 +33,16 @@ pub(super) struct IndexFeed {
     held: Held,
     /// Extra index bytes already asked for (see `ContainerIndexer::wants`).
     wanted: Option<Range<u64>>,
+    /// The indexer said [`Step::Ready`]: its index is the one to use (a
+    /// reader may hold a partial one before, e.g. the fMP4 reader until it
+    /// saw the first `moof`).
+    ready: bool,
 }
 
 impl IndexFeed {
     pub(super) fn new(
         indexer: Option<Box<dyn ContainerIndexer>>,
-        plain_mp4: Option<PlainMp4>,
+        plain_mp4: Option<OnDemand>,
     ) -> Self {
         IndexFeed {
             head: Vec::new(),
@@ -50,14 +54,18 @@ impl IndexFeed {
             frontier: 0,
             held: Held::default(),
             wanted: None,
+            ready: false,
         }
     }
 
-    pub(super) fn set_plain_mp4(&mut self, make: Option<PlainMp4>) {
+    pub(super) fn set_plain_mp4(&mut self, make: Option<OnDemand>) {
         self.plain_mp4 = make;
     }
 
     pub(super) fn index(&self) -> Option<&MediaIndex> {
+        if !self.ready {
+            return None;
+        }
         self.indexer.as_ref()?.index()
     }
 
@@ -182,6 +190,7 @@ impl IndexFeed {
                 Ok(false)
             }
             Step::Ready => {
+                self.ready = true;
                 self.need = None;
                 self.held.close();
                 Ok(true)

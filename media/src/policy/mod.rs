@@ -127,7 +127,7 @@ impl Policy {
 
     /// Plain MP4s are read by what `make` makes (instead of this crate's
     /// remuxer, or at all in a build without it).
-    pub fn set_plain_mp4(&mut self, make: Option<crate::index::PlainMp4>) {
+    pub fn set_plain_mp4(&mut self, make: Option<crate::index::OnDemand>) {
         self.feed.set_plain_mp4(make);
     }
 
@@ -636,7 +636,13 @@ impl Policy {
         self.timers.stop(Timer::Retry);
         self.retry.reset();
         self.schedule.restart_at(offset);
-        self.append.restart_at(offset);
+        // The unit's time, for a rewrite that must give fragments their
+        // decode times (`mp4::normalise`).
+        let unit_start = self.feed.index().and_then(|i| {
+            let unit = i.segment_containing_byte(offset)?;
+            Some(i.segments[unit].start)
+        });
+        self.append.restart_at(offset, unit_start);
         self.actions.push_back(Action::ResetRun {
             offset,
             timestamp_offset,

@@ -43,14 +43,27 @@ pub use indexer::Mp4Remuxer;
 pub use plan::{Fragment, PlanOptions};
 pub use stream::RemuxStream;
 
-use crate::index::{MediaError, TrackKind};
+use crate::index::{Handover, MediaError, TrackKind};
 use crate::mp4::samples::{MovieSamples, TrackSamples};
 use timing::{Lead, OutTrack};
 
 /// The plain-MP4 reader for [`Mp4Indexer`](crate::mp4::Mp4Indexer): this
 /// remuxer with the default plan and outputs (small first chunks on).
-pub fn plain_mp4() -> crate::index::PlainMp4 {
-    Box::new(|| Box::new(Mp4Remuxer::new(PlanOptions::default())))
+///
+/// It also takes the fragmented MP4s whose fragments the main reader found
+/// MSE would misread ([`Handover::RewriteFragments`]): the fMP4 reader that
+/// rewrites them ([`crate::mp4::normalise`]).
+pub fn plain_mp4() -> crate::index::OnDemand {
+    Box::new(|why| reader_for(why))
+}
+
+/// The reader for a file handed over for `why`: what each of the player's
+/// on-demand modules makes.
+pub fn reader_for(why: Handover) -> Box<dyn crate::index::ContainerIndexer> {
+    match why {
+        Handover::PlainMp4 => Box::new(Mp4Remuxer::new(PlanOptions::default())),
+        Handover::RewriteFragments => Box::new(crate::mp4::Fmp4Indexer::rewriting()),
+    }
 }
 
 /// The `container` name in errors.

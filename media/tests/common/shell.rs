@@ -49,6 +49,7 @@ pub fn drive(file: &[u8], piece: usize, seek_to: Option<f64>, steps: usize) -> E
         let mut acted = false;
         while let Some(action) = p.poll_action() {
             acted = true;
+
             match action {
                 Action::Fetch { id, range, .. } => pending.push_back(Pending {
                     id,

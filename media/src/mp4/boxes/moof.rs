@@ -35,6 +35,38 @@ pub struct FragmentTiming {
     pub duration: u64,
 }
 
+/// Why MSE would take this `moof` wrongly, if it would: a `traf` whose
+/// `tfhd` gives an absolute base data offset (a position in the file,
+/// which a SourceBuffer fed from a seek or a cut cannot resolve — ffmpeg's
+/// default fragmenting writes these) or that has no `tfdt` (MSE has no
+/// decode time for it). Such a file is streamed through a rewrite.
+pub fn needs_rewrite(moof: &Child<'_>) -> Result<Option<&'static str>, MediaError> {
+    for traf in moof.children()? {
+        let traf = traf?;
+        if &traf.header.kind != b"traf" {
+            continue;
+        }
+        let mut has_tfdt = false;
+        for child in traf.children()? {
+            let child = child?;
+            match &child.header.kind {
+                b"tfhd" => {
+                    let (_, flags) = full_box(&mut child.cursor("'tfhd' box too short"))?;
+                    if flags & BASE_DATA_OFFSET != 0 {
+                        return Ok(Some("fragments with absolute base data offsets"));
+                    }
+                }
+                b"tfdt" => has_tfdt = true,
+                _ => {}
+            }
+        }
+        if !has_tfdt {
+            return Ok(Some("fragments without decode times ('tfdt')"));
+        }
+    }
+    Ok(None)
+}
+
 /// The timing of `track_id` in the `moof` whose payload is `moof`, or
 /// `None` when the fragment has no samples of that track. `trex_duration`
 /// is the track's `trex` default sample duration.

@@ -49,8 +49,10 @@ pub struct TrafSamples {
     pub track_id: u32,
     /// `tfhd` sample_description_index, when the `tfhd` gives one.
     pub description: Option<u32>,
-    /// `tfdt` baseMediaDecodeTime.
+    /// `tfdt` baseMediaDecodeTime (0 without one).
     pub base_time: u64,
+    /// The `traf` had a `tfdt`.
+    pub has_tfdt: bool,
     /// Version of its `trun`s (1: signed composition offsets).
     pub version: u8,
     /// Some `trun` carried composition offsets.
@@ -156,13 +158,13 @@ fn traf(
         track_id,
         description,
         base_time: 0,
+        has_tfdt: false,
         version: 0,
         has_cto: false,
         absolute_base: flags & BASE_DATA_OFFSET != 0,
         samples: Vec::new(),
     };
     let mut at = base;
-    let mut have_tfdt = false;
     let mut truns = 0u32;
     for child in children {
         let child = child.ok()?;
@@ -176,7 +178,7 @@ fn traf(
                 } else {
                     u64::from(c.u32()?)
                 };
-                have_tfdt = true;
+                out.has_tfdt = true;
             }
             b"trun" => {
                 if truns > 0 && version != out.version {
@@ -203,7 +205,7 @@ fn traf(
         }
     }
     *data_end = at;
-    have_tfdt.then_some(out)
+    Some(out)
 }
 
 /// Appends a `trun`'s samples. Its data starts at `base` (the `traf`'s)
