@@ -63,6 +63,10 @@ pub(super) struct Fragments {
     /// timeline; a `sidx` of the timing track may still follow. The index is
     /// complete at the next box that is not a `sidx`.
     pub(super) complete_after_sidxs: bool,
+    /// The latest end, seconds, of any `sidx` read: each track's own when
+    /// there is one per track (Bento4 `--index`), so the file lasts as long
+    /// as its longest track, as native playback says.
+    pub(super) longest: Option<f64>,
 }
 
 impl Fragments {
@@ -145,6 +149,16 @@ impl Fragments {
         end: u64,
         file_len: Option<u64>,
     ) -> Result<SidxRead, MediaError> {
+        if sidx.timescale > 0 {
+            let total = sidx
+                .references
+                .iter()
+                .fold(sidx.earliest_presentation_time, |t, r| {
+                    t.saturating_add(u64::from(r.duration))
+                });
+            let end = total as f64 / f64::from(sidx.timescale);
+            self.longest = Some(self.longest.map_or(end, |l| l.max(end)));
+        }
         let have_segments = index.as_ref().is_some_and(|i| !i.segments.is_empty());
         let better = self.sidx_track.is_some_and(|t| t != self.timing.track_id)
             && sidx.reference_id == self.timing.track_id;

@@ -285,12 +285,17 @@ impl Walk {
         }
     }
 
-    /// Marks the index complete and fills in the duration if nothing said it.
+    /// Marks the index complete and fills in the duration if nothing said
+    /// it: the end of the units, or of the longest track's `sidx`.
     fn complete(&mut self) {
         if let Some(index) = self.index.as_mut() {
             index.complete = true;
             if index.duration.is_none() {
-                index.duration = index.segments.last().map(|s| s.end);
+                let units = index.segments.last().map(|s| s.end);
+                index.duration = match (units, self.fragments.longest) {
+                    (Some(u), Some(l)) => Some(u.max(l)),
+                    (u, l) => u.or(l),
+                };
             }
         }
     }
@@ -390,7 +395,9 @@ impl Walk {
                     .fragments
                     .read_sidx(&mut self.index, &sidx, end, self.file_len)?;
                 if read == SidxRead::Complete {
-                    self.complete();
+                    // Other tracks' `sidx`s may follow, with their lengths:
+                    // complete at the first box that is not one.
+                    self.fragments.complete_after_sidxs = true;
                 }
             }
             _ => {}
@@ -1033,5 +1040,26 @@ mod tests {
         assert_eq!(index.segments[0].bytes.start, upto_sidx as u64);
         assert_eq!(index.segments[1].bytes.end, data.len() as u64);
         assert_eq!(index.duration, Some(4.0));
+
+        // One `sidx` per track, the video's first (Bento4 `--index`), the
+        // audio a little longer: the file lasts as long as its audio.
+        let data = [
+            ftyp(),
+            moov(true),
+            sidx(1, 1000, 2000),
+            sidx(2, 48000, 97000),
+            frags.concat(),
+        ]
+        .concat();
+        let upto_moof = upto_moof; // the same layout, the same offsets
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(
+            ix.feed(0, &data[..upto_moof], Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+        let index = ix.index().expect("index");
+        let times: Vec<_> = index.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, [(0.0, 2.0), (2.0, 4.0)], "units of the video");
+        assert_eq!(index.duration, Some(194_000.0 / 48_000.0));
     }
 }
