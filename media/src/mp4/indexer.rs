@@ -1042,7 +1042,8 @@ mod tests {
         assert_eq!(index.duration, Some(4.0));
 
         // One `sidx` per track, the video's first (Bento4 `--index`), the
-        // audio a little longer: the file lasts as long as its audio.
+        // audio a little longer: the file lasts as long as its audio. (The
+        // same layout: the first `moof` ends at the same offset.)
         let data = [
             ftyp(),
             moov(true),
@@ -1051,7 +1052,6 @@ mod tests {
             frags.concat(),
         ]
         .concat();
-        let upto_moof = upto_moof; // the same layout, the same offsets
         let mut ix = Fmp4Indexer::new();
         assert_eq!(
             ix.feed(0, &data[..upto_moof], Some(data.len() as u64)),
