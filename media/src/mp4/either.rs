@@ -137,7 +137,11 @@ impl ContainerIndexer for Mp4Indexer {
     }
 
     fn start(&self) -> f64 {
-        self.plain.as_ref().map_or(0.0, |p| p.start())
+        match (&self.fragmented, &self.plain) {
+            (_, Some(p)) => p.start(),
+            (Some(f), None) => f.start(),
+            (None, None) => 0.0,
+        }
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {

@@ -80,6 +80,13 @@ impl Fragments {
         }
     }
 
+    /// Where the fragment read but not yet closed by its `mdat` starts,
+    /// seconds.
+    pub(super) fn pending_start(&self) -> Option<f64> {
+        let (ticks, _) = self.pending.ticks?;
+        (self.timing.timescale > 0).then(|| ticks as f64 / f64::from(self.timing.timescale))
+    }
+
     /// A `moof` of the timing track came and its `mdat` is still to come.
     pub(super) fn timed_moof_pending(&self) -> bool {
         self.pending.ticks.is_some()

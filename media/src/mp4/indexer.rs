@@ -514,6 +514,20 @@ impl ContainerIndexer for Fmp4Indexer {
         self.walk.index.as_ref()
     }
 
+    /// Where the media starts: its first unit (a `sidx`'s earliest
+    /// presentation time, the first `moof`'s `tfdt`). Muxers that keep a
+    /// source's timestamps start later than 0, and native playback starts
+    /// there.
+    fn start(&self) -> f64 {
+        let walk = &self.walk;
+        let first = walk.index.as_ref().and_then(|i| i.segments.first());
+        first
+            .map(|s| s.start)
+            .or_else(|| walk.fragments.pending_start())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(0.0)
+    }
+
     #[cfg(feature = "remux")]
     fn take_repackager(&mut self) -> Option<Box<dyn crate::index::Repackager>> {
         if !self.walk.ready() {
@@ -1001,6 +1015,29 @@ mod tests {
             Fmp4Indexer::new().feed(0, &data, Some(data.len() as u64)),
             Ok(Step::Ready)
         );
+    }
+
+    #[test]
+    fn media_that_starts_at_10_s_starts_playback_there() {
+        let frags = [fragment(1, 10_000, 20), fragment(1, 12_000, 20)].concat();
+        let data = [ftyp(), moov(true), frags].concat();
+        let head = ftyp().len() + moov(true).len();
+        let moof_end = head + be32_at(&data, head) as usize;
+        let mut ix = Fmp4Indexer::new();
+        // Known from the first `moof`, before its `mdat` closes the unit.
+        assert_eq!(ix.feed(0, &data[..moof_end], None), Ok(Step::Ready));
+        assert_eq!(ix.start(), 10.0);
+        assert_eq!(
+            ix.feed(moof_end as u64, &data[moof_end..], Some(data.len() as u64)),
+            Ok(Step::Ready)
+        );
+        assert_eq!(ix.start(), 10.0);
+        assert_eq!(ix.index().map(|i| i.segments[0].start), Some(10.0));
+        // From 0, nothing to say.
+        let data = [ftyp(), moov(true), fragment(1, 0, 20)].concat();
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(ix.feed(0, &data, Some(data.len() as u64)), Ok(Step::Ready));
+        assert_eq!(ix.start(), 0.0);
     }
 
     #[test]
