@@ -35,6 +35,16 @@ pub fn native(previous: State, reason: &str) -> Event {
     ("caudal:state", detail)
 }
 
+/// The browser could not play the file natively either: the state ends.
+pub fn native_failed() -> Event {
+    let detail = js::object(&[
+        ("state", JsValue::from_str("error")),
+        ("previous", JsValue::from_str("loading")),
+        ("mode", JsValue::from_str("native")),
+    ]);
+    ("caudal:state", detail)
+}
+
 /// The policy gave up.
 pub fn error(code: ErrorCode, message: &str) -> Event {
     let detail = js::object(&[

@@ -13,7 +13,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use caudal_media::index::Presentation;
-use caudal_media::policy::{Action, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId};
+use caudal_media::policy::{
+    Action, ErrorCode, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId,
+};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -75,6 +77,11 @@ struct Inner {
     /// When playback is sampled next (every [`PLAYBACK_TICK_MS`]).
     next_tick: Millis,
     fallback_reason: Option<String>,
+    /// In native mode, what the one `caudal:error` says if the browser
+    /// cannot play the file either.
+    native_error: Option<(ErrorCode, String)>,
+    /// The browser failed to play the file natively too.
+    native_failed: bool,
     /// Playback begins here, not at 0 (`Action::Configure`).
     start: f64,
     /// The loader's request for the file, sent before this module loaded;
@@ -126,6 +133,8 @@ impl Shared {
             alarm: Alarm::default(),
             next_tick: Millis::ZERO,
             fallback_reason: None,
+            native_error: None,
+            native_failed: false,
             start: 0.0,
             early,
         })));
@@ -499,6 +508,19 @@ impl Shared {
                 .push(events::state(state, previous)),
             Action::SetDuration(duration) => self.0.borrow_mut().queue.set_duration(duration),
             Action::EndOfStream => self.0.borrow_mut().queue.end_of_stream(),
+            // What Caudal cannot read or MSE will not take (a container it
+            // does not know, a codec or layout MSE refuses), the browser's
+            // own element may still play: it gets the file, and the error
+            // is told only if it cannot either.
+            Action::Fail { code, message }
+                if matches!(
+                    code,
+                    ErrorCode::Format | ErrorCode::Unsupported | ErrorCode::Decode
+                ) =>
+            {
+                self.0.borrow_mut().native_error = Some((code, message.clone()));
+                self.fall_back(&format!("Caudal cannot stream this file: {message}"));
+            }
             Action::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();
                 inner.requests.abort_all();
@@ -575,8 +597,38 @@ impl Shared {
             inner.hold.viewer_rate(),
         );
         inner.fallback_reason = Some(reason.to_owned());
+        if inner.native_error.is_none() {
+            inner.native_error = Some((ErrorCode::Unsupported, reason.to_owned()));
+        }
         let event = events::native(inner.policy.state(), reason);
         inner.events.push(event);
+        let video = inner.video.clone();
+        drop(inner);
+        self.listen(video.unchecked_ref(), "error", |s, _| s.native_failed());
+    }
+
+    /// The browser could not play the file either: one `caudal:error`.
+    fn native_failed(&self) {
+        {
+            let mut inner = self.0.borrow_mut();
+            if inner.mode != Mode::Native {
+                return;
+            }
+            let Some((code, message)) = inner.native_error.take() else {
+                return;
+            };
+            let why = inner
+                .video
+                .error()
+                .map(|e| e.message())
+                .filter(|m| !m.is_empty())
+                .map_or_else(String::new, |m| format!(" ({m})"));
+            let message = format!("{message}; the browser cannot play it either{why}");
+            inner.events.push(events::error(code, &message));
+            inner.events.push(events::native_failed());
+            inner.native_failed = true;
+        }
+        self.drive();
     }
 
     // ------------------------------------------------------------ the JS API
@@ -585,6 +637,7 @@ impl Shared {
         let inner = self.0.borrow();
         stats::to_js(
             inner.mode,
+            inner.native_failed,
             inner.policy.state(),
             &inner.policy.stats(),
             inner.video.current_time(),

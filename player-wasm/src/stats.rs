@@ -7,10 +7,13 @@ use wasm_bindgen::JsValue;
 use crate::fallback::Mode;
 use crate::js;
 
-/// The stats object. `state` is the policy's, shown only in MSE mode;
-/// `position` is the element's playhead; `reason` why playback is native.
+/// The stats object. `state` is the policy's, shown only in MSE mode (in
+/// native mode "native", or "error" once the browser failed too:
+/// `native_failed`); `position` is the element's playhead; `reason` why
+/// playback is native.
 pub fn to_js(
     mode: Mode,
+    native_failed: bool,
     state: State,
     stats: &Stats,
     position: f64,
@@ -18,6 +21,7 @@ pub fn to_js(
 ) -> JsValue {
     let (mode, state) = match mode {
         Mode::Mse => ("mse", state.as_str()),
+        Mode::Native if native_failed => ("native", "error"),
         Mode::Native => ("native", "native"),
     };
     js::object(&[
