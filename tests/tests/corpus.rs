@@ -153,6 +153,19 @@ fn every_corpus_file_gets_the_right_answer_or_is_a_known_defect() {
                     r.producer, r.layout, r.file, r.native, r.caudal, r.class
                 ));
             }
+            let count = |class: &str| {
+                rows.iter()
+                    .filter(|r| r.class.split(':').next() == Some(class))
+                    .count()
+            };
+            say(&format!(
+                "classes: {} mse, {} native, {} error, {} wrong (of {})",
+                count("mse"),
+                count("native"),
+                count("error"),
+                count("wrong"),
+                rows.len()
+            ));
             let wrong: Vec<(&str, &str)> = rows
                 .iter()
                 .filter_map(|r| {

@@ -64,7 +64,8 @@ impl fmt::Display for Duration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
-    /// `currentTime` passed 0.5 s after `play()`.
+    /// `currentTime` moved forward by 0.5 s of playback after `play()`
+    /// (small steps only: a jump to where a timeline starts is not playback).
     pub moved: bool,
     /// `duration` once it moved to 1.5 s (or when the run ended).
     pub duration: Duration,
@@ -85,6 +86,9 @@ pub struct Run {
     pub why: String,
     #[serde(default)]
     pub max_time: f64,
+    /// Seconds played (the sum of the small forward steps).
+    #[serde(default)]
+    pub progress: f64,
     /// `videoWidth` at the end: 0 when no picture (audio only, or a video
     /// track the element could not decode).
     #[serde(default)]
@@ -240,6 +244,7 @@ mod tests {
             reason: None,
             why: if moved { "played" } else { "timeout" }.to_owned(),
             max_time: 0.0,
+            progress: 0.0,
             video_width: 320,
             frames: None,
             notes: vec![],

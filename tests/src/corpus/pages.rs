@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::page::attr_escape;
 
-/// How long a run may take to move past 0.5 s (ms), how long it is watched
+/// How long a run may take to play 0.5 s (ms), how long it is watched
 /// after a `caudal:error`, and how far it plays before its duration is read.
 pub const RUN_LIMIT_MS: u32 = 12_000;
 const AFTER_ERROR_MS: u32 = 1_500;
@@ -41,7 +41,7 @@ pub fn probe_html(player_js: &str) -> String {
       v.width = 160; v.height = 90;
       document.body.appendChild(v);
       var r = {{ moved: false, duration: null, error: null, errorMessage: null, errors: [], mode: null,
-                reason: null, why: '', maxTime: 0, notes: [] }};
+                reason: null, why: '', maxTime: 0, progress: 0, notes: [] }};
       var t0 = performance.now(), player = null, done = false, movedAt = 0, errorAt = 0, timer = 0;
       function finish(why) {{
         if (done) return;
@@ -67,11 +67,17 @@ pub fn probe_html(player_js: &str) -> String {
         if (!errorAt) errorAt = performance.now();
       }});
       v.addEventListener('error', function () {{ if (kind === 'native') finish('error'); }});
+      // Progress is the sum of the small forward steps of currentTime
+      // between ticks: a jump (a timeline that starts at 10 s, a seek)
+      // is not playback.
+      var last = null;
       timer = setInterval(function () {{
-        var now = performance.now();
-        if (v.currentTime > r.maxTime) r.maxTime = v.currentTime;
-        if (!r.moved && v.currentTime > 0.5) {{ r.moved = true; movedAt = now; }}
-        if (r.moved && (v.currentTime >= PLAY_TO || v.ended || now - movedAt > 3000)) return finish('played');
+        var now = performance.now(), t = v.currentTime;
+        if (t > r.maxTime) r.maxTime = t;
+        if (last !== null && t > last && t - last < 0.5) r.progress += t - last;
+        last = t;
+        if (!r.moved && r.progress > 0.5) {{ r.moved = true; movedAt = now; }}
+        if (r.moved && (r.progress >= PLAY_TO || v.ended || now - movedAt > 3000)) return finish('played');
         if (!r.moved && errorAt && now - errorAt > AFTER_ERROR) return finish('error');
         if (now - t0 > LIMIT) finish('timeout');
       }}, 50);
