@@ -110,8 +110,12 @@ fn every_corpus_file_gets_the_right_answer_or_is_a_known_defect() {
                         row.native = native.native_summary();
                         row.caudal = caudal.caudal_summary();
                         row.verdict = verdict(native, caudal, &class);
+                        // Short in the table; the whole message goes to the list.
                         row.class = match (&class, &row.verdict) {
                             (Class::Wrong(_), _) | (_, Ok(())) => class.to_string(),
+                            (Class::Error, Err(_)) => {
+                                "wrong: caudal:error where native plays".into()
+                            }
                             (_, Err(why)) => format!("wrong: {why}"),
                         };
                         if row.verdict.is_err() {
