@@ -120,11 +120,12 @@ fn every_corpus_file_gets_the_right_answer_or_is_a_known_defect() {
                         };
                         if row.verdict.is_err() {
                             say(&format!(
-                                "  {file}: caudal:error {:?}, reason {:?}, notes {:?}; \
-                                 native error {:?} {:?}",
+                                "  {file}: caudal:error {:?}, reason {:?}, notes {:?}, \
+                                 buffered {:?}; native error {:?} {:?}",
                                 caudal.errors,
                                 caudal.reason,
                                 caudal.notes,
+                                caudal.buffered,
                                 native.error,
                                 native.error_message
                             ));

@@ -86,6 +86,9 @@ pub struct Run {
     pub why: String,
     #[serde(default)]
     pub max_time: f64,
+    /// `buffered` at the end, `[start, end]` seconds.
+    #[serde(default)]
+    pub buffered: Vec<(f64, f64)>,
     /// Seconds played (the sum of the small forward steps).
     #[serde(default)]
     pub progress: f64,
@@ -245,6 +248,7 @@ mod tests {
             why: if moved { "played" } else { "timeout" }.to_owned(),
             max_time: 0.0,
             progress: 0.0,
+            buffered: vec![],
             video_width: 320,
             frames: None,
             notes: vec![],

@@ -50,6 +50,8 @@ pub fn probe_html(player_js: &str) -> String {
         r.why = why;
         r.duration = duration(v);
         r.ms = Math.round(performance.now() - t0);
+        r.buffered = [];
+        for (var i = 0; i < v.buffered.length; i++) r.buffered.push([v.buffered.start(i), v.buffered.end(i)]);
         r.videoWidth = v.videoWidth;
         r.frames = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : null;
         if (v.error) {{ r.error = v.error.code; r.errorMessage = v.error.message || null; }}
