@@ -16,6 +16,8 @@
 //! - [`page`]: test pages served from a second origin, and typed read-back of
 //!   the video, `player.stats()`, `caudal:*` events and console messages;
 //! - [`media`]: the samples, and broken media made at test time;
+//! - [`corpus`]: the muxer corpus (`fixtures/corpus/`): its lists, the
+//!   pages that play it, and the class of each outcome (`tests/corpus.rs`);
 //! - [`dts`]: reading names out of `www/player.d.ts`;
 //! - [`skip`]: when a test that cannot run here skips, and when it fails;
 //! - [`shaped_link`]: a link with a bandwidth trace, an RTT and a request
@@ -33,6 +35,7 @@
 
 pub mod browser;
 pub mod bucket;
+pub mod corpus;
 pub mod dts;
 pub mod media;
 pub mod page;
@@ -157,6 +160,12 @@ impl Stage {
     pub async fn start() -> Result<Stage> {
         let server =
             TestServer::start(&server::sample_media_dir(), Some(&server::www_dir())).await?;
+        Self::with(server, None).await
+    }
+
+    /// A committed media dir (e.g. a fixture folder), served as it is.
+    pub async fn serving(dir: &std::path::Path) -> Result<Stage> {
+        let server = TestServer::start(dir, Some(&server::www_dir())).await?;
         Self::with(server, None).await
     }
 
