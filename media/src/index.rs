@@ -116,6 +116,16 @@ impl MediaIndex {
         (n > 0 && self.segments[n - 1].bytes.contains(&offset)).then(|| n - 1)
     }
 
+    /// The duration the file says, or the end of its units once they are
+    /// all known.
+    pub fn known_duration(&self) -> Option<f64> {
+        self.duration.or_else(|| {
+            self.complete
+                .then(|| self.segments.last().map(|s| s.end))
+                .flatten()
+        })
+    }
+
     /// Average bits per second over the known units, if any.
     pub fn bitrate(&self) -> Option<f64> {
         let first = self.segments.first()?;

@@ -136,6 +136,14 @@ impl ContainerIndexer for Mp4Indexer {
         }
     }
 
+    fn presentation(&self) -> Option<crate::index::Presentation> {
+        match (&self.fragmented, &self.plain) {
+            (_, Some(p)) => p.presentation(),
+            (Some(f), None) => f.presentation(),
+            (None, None) => None,
+        }
+    }
+
     fn start(&self) -> f64 {
         match (&self.fragmented, &self.plain) {
             (_, Some(p)) => p.start(),

@@ -94,6 +94,12 @@ struct Walk {
     /// What a rewrite of the fragments needs, when this reader does one
     /// (see [`Fmp4Indexer::rewriting`]).
     rewrite: Option<Rewrite>,
+    /// The video track's edit list media_time (ticks) and whether it is
+    /// video: see [`Walk::check_first_moof`].
+    edit: (i64, bool),
+    /// Seconds the presentation is moved later so that the first video
+    /// frame is not before 0 (see [`Walk::check_first_moof`]).
+    shift: f64,
 }
 
 /// The bytes and `moov` facts the normaliser (`mp4::normalise`) works from.
@@ -127,6 +133,8 @@ impl Fmp4Indexer {
                 tail: Tail::default(),
                 first_moof_checked: false,
                 rewrite: None,
+                edit: (0, false),
+                shift: 0.0,
             },
         }
     }
@@ -342,11 +350,7 @@ impl Walk {
                 return Ok(Progress::Need(size));
             };
             self.first_moof_checked = true;
-            if self.rewrite.is_none()
-                && let Some(why) = moof::needs_rewrite(&Child::top_level(header, payload))?
-            {
-                return Err(MediaError::NeedsRewrite { why });
-            }
+            self.check_first_moof(&Child::top_level(header, payload))?;
         }
         if self.fragments.complete_after_sidxs && kind != b"sidx" {
             return Ok(Progress::Finished);
@@ -426,6 +430,35 @@ impl Walk {
         }
     }
 
+    /// What the first `moof` tells before any unit is used: whether the
+    /// fragments need a rewrite ([`MediaError::NeedsRewrite`]), and where
+    /// the first video frame lands. MSE applies the edit list, and a
+    /// media_time past the first frame's composition time (Shaka Packager
+    /// writes such) puts that keyframe before 0, where the SourceBuffer
+    /// drops it and every frame up to the next keyframe; native playback
+    /// decodes them and starts at once. The presentation is moved later by
+    /// that much instead (`Fmp4Indexer::presentation`).
+    fn check_first_moof(&mut self, first: &Child<'_>) -> Result<(), MediaError> {
+        if self.rewrite.is_none()
+            && let Some(why) = moof::needs_rewrite(first)?
+        {
+            return Err(MediaError::NeedsRewrite { why });
+        }
+        let (media_time, video) = self.edit;
+        let timing = self.fragments.timing;
+        if video
+            && media_time > 0
+            && timing.timescale > 0
+            && let Some(at) = moof::first_presentation(first, timing.track_id)?
+        {
+            let early = media_time.saturating_sub(at);
+            if early > 0 {
+                self.shift = early as f64 / f64::from(timing.timescale);
+            }
+        }
+        Ok(())
+    }
+
     fn read_moov(&mut self, moov: &Child<'_>, end: u64) -> Result<(), MediaError> {
         let movie = Movie::parse(moov)?;
         let Some(mvex) = movie.mvex.as_ref() else {
@@ -440,6 +473,7 @@ impl Walk {
         if timing.timescale == 0 {
             return Err(malformed(moov.header.offset, "track timescale is 0"));
         }
+        self.edit = (timing.media_time, timing.kind == TrackKind::Video);
         let timing = Timing {
             track_id: timing.id,
             timescale: timing.timescale,
@@ -512,6 +546,21 @@ impl ContainerIndexer for Fmp4Indexer {
 
     fn index(&self) -> Option<&MediaIndex> {
         self.walk.index.as_ref()
+    }
+
+    /// The presentation moved later so that the first video frame is not
+    /// before 0 (see `Walk::check_first_moof`), to the end of the media.
+    fn presentation(&self) -> Option<crate::index::Presentation> {
+        let walk = &self.walk;
+        if walk.shift <= 0.0 || !walk.ready() {
+            return None;
+        }
+        let index = walk.index.as_ref()?;
+        let duration = index.known_duration();
+        Some(crate::index::Presentation {
+            offset: walk.shift,
+            end: duration.map_or(f64::INFINITY, |d| d + walk.shift),
+        })
     }
 
     /// Where the media starts: its first unit (a `sidx`'s earliest
@@ -1015,6 +1064,42 @@ mod tests {
             Fmp4Indexer::new().feed(0, &data, Some(data.len() as u64)),
             Ok(Step::Ready)
         );
+    }
+
+    /// A fragmented `moov` whose video track has an edit list starting
+    /// the presentation at `media_time` (ms).
+    fn moov_with_video_edit(media_time: u32) -> Vec<u8> {
+        let mvhd = boxed(b"mvhd", &full(0, 0, &be32(&[0, 0, 1000, 0])));
+        let video = trak(1, b"vide", avc1());
+        let elst = boxed(
+            b"elst",
+            &full(0, 0, &be32(&[1, 0, media_time, 0x0001_0000])),
+        );
+        let edts = boxed(b"edts", &elst);
+        // tkhd (8 + 24 bytes) first, then the edit, then the rest.
+        let tkhd_end = 8 + 32;
+        let body = [&video[8..tkhd_end], &edts, &video[tkhd_end..]].concat();
+        let trex = boxed(b"trex", &full(0, 0, &be32(&[1, 1, 100, 0, 0])));
+        let parts = [mvhd, boxed(b"trak", &body), boxed(b"mvex", &trex)];
+        boxed(b"moov", &parts.concat())
+    }
+
+    #[test]
+    fn a_video_edit_past_the_first_frame_moves_the_presentation_later() {
+        let frags = [fragment(1, 0, 20), fragment(2, 2000, 20)].concat();
+        let data = [ftyp(), moov_with_video_edit(80), frags.clone()].concat();
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(ix.feed(0, &data, Some(data.len() as u64)), Ok(Step::Ready));
+        // The keyframe at media time 0 would land at -0.08 s, where MSE
+        // drops it and its GOP: everything moves 0.08 s later instead.
+        let window = ix.presentation().expect("a shifted presentation");
+        assert!((window.offset - 0.08).abs() < 1e-9, "{window:?}");
+        assert!((window.end - 4.08).abs() < 1e-9, "{window:?}");
+        // An edit that does not reach past the first frame moves nothing.
+        let data = [ftyp(), moov_with_video_edit(0), frags].concat();
+        let mut ix = Fmp4Indexer::new();
+        assert_eq!(ix.feed(0, &data, Some(data.len() as u64)), Ok(Step::Ready));
+        assert_eq!(ix.presentation(), None);
     }
 
     #[test]

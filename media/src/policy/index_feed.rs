@@ -83,7 +83,9 @@ impl IndexFeed {
 
     /// The media's duration: the presented window's end, else the index's.
     pub(super) fn duration(&self) -> Option<f64> {
-        if let Some(window) = self.presentation() {
+        if let Some(window) = self.presentation()
+            && window.end.is_finite()
+        {
             return Some(window.end);
         }
         timeline::index_duration(self.index()?)

@@ -96,10 +96,5 @@ pub(super) fn media_end(index: Option<&MediaIndex>, file_len: Option<u64>) -> Op
 /// The index's duration: as stated, else the end of the last unit of a
 /// complete index.
 pub(super) fn index_duration(index: &MediaIndex) -> Option<f64> {
-    index.duration.or_else(|| {
-        index
-            .complete
-            .then(|| index.segments.last().map(|s| s.end))
-            .flatten()
-    })
+    index.known_duration()
 }

@@ -67,6 +67,55 @@ pub fn needs_rewrite(moof: &Child<'_>) -> Result<Option<&'static str>, MediaErro
     Ok(None)
 }
 
+/// When `track_id`'s first sample in this `moof` is presented, in its
+/// timescale, before any edit list: the `tfdt` (0 without one) plus the
+/// sample's composition offset. `None` without a `traf` of that track.
+pub fn first_presentation(moof: &Child<'_>, track_id: u32) -> Result<Option<i64>, MediaError> {
+    for traf in moof.children()? {
+        let traf = traf?;
+        if &traf.header.kind != b"traf" {
+            continue;
+        }
+        let (mut mine, mut decode, mut offset) = (false, 0i64, None);
+        for child in traf.children()? {
+            let child = child?;
+            let mut c = child.cursor("'traf' child too short");
+            match &child.header.kind {
+                b"tfhd" => {
+                    full_box(&mut c)?;
+                    mine = c.u32()? == track_id;
+                }
+                b"tfdt" => {
+                    let (version, _) = full_box(&mut c)?;
+                    decode = i64::try_from(c.u32_or_u64(version)?).unwrap_or(i64::MAX);
+                }
+                b"trun" if offset.is_none() => {
+                    let (version, flags) = full_box(&mut c)?;
+                    if c.u32()? == 0 {
+                        continue;
+                    }
+                    let skip = [DATA_OFFSET, FIRST_SAMPLE_FLAGS]
+                        .iter()
+                        .chain(&[SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS])
+                        .filter(|&&f| flags & f != 0)
+                        .count();
+                    c.skip(4 * skip)?;
+                    offset = Some(match flags & SAMPLE_COMPOSITION_TIME_OFFSET {
+                        0 => 0,
+                        _ if version == 1 => i64::from(c.u32()? as i32),
+                        _ => i64::from(c.u32()?),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if mine {
+            return Ok(Some(decode.saturating_add(offset.unwrap_or(0))));
+        }
+    }
+    Ok(None)
+}
+
 /// The timing of `track_id` in the `moof` whose payload is `moof`, or
 /// `None` when the fragment has no samples of that track. `trex_duration`
 /// is the track's `trex` default sample duration.

@@ -36,6 +36,9 @@ pub struct Trak {
     pub timescale: u32,
     /// RFC 6381 codec string of the first sample entry.
     pub codec: String,
+    /// The edit list's media_time (`elst`): the media time presented
+    /// first, in `timescale` units; 0 without one.
+    pub media_time: i64,
 }
 
 impl Movie {
@@ -98,6 +101,7 @@ impl Trak {
     fn parse(trak: &Child<'_>) -> Result<Self, MediaError> {
         let mut id = None;
         let mut media = None;
+        let mut media_time = 0;
         for child in trak.children()? {
             let child = child?;
             match &child.header.kind {
@@ -109,6 +113,11 @@ impl Trak {
                     id = Some(c.u32()?);
                 }
                 b"mdia" => media = Some(Media::parse(&child)?),
+                b"edts" => {
+                    if let Some(elst) = child.children()?.find(b"elst")? {
+                        media_time = super::elst::Edit::parse(&elst)?.media_time;
+                    }
+                }
                 _ => {}
             }
         }
@@ -119,6 +128,7 @@ impl Trak {
             kind: media.kind,
             timescale: media.timescale,
             codec: media.codec,
+            media_time,
         })
     }
 }
