@@ -36,5 +36,6 @@ pub mod probe;
 #[cfg(feature = "remux")]
 pub mod remux;
 pub mod sim;
+pub mod vp9_level;
 pub mod webm;
 pub mod wire;

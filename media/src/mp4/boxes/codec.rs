@@ -163,7 +163,14 @@ fn vp9(entry: &Child<'_>, children: Boxes<'_>) -> Result<String, MediaError> {
     )?;
     full_box(&mut c)?;
     let profile = c.u8()?;
-    let level = c.u8()?;
+    // Level 0 ("unknown", MP4Box and Chromium's MediaRecorder write it) is
+    // refused by `isTypeSupported`: one from the picture size instead.
+    let level = crate::vp9_level::valid_vp9_level(
+        c.u8()?,
+        be16_at(entry.payload, 24),
+        be16_at(entry.payload, 26),
+        None,
+    );
     let bit_depth = c.u8()? >> 4;
     let mut s = String::from("vp09.");
     push_dec2(&mut s, profile);
@@ -172,6 +179,15 @@ fn vp9(entry: &Child<'_>, children: Boxes<'_>) -> Result<String, MediaError> {
     s.push('.');
     push_dec2(&mut s, bit_depth);
     Ok(s)
+}
+
+/// The big-endian u16 at `at` of `payload` (a VisualSampleEntry's width and
+/// height are at 24 and 26), 0 past its end.
+fn be16_at(payload: &[u8], at: usize) -> u32 {
+    match payload.get(at..at + 2) {
+        Some(&[a, b]) => u32::from(u16::from_be_bytes([a, b])),
+        _ => 0,
+    }
 }
 
 fn av1(entry: &Child<'_>, children: Boxes<'_>) -> Result<String, MediaError> {
@@ -421,6 +437,15 @@ mod tests {
             &boxed(b"vpcC", &[1, 0, 0, 0, 0, 31, 0x80, 1, 1, 1, 0, 0]),
         );
         assert_eq!(codec_of(&e).ok().as_deref(), Some("vp09.00.31.08"));
+        // Level 0, 320x180: the level the picture needs.
+        let mut fields = vec![0u8; VISUAL_FIELDS];
+        fields[24..28].copy_from_slice(&[1, 64, 0, 180]);
+        let mut e = boxed(b"vp09", &fields);
+        let vpcc = boxed(b"vpcC", &[1, 0, 0, 0, 0, 0, 0x80, 1, 1, 1, 0, 0]);
+        e.extend_from_slice(&vpcc);
+        let size = e.len() as u32;
+        e[..4].copy_from_slice(&size.to_be_bytes());
+        assert_eq!(codec_of(&e).ok().as_deref(), Some("vp09.00.11.08"));
         let e = entry(
             b"av01",
             VISUAL_FIELDS,
