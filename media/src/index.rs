@@ -125,11 +125,24 @@ impl MediaIndex {
     }
 }
 
-/// Makes the reader of a plain (not fragmented) MP4, which remuxes it: this
-/// crate's [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
+/// Which reader an on-demand factory ([`PlainMp4`]) is asked for: the
+/// readers that repackage a file rather than index it as it is, which live
+/// in code loaded only for the files that need them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A plain (not fragmented) MP4, remuxed to fragmented MP4.
+    PlainMp4,
+    /// A Matroska/WebM file Chromium's MSE refuses as it is (mkvmerge's
+    /// lacing, BlockGroups, elements its parser does not know), rewritten
+    /// by [`webm::tidy`](crate::webm) into the WebM subset it takes.
+    WebmTidy,
+}
+
+/// Makes an on-demand reader, the kind asked for: this crate's
+/// [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
 /// elsewhere (the player loads its remuxer as a second wasm module, only for
-/// the files that need it).
-pub type PlainMp4 = Box<dyn FnOnce() -> Box<dyn ContainerIndexer>>;
+/// the files that need it). The name is the first reader it made.
+pub type PlainMp4 = Box<dyn FnOnce(Reader) -> Box<dyn ContainerIndexer>>;
 
 /// The first error an indexer met. It keeps answering with it: a reader
 /// never resumes from the half-changed state the error left behind.

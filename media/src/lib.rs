@@ -24,6 +24,7 @@
 //! player's main wasm module leaves it out and loads the remuxer as a second module
 //! only for plain MP4s. `serde` makes the inspect report serializable.
 
+pub mod codec;
 pub mod index;
 pub mod io;
 pub mod mime;

@@ -126,7 +126,7 @@ fn in_pieces(request: u64) -> Policy {
 
 /// The plain-MP4 reader with one output per planned fragment.
 fn whole_fragments() -> PlainMp4 {
-    Box::new(|| {
+    Box::new(|_| {
         Box::new(Mp4Remuxer::with_stream_options(
             PlanOptions::default(),
             StreamOptions::WHOLE_FRAGMENTS,
@@ -304,11 +304,11 @@ fn bytes_fetched_before_the_index_are_held_once_by_the_policy_while_the_remuxer_
     let loaded = Rc::new(Cell::new(false));
     let mut p = in_pieces(4096);
     let flag = loaded.clone();
-    p.set_plain_mp4(Some(Box::new(move || {
+    p.set_plain_mp4(Some(Box::new(move |_| {
         Box::new(LoadsLater {
             loaded: flag,
             replayed: false,
-            remuxer: whole_fragments()(),
+            remuxer: whole_fragments()(caudal_media::index::Reader::PlainMp4),
         })
     })));
     p.start(Millis::ZERO);

@@ -133,7 +133,8 @@ impl Shared {
             shared.fall_back("this browser has no Media Source Extensions");
             return shared;
         }
-        // Plain MP4s are read by the remuxer module, loaded when one comes.
+        // Plain MP4s and untidy WebMs are read by the remuxer module, loaded
+        // when one comes.
         let weak = Rc::downgrade(&shared.0);
         let progress: Rc<dyn Fn()> = Rc::new(move || {
             if let Some(inner) = weak.upgrade() {
@@ -144,7 +145,9 @@ impl Shared {
             .0
             .borrow_mut()
             .policy
-            .set_plain_mp4(Some(Box::new(move || Box::new(RemuxBridge::new(progress)))));
+            .set_plain_mp4(Some(Box::new(move |reader| {
+                Box::new(RemuxBridge::new(reader, progress))
+            })));
         match MediaSource::new() {
             Ok(media_source) => {
                 let object_url = web_sys::Url::create_object_url_with_source(&media_source).ok();

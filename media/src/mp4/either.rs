@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Repackager, Step};
+use crate::index::{ContainerIndexer, MediaError, MediaIndex, PlainMp4, Reader, Repackager, Step};
 use crate::mp4::Fmp4Indexer;
 
 /// An MP4 indexer that becomes the fMP4 reader or the plain-MP4 reader.
@@ -98,7 +98,7 @@ impl ContainerIndexer for Mp4Indexer {
             // seen nothing: it is to be fed again from the start.
             (Err(error), Some(make)) => {
                 self.fragmented = None;
-                self.plain = Some(make());
+                self.plain = Some(make(Reader::PlainMp4));
                 if error != MediaError::NotFragmented {
                     self.fmp4_error = Some(error);
                 }

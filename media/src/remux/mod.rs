@@ -47,10 +47,14 @@ use crate::index::{MediaError, TrackKind};
 use crate::mp4::samples::{MovieSamples, TrackSamples};
 use timing::{Lead, OutTrack};
 
-/// The plain-MP4 reader for [`Mp4Indexer`](crate::mp4::Mp4Indexer): this
-/// remuxer with the default plan and outputs (small first chunks on).
+/// The on-demand readers of this build: for [`Mp4Indexer`](crate::mp4::Mp4Indexer)
+/// this remuxer with the default plan and outputs (small first chunks on);
+/// for [`WebmIndexer`](crate::webm::WebmIndexer) the WebM tidy reader.
 pub fn plain_mp4() -> crate::index::PlainMp4 {
-    Box::new(|| Box::new(Mp4Remuxer::new(PlanOptions::default())))
+    Box::new(|reader| match reader {
+        crate::index::Reader::PlainMp4 => Box::new(Mp4Remuxer::new(PlanOptions::default())),
+        crate::index::Reader::WebmTidy => Box::new(crate::webm::tidy::TidyReader::new()),
+    })
 }
 
 /// The `container` name in errors.

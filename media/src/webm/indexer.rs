@@ -17,11 +17,13 @@ use super::elements as id;
 use super::info::Info;
 use super::scan::{ClusterWalk, Media, Scanned};
 use super::seekhead::Seek;
+use super::tracks::CodecFn;
 use super::{cues, header, info, malformed, seekhead, tracks};
 use crate::index::{
-    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
-    TrackKind,
+    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, PlainMp4, Presentation,
+    Reader, Repackager, Segment, Step, Track, TrackKind,
 };
+use std::ops::Range;
 
 /// Where the indexer is in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,6 @@ enum State {
 }
 
 /// Incremental WebM reader; see the module docs.
-#[derive(Debug)]
 pub struct WebmIndexer {
     state: State,
     /// Where the walk is, the bytes held from there, the file and Segment
@@ -61,6 +62,39 @@ pub struct WebmIndexer {
     index: Option<MediaIndex>,
     /// The Cluster scan, when there are no usable Cues.
     scan: ClusterWalk,
+    /// Makes the codec strings (the tidy reader knows more codecs).
+    codec: CodecFn,
+    /// The DocType is not `webm`, or the Tracks hold what Chromium's MSE
+    /// refuses: see [`WebmIndexer::with_tidy`].
+    untidy: bool,
+    /// Makes the tidy reader, for an untidy file (none: index it as it is).
+    make_tidy: Option<PlainMp4>,
+    /// The tidy reader, once handed over to: it answers from then on.
+    tidy: Option<Box<dyn ContainerIndexer>>,
+    /// Copies of the Info and Tracks payloads (the tidy reader rewrites
+    /// them), kept only when asked.
+    kept: Option<Kept>,
+}
+
+/// What the tidy reader rewrites the init segment from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Kept {
+    pub info: Vec<u8>,
+    pub tracks: Vec<u8>,
+    /// Each track's DefaultDuration (ns), by track number.
+    pub default_durations: Vec<(u64, u64)>,
+}
+
+impl std::fmt::Debug for WebmIndexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebmIndexer")
+            .field("state", &self.state)
+            .field("cur", &self.cur)
+            .field("tracks", &self.tracks)
+            .field("untidy", &self.untidy)
+            .field("handed_over", &self.tidy.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WebmIndexer {
@@ -70,6 +104,7 @@ impl Default for WebmIndexer {
 }
 
 impl WebmIndexer {
+    /// Indexes every file as it is (an untidy one too: MSE may refuse it).
     pub fn new() -> Self {
         WebmIndexer {
             state: State::EbmlHeader,
@@ -83,7 +118,49 @@ impl WebmIndexer {
             first_cluster: 0,
             index: None,
             scan: ClusterWalk::default(),
+            codec: tracks::webm_codec,
+            untidy: false,
+            make_tidy: None,
+            tidy: None,
+            kept: None,
         }
+    }
+
+    /// Hands an untidy file over to the reader `make_tidy` makes
+    /// ([`Reader::WebmTidy`]; the player's lives in its remuxer module),
+    /// asking to be fed again from the start ([`Step::Replay`]). Decided at
+    /// the first Cluster, from what came before it:
+    /// - a DocType other than `webm` (Chromium's MSE wants `webm`), or
+    /// - a TrackEntry, Video or Audio holding an element Chromium's WebM
+    ///   parser does not know ([`chromium`](super::chromium): mkvmerge's
+    ///   LanguageBCP47 in every track — the sign of its default options,
+    ///   which also lace audio), or
+    /// - a codec outside WebM's (H.264, AAC...: the tidy reader names them).
+    ///
+    /// The headers are all that is read before the index is ready, so a
+    /// laced block or BlockGroup alone (in a file otherwise tidy) does not
+    /// hand over: neither ffmpeg nor libwebm (MediaRecorder) writes one in
+    /// such a file.
+    pub fn with_tidy(make_tidy: Option<PlainMp4>) -> Self {
+        WebmIndexer {
+            make_tidy,
+            ..Self::new()
+        }
+    }
+
+    /// The tidy reader's own indexer: codec strings from `codec`, the Info
+    /// and Tracks payloads kept ([`WebmIndexer::kept`]), never handing over.
+    pub fn keeping_headers(codec: CodecFn) -> Self {
+        WebmIndexer {
+            codec,
+            kept: Some(Kept::default()),
+            ..Self::new()
+        }
+    }
+
+    /// What [`WebmIndexer::keeping_headers`] kept.
+    pub fn kept(&self) -> Option<&Kept> {
+        self.kept.as_ref()
     }
 
     fn is_video_track(&self, number: u64) -> bool {
@@ -111,7 +188,7 @@ impl WebmIndexer {
                         Err(step) => return Ok(step),
                     };
                     let (payload, at) = self.cur.payload(&h, total);
-                    header::check(payload, at)?;
+                    self.untidy |= !header::check(payload, at)?;
                     self.cur.skip_to(self.cur.at() + total as u64);
                     self.state = State::SegmentHeader;
                 }
@@ -156,8 +233,21 @@ impl WebmIndexer {
                             let (payload, at) = self.cur.payload(&h, total);
                             match h.id {
                                 id::SEEK_HEAD => self.seeks = seekhead::parse(payload, at)?,
-                                id::INFO => self.info = info::parse(payload, at)?,
-                                id::TRACKS => self.tracks = tracks::parse(payload, at)?,
+                                id::INFO => {
+                                    self.info = info::parse(payload, at)?;
+                                    if let Some(kept) = self.kept.as_mut() {
+                                        kept.info = payload.to_vec();
+                                    }
+                                }
+                                id::TRACKS => {
+                                    let list = tracks::parse_with(payload, at, self.codec)?;
+                                    self.tracks = list.tracks;
+                                    self.untidy |= list.untidy;
+                                    if let Some(kept) = self.kept.as_mut() {
+                                        kept.tracks = payload.to_vec();
+                                        kept.default_durations = list.default_durations;
+                                    }
+                                }
                                 _ => self.cues = Some((self.cur.at(), cues::parse(payload, at)?)),
                             }
                             self.cur.skip_to(self.cur.at() + total as u64);
@@ -227,6 +317,14 @@ impl WebmIndexer {
                 self.first_cluster,
                 "no Tracks before the first Cluster",
             ));
+        }
+        if self.untidy
+            && let Some(make) = self.make_tidy.take()
+        {
+            self.tidy = Some(make(Reader::WebmTidy));
+            self.cur.release();
+            self.state = State::Done;
+            return Ok(Step::Replay { from: 0 });
         }
         if self.cues.is_some() {
             return Ok(self.index_from_cues());
@@ -348,6 +446,9 @@ impl ContainerIndexer for WebmIndexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
+        if let Some(tidy) = self.tidy.as_mut() {
+            return tidy.feed(offset, data, file_len);
+        }
         self.failed.check()?;
         if file_len.is_some() {
             self.cur.file_len = file_len;
@@ -357,7 +458,26 @@ impl ContainerIndexer for WebmIndexer {
     }
 
     fn index(&self) -> Option<&MediaIndex> {
-        self.index.as_ref()
+        match &self.tidy {
+            Some(tidy) => tidy.index(),
+            None => self.index.as_ref(),
+        }
+    }
+
+    fn wants(&self) -> Option<Range<u64>> {
+        self.tidy.as_ref()?.wants()
+    }
+
+    fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
+        self.tidy.as_mut()?.take_repackager()
+    }
+
+    fn presentation(&self) -> Option<Presentation> {
+        self.tidy.as_ref()?.presentation()
+    }
+
+    fn start(&self) -> f64 {
+        self.tidy.as_ref().map_or(0.0, |t| t.start())
     }
 }
 
@@ -371,6 +491,9 @@ impl WebmIndexer {
             offset = offset.saturating_add(used as u64);
             data = data.get(used..).unwrap_or(&[]);
             step = self.run()?;
+            if matches!(step, Step::Replay { .. }) {
+                break;
+            }
         }
         Ok(step)
     }
