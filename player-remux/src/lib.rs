@@ -2,31 +2,32 @@
 //!
 //! Most of a player's visits are to files MSE takes as they are (fragmented
 //! MP4, WebM, MP3); only plain MP4s need the remuxer, which is a third of
-//! the player's code. So it is a second module, loaded by the player the
-//! first time a file turns out to be a plain MP4. This crate is only that
-//! boundary: one [`RemuxSession`] wraps `caudal_media::remux::Mp4Remuxer`
-//! (the reader) and the repackager it hands over, and every answer that is
+//! the player's code, and only untidy WebMs (mkvmerge's, Matroska) need the
+//! WebM normaliser. So both live in a second module, loaded by the player
+//! the first time a file turns out to need one. This crate is only that
+//! boundary: one [`RemuxSession`] wraps the reader it is made for
+//! ([`Reader`]: `caudal_media::remux::Mp4Remuxer`, or
+//! `caudal_media::webm::tidy::TidyReader`) and the repackager it hands
+//! over, and every answer that is
 //! more than a number travels as the bytes of one
 //! [`caudal_media::wire::Reply`] — the step, the index, the fragments, or
 //! the error with its kind. `player-wasm/src/remux_bridge.rs` decodes them
 //! with the same codec; nothing is thrown on purpose.
 
-use caudal_media::index::{ContainerIndexer, Repackager};
-use caudal_media::remux::{Mp4Remuxer, PlanOptions};
+use caudal_media::index::{ContainerIndexer, Reader, Repackager};
 use caudal_media::wire::{self, Reply};
 use wasm_bindgen::prelude::*;
 
-/// One plain MP4 being read, then remuxed.
+/// One file being read, then repackaged.
 #[wasm_bindgen]
 pub struct RemuxSession {
-    reader: Mp4Remuxer,
+    reader: Box<dyn ContainerIndexer>,
     stream: Option<Box<dyn Repackager>>,
 }
 
 impl std::fmt::Debug for RemuxSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemuxSession")
-            .field("reader", &self.reader)
             .field("handed_over", &self.stream.is_some())
             .finish()
     }
@@ -34,11 +35,15 @@ impl std::fmt::Debug for RemuxSession {
 
 #[wasm_bindgen]
 impl RemuxSession {
+    /// `reader`: which reader ([`reader_code`]): 0 plain MP4, 1 WebM tidy.
     #[wasm_bindgen(constructor)]
-    #[allow(clippy::new_without_default)] // a JS constructor
-    pub fn new() -> RemuxSession {
+    pub fn new(reader: u8) -> RemuxSession {
+        let reader = match reader {
+            1 => Reader::WebmTidy,
+            _ => Reader::PlainMp4,
+        };
         RemuxSession {
-            reader: Mp4Remuxer::new(PlanOptions::default()),
+            reader: caudal_media::remux::plain_mp4()(reader),
             stream: None,
         }
     }
@@ -96,5 +101,14 @@ impl RemuxSession {
             Ok(fragments) => Reply::Fragments(fragments),
             Err(error) => Reply::Failed((&error).into()),
         })
+    }
+}
+
+/// The number [`RemuxSession::new`] takes for `reader`; the player's bridge
+/// sends the same.
+pub fn reader_code(reader: Reader) -> u8 {
+    match reader {
+        Reader::PlainMp4 => 0,
+        Reader::WebmTidy => 1,
     }
 }

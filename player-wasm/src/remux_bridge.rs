@@ -1,8 +1,10 @@
-//! The plain-MP4 reader that lives in the remuxer module (`player-remux`).
+//! The readers that live in the remuxer module (`player-remux`): the
+//! plain-MP4 remuxer and the WebM normaliser ([`Reader`]).
 //!
-//! The remuxer is a third of the player's code and only plain MP4s need it,
-//! so it is a second wasm module. `player.js` hands this module a loader
-//! ([`set_remuxer_loader`]); the first plain MP4 calls it. Until the module
+//! The remuxer is a third of the player's code and only plain MP4s (and
+//! untidy WebMs) need it, so it is a second wasm module. `player.js` hands
+//! this module a loader ([`set_remuxer_loader`]); the first such file calls
+//! it, and the session is made for the reader asked for. Until the module
 //! is there, the reader answers [`Step::Pending`] and keeps nothing (the
 //! policy holds the bytes, once); once it is, the player is told to look
 //! again ([`Policy::handle_indexer_progress`]) and the reader asks to be
@@ -16,7 +18,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step};
+use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Reader, Repackager, Step};
 use caudal_media::wire::{self, Reply};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
@@ -75,7 +77,7 @@ enum Slot {
     Failed(MediaError),
 }
 
-/// A plain-MP4 reader backed by the remuxer module.
+/// A reader backed by the remuxer module.
 pub struct RemuxBridge {
     slot: Rc<RefCell<Slot>>,
     index: Option<MediaIndex>,
@@ -84,7 +86,12 @@ pub struct RemuxBridge {
 impl RemuxBridge {
     /// Starts loading the module; `progress` is called once it is ready (or
     /// failed), to make the player look at this reader again.
-    pub fn new(progress: Rc<dyn Fn()>) -> RemuxBridge {
+    pub fn new(reader: Reader, progress: Rc<dyn Fn()>) -> RemuxBridge {
+        // `RemuxSession::new(reader)` in player-remux: 0 plain MP4, 1 WebM tidy.
+        let code = match reader {
+            Reader::PlainMp4 => 0u8,
+            Reader::WebmTidy => 1u8,
+        };
         let slot = Rc::new(RefCell::new(Slot::Loading));
         let loader = LOADER.with(|l| l.borrow().clone());
         match loader.map(|f| f.call0(&JsValue::NULL)) {
@@ -95,7 +102,9 @@ impl RemuxBridge {
                 let on_load = Closure::once(move |class: JsValue| {
                     let session = class
                         .dyn_into::<Function>()
-                        .and_then(|c| js_sys::Reflect::construct(&c, &Array::new()))
+                        .and_then(|c| {
+                            js_sys::Reflect::construct(&c, &Array::of1(&JsValue::from(code)))
+                        })
                         .map(JsCast::unchecked_into::<RemuxSession>);
                     let next = match session {
                         Ok(session) => Slot::Ready {
@@ -205,7 +214,9 @@ impl ContainerIndexer for RemuxBridge {
             }
             Slot::Ready { session, .. } => {
                 let step = feed(session, offset, data, file_len)?;
-                if self.index.is_none() {
+                // An incomplete index (a WebM without Cues) grows as the
+                // media bytes are fed.
+                if self.index.as_ref().is_none_or(|i| !i.complete) {
                     self.index = read_index(session)?;
                 }
                 match step {

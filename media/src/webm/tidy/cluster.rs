@@ -91,8 +91,7 @@ impl Rewriter {
         let timecode = timecode.ok_or_else(|| malformed(at, "Cluster without a Timecode"))?;
         blocks.retain(|b| self.keep.contains(&b.block.track));
 
-        let mut body = Vec::with_capacity(payload.len() + 16 * blocks.len());
-        write::uint(&mut body, id::CLUSTER_TIMECODE, timecode);
+        let mut frames_out: Vec<Frame<'_>> = Vec::with_capacity(blocks.len());
         for (i, read) in blocks.iter().enumerate() {
             let track = read.block.track;
             let frames = &read.block.frames;
@@ -112,8 +111,18 @@ impl Rewriter {
                 let time = (f64::from(read.block.timecode) + offset)
                     .clamp(f64::from(i16::MIN), f64::from(i16::MAX))
                     as i16;
-                simple_block(&mut body, track, time, read.key, frame);
+                frames_out.push(Frame {
+                    track,
+                    time,
+                    key: read.key,
+                    data: frame,
+                });
             }
+        }
+        let mut body = Vec::with_capacity(payload.len() + 16 * frames_out.len());
+        write::uint(&mut body, id::CLUSTER_TIMECODE, timecode);
+        for frame in in_time_order(frames_out) {
+            simple_block(&mut body, frame.track, frame.time, frame.key, frame.data);
         }
         let mut out = Vec::with_capacity(body.len() + 12);
         write::element(&mut out, id::CLUSTER, &body);
@@ -149,6 +158,43 @@ impl Rewriter {
                 .map_or(0.0, |&(_, s)| s),
         }
     }
+}
+
+/// One frame of the output, with its time relative to the Cluster.
+struct Frame<'a> {
+    track: u64,
+    time: i16,
+    key: bool,
+    data: &'a [u8],
+}
+
+/// The frames merged by time across tracks, each track's own order kept.
+/// Chromium's parser refuses a block timed before the previous one in the
+/// Cluster, whatever its track ("Got a block with a timecode before the
+/// previous block"), and mkvmerge writes an audio block (a lace) ahead of
+/// the video frames it spans.
+fn in_time_order(frames: Vec<Frame<'_>>) -> Vec<Frame<'_>> {
+    let mut queues: Vec<(u64, std::collections::VecDeque<Frame<'_>>)> = Vec::new();
+    let total = frames.len();
+    for frame in frames {
+        match queues.iter_mut().find(|(t, _)| *t == frame.track) {
+            Some((_, queue)) => queue.push_back(frame),
+            None => queues.push((frame.track, std::collections::VecDeque::from([frame]))),
+        }
+    }
+    let mut out = Vec::with_capacity(total);
+    loop {
+        // The queue whose next frame is earliest; the first such on ties.
+        let next = queues
+            .iter_mut()
+            .filter_map(|(_, q)| q.front().map(|f| f.time).map(|t| (t, q)))
+            .min_by_key(|(t, _)| *t);
+        let Some((_, queue)) = next else { break };
+        if let Some(frame) = queue.pop_front() {
+            out.push(frame);
+        }
+    }
+    out
 }
 
 /// Appends a SimpleBlock of one frame.
@@ -221,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn laces_are_spread_to_the_next_block_of_their_track() {
+    fn laces_are_spread_to_the_next_block_of_their_track_and_merged_by_time() {
         // 4 Xiph-laced frames at 0, the track's next block at 80: 20 apart.
         let laced = el(
             id::SIMPLE_BLOCK,
@@ -239,10 +285,10 @@ mod tests {
             times,
             [
                 (2, 0, b"a".to_vec()),
+                (1, 10, b"v".to_vec()),
                 (2, 20, b"b".to_vec()),
                 (2, 40, b"c".to_vec()),
                 (2, 60, b"d".to_vec()),
-                (1, 10, b"v".to_vec()),
                 (2, 80, b"e".to_vec()),
             ]
         );
