@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut files = Vec::new();
-    for dir in ["mp3", "mp4", "remux", "webm"] {
+    // The workspace's tidy fixtures (mkvmerge WebM and Matroska) drive the
+    // WebM normaliser's hand-over, index and repackager.
+    for dir in ["mp3", "mp4", "remux", "webm", "../../../tests/fixtures/tidy"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             panic!("fixtures folder {dir} missing");
         };
@@ -22,7 +24,7 @@ fn fixtures() -> Vec<PathBuf> {
             let media = path
                 .extension()
                 .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "mp3" | "mp4" | "m4a" | "webm"));
+                .is_some_and(|e| matches!(e, "mp3" | "mp4" | "m4a" | "webm" | "mkv"));
             if media {
                 files.push(path);
             }
@@ -30,6 +32,10 @@ fn fixtures() -> Vec<PathBuf> {
     }
     files.sort();
     assert!(files.len() >= 15, "found only {files:?}");
+    assert!(
+        files.iter().filter(|f| f.to_string_lossy().contains("tidy")).count() >= 4,
+        "the tidy fixtures are driven too: {files:?}"
+    );
     files
 }
 
