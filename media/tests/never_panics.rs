@@ -15,7 +15,13 @@ fn fixtures() -> Vec<PathBuf> {
     let mut files = Vec::new();
     // The workspace's tidy fixtures (mkvmerge WebM and Matroska) drive the
     // WebM normaliser's hand-over, index and repackager.
-    for dir in ["mp3", "mp4", "remux", "webm", "../../../tests/fixtures/tidy"] {
+    for dir in [
+        "mp3",
+        "mp4",
+        "remux",
+        "webm",
+        "../../../tests/fixtures/tidy",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             panic!("fixtures folder {dir} missing");
         };
@@ -33,7 +39,11 @@ fn fixtures() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 15, "found only {files:?}");
     assert!(
-        files.iter().filter(|f| f.to_string_lossy().contains("tidy")).count() >= 4,
+        files
+            .iter()
+            .filter(|f| f.to_string_lossy().contains("tidy"))
+            .count()
+            >= 4,
         "the tidy fixtures are driven too: {files:?}"
     );
     files

@@ -121,6 +121,10 @@ fn h264_aac_mkv_plays_without_an_error() {
             plays(&page, &stage.media_url(name)).await?;
             let stats = page.stats().await?;
             let mode = stats.str("mode")?;
+            caudal_tests::say(&format!(
+                "{name}: mode {mode}, reason {:?}",
+                stats.get("reason")
+            ));
             ensure!(mode == "mse" || mode == "native", "stats().mode {mode:?}");
             no_errors(&page).await
         },

@@ -22,7 +22,7 @@ pub const TRACK_ENTRY: &[u32] = &[
     0x6DE7, // MinCache
     0x6DF8, // MaxCache
     DEFAULT_DURATION,
-    0x2331_4F, // TrackTimecodeScale
+    0x23_314F, // TrackTimecodeScale
     0x55EE,    // MaxBlockAdditionID
     0x536E,    // Name
     0x22_B59C, // Language

@@ -18,7 +18,7 @@ use super::info::Info;
 use super::scan::{ClusterWalk, Media, Scanned};
 use super::seekhead::Seek;
 use super::tracks::CodecFn;
-use super::{cues, header, info, malformed, seekhead, tracks};
+use super::{cues, header, info, malformed, seekhead, tail, tracks};
 use crate::index::{
     Container, ContainerIndexer, FirstError, MediaError, MediaIndex, PlainMp4, Presentation,
     Reader, Repackager, Segment, Step, Track, TrackKind,
@@ -74,6 +74,11 @@ pub struct WebmIndexer {
     /// Copies of the Info and Tracks payloads (the tidy reader rewrites
     /// them), kept only when asked.
     kept: Option<Kept>,
+    /// The file's tail, asked for a duration the file gives nowhere else
+    /// (no Duration, no Cues): the bytes gathered so far, and whether it
+    /// was read.
+    tail: Vec<u8>,
+    tail_read: bool,
 }
 
 /// What the tidy reader rewrites the init segment from.
@@ -123,6 +128,43 @@ impl WebmIndexer {
             make_tidy: None,
             tidy: None,
             kept: None,
+            tail: Vec::new(),
+            tail_read: false,
+        }
+    }
+
+    /// The tail range to read for the duration, while it is wanted.
+    fn tail_range(&self) -> Option<Range<u64>> {
+        let len = self.cur.file_len?;
+        let wanted = !self.tail_read
+            && self.state == State::Scan
+            && self.index.as_ref().is_some_and(|i| i.duration.is_none());
+        wanted.then(|| len.saturating_sub(tail::TAIL_LEN)..len)
+    }
+
+    /// Gathers the tail's bytes; once all are here, reads the duration.
+    fn take_tail(&mut self, offset: u64, data: &[u8]) {
+        let Some(range) = self.tail_range() else {
+            return;
+        };
+        let have = range.start + self.tail.len() as u64;
+        let end = offset.saturating_add(data.len() as u64);
+        if offset > have || end <= have {
+            return;
+        }
+        let from = usize::try_from(have - offset).unwrap_or(usize::MAX);
+        let want = usize::try_from(range.end - have).unwrap_or(usize::MAX);
+        let piece = data.get(from..).unwrap_or(&[]);
+        self.tail
+            .extend_from_slice(piece.get(..want.min(piece.len())).unwrap_or(piece));
+        if (self.tail.len() as u64) < range.end - range.start {
+            return;
+        }
+        self.tail_read = true;
+        let end = tail::last_block_end(&self.tail, &self.info);
+        self.tail = Vec::new();
+        if let (Some(end), Some(index)) = (end, self.index.as_mut()) {
+            index.duration = Some(end);
         }
     }
 
@@ -454,6 +496,9 @@ impl ContainerIndexer for WebmIndexer {
             self.cur.file_len = file_len;
         }
         let result = self.feed_inner(offset, data);
+        if result.is_ok() {
+            self.take_tail(offset, data);
+        }
         self.failed.record(result)
     }
 
@@ -465,7 +510,10 @@ impl ContainerIndexer for WebmIndexer {
     }
 
     fn wants(&self) -> Option<Range<u64>> {
-        self.tidy.as_ref()?.wants()
+        match &self.tidy {
+            Some(tidy) => tidy.wants(),
+            None => self.tail_range(),
+        }
     }
 
     fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {

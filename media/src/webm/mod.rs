@@ -22,6 +22,7 @@ pub mod indexer;
 pub mod info;
 mod scan;
 pub mod seekhead;
+pub mod tail;
 #[cfg(feature = "remux")]
 pub mod tidy;
 pub mod tracks;

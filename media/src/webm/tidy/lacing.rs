@@ -113,7 +113,7 @@ fn ebml(body: &[u8], count: usize) -> Result<Vec<&[u8]>, &'static str> {
 
 /// Fixed-size lacing: the frames share the body evenly.
 fn fixed(body: &[u8], count: usize) -> Result<Vec<&[u8]>, &'static str> {
-    if body.len() % count != 0 {
+    if !body.len().is_multiple_of(count) {
         return Err("fixed-size lace that does not divide its Block");
     }
     match body.len() / count {
