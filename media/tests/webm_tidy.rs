@@ -201,14 +201,40 @@ fn index_scan(reader: &mut dyn ContainerIndexer, file: &[u8]) -> Step {
 }
 
 #[test]
-fn h264_aac_matroska_gets_codec_strings_for_is_type_supported() {
+fn h264_aac_matroska_is_remuxed_to_fragmented_mp4_that_the_fmp4_reader_takes() {
     let file = fixture("mkvmerge-h264-aac.mkv");
     let (index, out) = tidy(&file, 4096);
+    assert_eq!(index.container, caudal_media::index::Container::Mp4);
     assert_eq!(
         index.mime_type(),
-        "video/webm; codecs=\"avc1.4d400d,mp4a.40.2\""
+        "video/mp4; codecs=\"avc1.4d400d,mp4a.40.2\""
     );
-    assert!(!out.is_empty());
+    let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
+    let step = fmp4.feed(0, &out, Some(out.len() as u64)).expect("an fMP4");
+    assert_eq!(step, Step::Ready);
+    let remuxed = fmp4.index().expect("an index");
+    assert_eq!(remuxed.tracks.len(), 2);
+    assert_eq!(
+        remuxed.segments.len(),
+        index.segments.len(),
+        "a fragment per unit"
+    );
+    // Every frame's bytes, unchanged, in the mdats.
+    let (original, _) = frames(&file);
+    let frame_bytes: usize = original.iter().map(|f| f.1.len()).sum();
+    let mdat_bytes: usize = remuxed
+        .segments
+        .iter()
+        .map(|s| s.bytes.end - s.bytes.start)
+        .sum::<u64>() as usize;
+    assert!(
+        mdat_bytes > frame_bytes,
+        "{mdat_bytes} bytes for {frame_bytes} of frames"
+    );
+    assert!(
+        mdat_bytes < frame_bytes + 64 * original.len(),
+        "moof overhead"
+    );
 }
 
 #[test]

@@ -63,6 +63,20 @@ impl RemuxSession {
         wire::encode(&Reply::Index(self.reader.index().cloned()))
     }
 
+    /// `ContainerIndexer::presentation`: `[offset, end]`, or empty.
+    pub fn presentation(&self) -> Vec<f64> {
+        self.reader
+            .presentation()
+            .map_or_else(Vec::new, |p| vec![p.offset, p.end])
+    }
+
+    /// `ContainerIndexer::wants`: `[start, end]`, or empty.
+    pub fn wants(&self) -> Vec<f64> {
+        self.reader
+            .wants()
+            .map_or_else(Vec::new, |r| vec![r.start as f64, r.end as f64])
+    }
+
     /// `ContainerIndexer::start`.
     pub fn start(&self) -> f64 {
         self.reader.start()

@@ -18,7 +18,9 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, MediaError, MediaIndex, Reader, Repackager, Step};
+use caudal_media::index::{
+    ContainerIndexer, MediaError, MediaIndex, Presentation, Reader, Repackager, Step,
+};
 use caudal_media::wire::{self, Reply};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
@@ -44,6 +46,10 @@ extern "C" {
     fn index(this: &RemuxSession) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method)]
     fn start(this: &RemuxSession) -> f64;
+    #[wasm_bindgen(method)]
+    fn presentation(this: &RemuxSession) -> Vec<f64>;
+    #[wasm_bindgen(method)]
+    fn wants(this: &RemuxSession) -> Vec<f64>;
     #[wasm_bindgen(method)]
     fn take_repackager(this: &RemuxSession) -> bool;
     #[wasm_bindgen(method)]
@@ -237,7 +243,25 @@ impl ContainerIndexer for RemuxBridge {
     }
 
     fn wants(&self) -> Option<Range<u64>> {
-        None
+        match &*self.slot.borrow() {
+            Slot::Ready { session, .. } => match session.wants()[..] {
+                [start, end] if start >= 0.0 && end >= start => Some(start as u64..end as u64),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn presentation(&self) -> Option<Presentation> {
+        match &*self.slot.borrow() {
+            Slot::Ready { session, .. } => match session.presentation()[..] {
+                [offset, end] if offset.is_finite() && end.is_finite() => {
+                    Some(Presentation { offset, end })
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn start(&self) -> f64 {

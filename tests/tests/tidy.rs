@@ -1,7 +1,7 @@
 //! Matroska/WebM files as mkvmerge writes them (default options: Chromium's
 //! MSE refuses them as they are, native `<video>` plays them) play under
 //! Caudal through MSE, rewritten by the WebM normaliser in the remuxer
-//! module; H.264 + AAC in a .mkv plays too (MSE or the native fallback),
+//! module; H.264 + AAC in a .mkv plays through MSE too (remuxed to fragmented MP4),
 //! never with a `caudal:error`. Fixtures: `tests/fixtures/tidy/make.sh`.
 
 use std::path::Path;
@@ -109,23 +109,31 @@ fn mkvmerge_default_webm_plays_through_mse_with_the_native_duration() {
 }
 
 #[test]
-fn h264_aac_mkv_plays_without_an_error() {
+fn h264_aac_mkv_plays_through_mse_remuxed_to_fragmented_mp4() {
     browser_test(
-        "h264_aac_mkv_plays_without_an_error",
+        "h264_aac_mkv_plays_through_mse_remuxed_to_fragmented_mp4",
         secs(60.0),
         |browser| async move {
             let name = "mkvmerge-h264-aac.mkv";
             let dir = media::temp_media(&[(name, fixture(name)?)])?;
             let stage = Stage::with_media(dir).await?;
             let page = stage.open(&browser, &[]).await?;
-            plays(&page, &stage.media_url(name)).await?;
+            let url = stage.media_url(name);
+            let native = native_duration(&page, &url).await?;
+            plays(&page, &url).await?;
             let stats = page.stats().await?;
-            let mode = stats.str("mode")?;
-            caudal_tests::say(&format!(
-                "{name}: mode {mode}, reason {:?}",
-                stats.get("reason")
-            ));
-            ensure!(mode == "mse" || mode == "native", "stats().mode {mode:?}");
+            ensure!(
+                stats.str("mode")? == "mse",
+                "stats().mode {:?}, want \"mse\" (H.264 + AAC remuxed to fMP4){}",
+                stats.get("mode"),
+                page.diagnostics().await
+            );
+            let video = page.video().await?;
+            let duration = video.duration.context("no duration")?;
+            ensure!(
+                (duration - native).abs() < 0.1,
+                "duration {duration} under MSE, {native} natively; {video:?}"
+            );
             no_errors(&page).await
         },
     );

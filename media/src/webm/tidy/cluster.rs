@@ -49,6 +49,24 @@ impl Rewriter {
 
     /// The tidy Cluster (whole element) for the payload of one (at `at`).
     pub fn rewrite(&mut self, payload: &[u8], at: u64) -> Result<Vec<u8>, MediaError> {
+        let (timecode, frames) = self.frames(payload, at)?;
+        let mut body = Vec::with_capacity(payload.len() + 16 * frames.len());
+        write::uint(&mut body, id::CLUSTER_TIMECODE, timecode);
+        for frame in frames {
+            simple_block(&mut body, frame.track, frame.time, frame.key, frame.data);
+        }
+        let mut out = Vec::with_capacity(body.len() + 12);
+        write::element(&mut out, id::CLUSTER, &body);
+        Ok(out)
+    }
+
+    /// The Cluster's Timecode and its frames (of the kept tracks, de-laced,
+    /// in time order across tracks, each track's own order kept).
+    pub fn frames<'p>(
+        &mut self,
+        payload: &'p [u8],
+        at: u64,
+    ) -> Result<(u64, Vec<Frame<'p>>), MediaError> {
         let mut timecode = None;
         let mut blocks = Vec::new();
         for child in Children::new(payload, at) {
@@ -119,14 +137,7 @@ impl Rewriter {
                 });
             }
         }
-        let mut body = Vec::with_capacity(payload.len() + 16 * frames_out.len());
-        write::uint(&mut body, id::CLUSTER_TIMECODE, timecode);
-        for frame in in_time_order(frames_out) {
-            simple_block(&mut body, frame.track, frame.time, frame.key, frame.data);
-        }
-        let mut out = Vec::with_capacity(body.len() + 12);
-        write::element(&mut out, id::CLUSTER, &body);
-        Ok(out)
+        Ok((timecode, in_time_order(frames_out)))
     }
 
     /// Ticks between the frames of a lace: the track's DefaultDuration,
@@ -161,11 +172,13 @@ impl Rewriter {
 }
 
 /// One frame of the output, with its time relative to the Cluster.
-struct Frame<'a> {
-    track: u64,
-    time: i16,
-    key: bool,
-    data: &'a [u8],
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub track: u64,
+    /// Ticks from the Cluster's Timecode (presentation time).
+    pub time: i16,
+    pub key: bool,
+    pub data: &'a [u8],
 }
 
 /// The frames merged by time across tracks, each track's own order kept.

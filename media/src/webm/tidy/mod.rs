@@ -16,6 +16,7 @@
 
 pub mod cluster;
 pub mod codecs;
+pub mod fmp4;
 pub mod init;
 pub mod lacing;
 pub mod reader;

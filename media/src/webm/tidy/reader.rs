@@ -6,9 +6,12 @@
 
 use super::cluster::Rewriter;
 use super::codecs::matroska_codec;
+use super::fmp4::{self, Fragmenter, Mp4Track};
 use super::init::init_segment;
 use super::stream::TidyStream;
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, Repackager, Step, TrackKind};
+use crate::index::{
+    Container, ContainerIndexer, MediaError, MediaIndex, Presentation, Repackager, Step, TrackKind,
+};
 use crate::webm::WebmIndexer;
 use crate::webm::info;
 
@@ -20,6 +23,9 @@ pub struct TidyReader {
     index: Option<MediaIndex>,
     file_len: Option<u64>,
     taken: bool,
+    /// H.264/HEVC + AAC: written as fragmented MP4, with this presentation
+    /// delay (ticks); decided once the index is first there.
+    mp4: Option<Option<(Vec<Mp4Track>, i64)>>,
 }
 
 impl Default for TidyReader {
@@ -35,7 +41,25 @@ impl TidyReader {
             index: None,
             file_len: None,
             taken: false,
+            mp4: None,
         }
+    }
+
+    fn timecode_scale(&self) -> u64 {
+        self.inner
+            .kept()
+            .and_then(|k| info::parse(&k.info, 0).ok())
+            .map_or(info::DEFAULT_TIMECODE_SCALE, |i| i.timecode_scale)
+    }
+
+    /// The fMP4 output's tracks and delay, when the kept tracks all are
+    /// H.264, HEVC or AAC and a tick is a whole number of the MP4 units.
+    fn mp4_output(&self, keep: &[u64]) -> Option<(Vec<Mp4Track>, i64)> {
+        let scale = self.timecode_scale();
+        mp4_timescale(scale)?;
+        let tracks = fmp4::tracks(&self.inner.kept()?.tracks, keep, scale)?;
+        let shift = fmp4::reorder_shift(&tracks, scale);
+        Some((tracks, shift))
     }
 
     /// The inner index, its tracks narrowed to what one SourceBuffer takes.
@@ -59,6 +83,13 @@ impl TidyReader {
             .flatten()
             .filter_map(|i| inner.tracks.get(i).cloned())
             .collect();
+        if self.mp4.is_none() {
+            let keep: Vec<u64> = index.tracks.iter().map(|t| t.id).collect();
+            self.mp4 = Some(self.mp4_output(&keep));
+        }
+        if matches!(self.mp4, Some(Some(_))) {
+            index.container = Container::Mp4;
+        }
         self.index = Some(index);
     }
 }
@@ -88,11 +119,18 @@ impl ContainerIndexer for TidyReader {
         }
         let index = self.index.as_ref()?;
         let kept = self.inner.kept()?;
-        let scale = info::parse(&kept.info, 0)
-            .map(|i| i.timecode_scale)
-            .unwrap_or(info::DEFAULT_TIMECODE_SCALE);
+        let scale = self.timecode_scale();
         let keep: Vec<u64> = index.tracks.iter().map(|t| t.id).collect();
-        let init = init_segment(scale, index.duration, &kept.tracks, 0, &keep).ok()?;
+        let (init, fragmenter) = match (&self.mp4, mp4_timescale(scale)) {
+            (Some(Some((tracks, shift))), Some(timescale)) => (
+                fmp4::init_segment(tracks, timescale),
+                Some(Fragmenter::new(tracks.clone(), *shift)),
+            ),
+            _ => (
+                init_segment(scale, index.duration, &kept.tracks, 0, &keep).ok()?,
+                None,
+            ),
+        };
         let end = index
             .segments
             .last()
@@ -101,6 +139,27 @@ impl ContainerIndexer for TidyReader {
             .or(self.file_len);
         let rewriter = Rewriter::new(scale, keep, kept.default_durations.clone());
         self.taken = true;
-        Some(Box::new(TidyStream::new(init, rewriter, end)))
+        Some(Box::new(TidyStream::new(init, rewriter, fragmenter, end)))
     }
+
+    fn presentation(&self) -> Option<Presentation> {
+        let (_, shift) = self.mp4.as_ref()?.as_ref()?;
+        let end = self.index.as_ref()?.duration?;
+        let scale = self.timecode_scale() as f64;
+        (*shift > 0).then(|| Presentation {
+            offset: -(*shift as f64) * scale / 1e9,
+            end,
+        })
+    }
+
+    fn wants(&self) -> Option<std::ops::Range<u64>> {
+        self.inner.wants()
+    }
+}
+
+/// The MP4 timescale of one Matroska tick (1000 for the default 1 ms).
+fn mp4_timescale(timecode_scale: u64) -> Option<u32> {
+    (1_000_000_000u64.is_multiple_of(timecode_scale.max(1)))
+        .then(|| u32::try_from(1_000_000_000 / timecode_scale.max(1)).ok())
+        .flatten()
 }

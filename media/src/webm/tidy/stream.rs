@@ -4,6 +4,7 @@
 //! (Cues, Tags, Void) are skipped by their size without being held.
 
 use super::cluster::Rewriter;
+use super::fmp4::Fragmenter;
 use crate::index::{MediaError, Repackager};
 use crate::webm::ebml::{self, Header};
 use crate::webm::elements as id;
@@ -18,6 +19,8 @@ pub const MAX_CLUSTER: usize = 64 << 20;
 pub struct TidyStream {
     init: Vec<u8>,
     rewriter: Rewriter,
+    /// Writes fragmented MP4 rather than WebM (H.264/AAC in Matroska).
+    fmp4: Option<Fragmenter>,
     /// File offset of `held[0]`.
     at: u64,
     held: Vec<u8>,
@@ -30,10 +33,17 @@ pub struct TidyStream {
 }
 
 impl TidyStream {
-    pub fn new(init: Vec<u8>, rewriter: Rewriter, end: Option<u64>) -> Self {
+    /// `fmp4`: write each Cluster as a fragment (the init is an fMP4 one).
+    pub fn new(
+        init: Vec<u8>,
+        rewriter: Rewriter,
+        fmp4: Option<Fragmenter>,
+        end: Option<u64>,
+    ) -> Self {
         TidyStream {
             init,
             rewriter,
+            fmp4,
             at: 0,
             held: Vec::new(),
             skip: 0,
@@ -80,7 +90,8 @@ impl TidyStream {
                     let Some(payload) = self.held.get(h.len..total) else {
                         return Ok(());
                     };
-                    out.push(self.rewriter.rewrite(payload, self.at + h.len as u64)?);
+                    let at = self.at + h.len as u64;
+                    out.push(write(&mut self.rewriter, self.fmp4.as_mut(), payload, at)?);
                     self.consume(total);
                 }
                 (_, Some(size)) => {
@@ -147,10 +158,8 @@ impl TidyStream {
             return Ok(false);
         }
         let payload = self.held.get(header_len..pos).unwrap_or(&[]);
-        out.push(
-            self.rewriter
-                .rewrite(payload, self.at + header_len as u64)?,
-        );
+        let at = self.at + header_len as u64;
+        out.push(write(&mut self.rewriter, self.fmp4.as_mut(), payload, at)?);
         self.consume(pos);
         self.open_cluster = None;
         Ok(true)
@@ -166,6 +175,22 @@ impl TidyStream {
         let n = n.min(self.held.len());
         self.held.drain(..n);
         self.at += n as u64;
+    }
+}
+
+/// One Cluster's payload (at file offset `at`), rewritten.
+fn write(
+    rewriter: &mut Rewriter,
+    fmp4: Option<&mut Fragmenter>,
+    payload: &[u8],
+    at: u64,
+) -> Result<Vec<u8>, MediaError> {
+    match fmp4 {
+        None => rewriter.rewrite(payload, at),
+        Some(fragmenter) => {
+            let (timecode, frames) = rewriter.frames(payload, at)?;
+            Ok(fragmenter.fragment(timecode, &frames))
+        }
     }
 }
 
