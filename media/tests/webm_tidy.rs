@@ -256,3 +256,64 @@ fn the_tidy_init_keeps_only_what_chromium_parses() {
         }
     }
 }
+
+#[test]
+fn a_mediarecorder_like_h264_opus_webm_is_remuxed_to_fragmented_mp4() {
+    // DocType webm, no Duration, no Cues: indexed by the scan.
+    let file = fixture("recorder-h264-opus.webm");
+    let (index, out) = tidy(&file, 4096);
+    assert_eq!(index.mime_type(), "video/mp4; codecs=\"avc1.42c00d,opus\"");
+    let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
+    assert_eq!(fmp4.feed(0, &out, Some(out.len() as u64)), Ok(Step::Ready));
+    assert_eq!(fmp4.index().unwrap().tracks.len(), 2);
+}
+
+/// A small deterministic generator (xorshift64*), so a failure reproduces.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[test]
+fn corrupted_files_end_in_an_error_or_output_never_a_panic() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for name in [
+        "mkvmerge-vp9-vorbis.webm",
+        "mkvmerge-h264-aac.mkv",
+        "recorder-h264-opus.webm",
+    ] {
+        let file = fixture(name);
+        for _ in 0..150 {
+            let mut bad = file.clone();
+            for _ in 0..1 + next(&mut state) % 8 {
+                let at = (next(&mut state) % bad.len() as u64) as usize;
+                bad[at] = next(&mut state) as u8;
+            }
+            let mut reader = main_reader(Rc::new(Cell::new(false)));
+            let len = Some(bad.len() as u64);
+            let Ok(Step::Replay { .. }) = reader.feed(0, &bad, len) else {
+                continue;
+            };
+            if reader.feed(0, &bad, len).is_err() {
+                continue;
+            }
+            let (Some(index), Some(mut stream)) =
+                (reader.index().cloned(), reader.take_repackager())
+            else {
+                continue;
+            };
+            let _ = stream.init_segment();
+            if let Some(first) = index.segments.first() {
+                stream.reset(first.bytes.start);
+                let from = (first.bytes.start as usize).min(bad.len());
+                for (n, piece) in bad[from..].chunks(3000).enumerate() {
+                    if stream.push((from + n * 3000) as u64, piece).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -138,3 +138,36 @@ fn h264_aac_mkv_plays_through_mse_remuxed_to_fragmented_mp4() {
         },
     );
 }
+
+#[test]
+fn a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse() {
+    browser_test(
+        "a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse",
+        secs(60.0),
+        |browser| async move {
+            let name = "recorder-h264-opus.webm";
+            let dir = media::temp_media(&[(name, fixture(name)?)])?;
+            let stage = Stage::with_media(dir).await?;
+            let page = stage.open(&browser, &[]).await?;
+            // Native <video> says Infinity until it played to the end;
+            // ffprobe: the last packet ends at 3.014 s.
+            let native = 3.014;
+            plays(&page, &stage.media_url(name)).await?;
+            let stats = page.stats().await?;
+            ensure!(
+                stats.str("mode")? == "mse",
+                "stats().mode {:?}, want \"mse\" (H.264 + Opus remuxed to fMP4){}",
+                stats.get("mode"),
+                page.diagnostics().await
+            );
+            // No Duration in the file: the tail read finds the last block.
+            let video = page.video().await?;
+            let duration = video.duration.context("no duration")?;
+            ensure!(
+                (duration - native).abs() < 0.1,
+                "duration {duration} under MSE, {native} natively; {video:?}"
+            );
+            no_errors(&page).await
+        },
+    );
+}

@@ -1,4 +1,4 @@
-//! H.264/HEVC + AAC in Matroska, as fragmented MP4: what MSE's MP4 byte
+//! H.264/HEVC + AAC or Opus in Matroska, as fragmented MP4: what MSE's MP4 byte
 //! stream takes where its WebM one refuses the codecs. The init segment is
 //! written from the TrackEntries (the CodecPrivate is the `avcC`/`hvcC` or
 //! the AudioSpecificConfig), each Cluster becomes one `moof` + `mdat` with
@@ -31,7 +31,7 @@ const DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
 pub struct Mp4Track {
     pub number: u64,
     pub kind: TrackKind,
-    /// `avc1`, `hev1` or `mp4a`.
+    /// `avc1`, `hev1`, `mp4a` or `Opus`.
     entry: [u8; 4],
     private: Vec<u8>,
     width: u16,
@@ -42,8 +42,8 @@ pub struct Mp4Track {
     frame_ticks: Option<u32>,
 }
 
-/// The tracks numbered in `keep`, when every one is H.264, HEVC or AAC
-/// with its configuration; `None` otherwise (the WebM output, or native
+/// The tracks numbered in `keep`, when there is H.264 or HEVC video, and
+/// every track is that or AAC or Opus, with its configuration; `None` otherwise (the WebM output, or native
 /// playback, then).
 pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>> {
     let mut out = Vec::new();
@@ -112,6 +112,11 @@ pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>>
             (TrackKind::Video, "V_MPEG4/ISO/AVC") => *b"avc1",
             (TrackKind::Video, "V_MPEGH/ISO/HEVC") => *b"hev1",
             (TrackKind::Audio, "A_AAC") if t.rate > 0 => *b"mp4a",
+            (TrackKind::Audio, "A_OPUS") => {
+                t.private = opus_dops(&t.private)?;
+                t.rate = 48_000;
+                *b"Opus"
+            }
             _ => return None,
         };
         if t.private.is_empty() {
@@ -119,7 +124,39 @@ pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>>
         }
         out.push(t);
     }
-    (!out.is_empty()).then_some(out)
+    // Opus alone (or with VP9) plays as WebM already.
+    let video = out.iter().any(|t| t.kind == TrackKind::Video);
+    video.then_some(out)
+}
+
+/// The `dOps` payload (Opus in ISO BMFF, §4.3.2) from an `OpusHead`
+/// (RFC 7845: little-endian fields; `dOps` is big-endian).
+fn opus_dops(head: &[u8]) -> Option<Vec<u8>> {
+    let rest = head.strip_prefix(b"OpusHead")?;
+    let [
+        _version,
+        channels,
+        p0,
+        p1,
+        r0,
+        r1,
+        r2,
+        r3,
+        g0,
+        g1,
+        family,
+        table @ ..,
+    ] = rest
+    else {
+        return None;
+    };
+    let mut out = vec![0, *channels];
+    out.extend_from_slice(&[*p1, *p0, *r3, *r2, *r1, *r0, *g1, *g0, *family]);
+    if *family != 0 {
+        // StreamCount, CoupledCount, then a byte per channel.
+        out.extend_from_slice(table.get(..2 + usize::from(*channels))?);
+    }
+    Some(out)
 }
 
 /// Ticks presentation is delayed by, so that every video frame decodes no
@@ -129,6 +166,10 @@ pub fn reorder_shift(tracks: &[Mp4Track], scale: u64) -> i64 {
     let Some(video) = tracks.iter().find(|t| t.kind == TrackKind::Video) else {
         return 0;
     };
+    // H.264 Baseline (MediaRecorder's) has no B-frames: nothing reorders.
+    if &video.entry == b"avc1" && video.private.get(1) == Some(&66) {
+        return 0;
+    }
     match video.frame_ticks {
         Some(ticks) => 4 * i64::from(ticks),
         None => i64::try_from(160_000_000 / scale.max(1)).unwrap_or(160),
@@ -273,6 +314,15 @@ fn sample_entry(w: &mut Writer, t: &Mp4Track) {
         });
         w.bytes(&t.private);
         w.end(config);
+    } else if &t.entry == b"Opus" {
+        w.bytes(&[0; 8]);
+        w.u16(t.channels);
+        w.u16(16);
+        w.u32(0);
+        w.u32(48_000 << 16);
+        let dops = w.begin(b"dOps");
+        w.bytes(&t.private);
+        w.end(dops);
     } else {
         w.bytes(&[0; 8]);
         w.u16(t.channels);
@@ -436,5 +486,26 @@ impl Fragmenter {
             }
         }
         w.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opus_head_becomes_dops() {
+        // OpusHead v1, 2 channels, pre-skip 312, 48 kHz, gain 0, family 0.
+        let head = [
+            b"OpusHead".as_slice(),
+            &[1, 2, 0x38, 0x01, 0x80, 0xBB, 0, 0, 0, 0, 0],
+        ]
+        .concat();
+        assert_eq!(
+            opus_dops(&head),
+            Some(vec![0, 2, 0x01, 0x38, 0, 0, 0xBB, 0x80, 0, 0, 0])
+        );
+        assert_eq!(opus_dops(b"OpusHead"), None);
+        assert_eq!(opus_dops(b"NotOpus!"), None);
     }
 }
