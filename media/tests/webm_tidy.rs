@@ -262,6 +262,7 @@ fn a_mediarecorder_like_h264_opus_webm_is_remuxed_to_fragmented_mp4() {
     // DocType webm, no Duration, no Cues: indexed by the scan.
     let file = fixture("recorder-h264-opus.webm");
     let (index, out) = tidy(&file, 4096);
+    assert_eq!(tidy(&file, 7).1, out, "the same in 7-byte pushes");
     assert_eq!(index.mime_type(), "video/mp4; codecs=\"avc1.42c00d,opus\"");
     let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
     assert_eq!(fmp4.feed(0, &out, Some(out.len() as u64)), Ok(Step::Ready));

@@ -63,6 +63,23 @@ impl RemuxSession {
         wire::encode(&Reply::Index(self.reader.index().cloned()))
     }
 
+    /// The index with only its units from the `from`-th on: what a scan
+    /// added since the player last looked (a [`Reply::Index`]).
+    pub fn index_since(&self, from: u32) -> Vec<u8> {
+        let index = self
+            .reader
+            .index()
+            .map(|i| caudal_media::index::MediaIndex {
+                container: i.container,
+                tracks: i.tracks.clone(),
+                duration: i.duration,
+                init: i.init.clone(),
+                segments: i.segments.get(from as usize..).unwrap_or(&[]).to_vec(),
+                complete: i.complete,
+            });
+        wire::encode(&Reply::Index(index))
+    }
+
     /// `ContainerIndexer::presentation`: `[offset, end]`, or empty.
     pub fn presentation(&self) -> Vec<f64> {
         self.reader

@@ -44,6 +44,8 @@ extern "C" {
     ) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn index(this: &RemuxSession) -> Result<Vec<u8>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn index_since(this: &RemuxSession, from: u32) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method)]
     fn start(this: &RemuxSession) -> f64;
     #[wasm_bindgen(method)]
@@ -202,6 +204,13 @@ fn read_index(session: &RemuxSession) -> Result<Option<MediaIndex>, MediaError> 
     }
 }
 
+fn read_index_since(session: &RemuxSession, from: u32) -> Result<Option<MediaIndex>, MediaError> {
+    match reply(session.index_since(from))? {
+        Reply::Index(index) => Ok(index),
+        other => Err(out_of_turn(&other)),
+    }
+}
+
 impl ContainerIndexer for RemuxBridge {
     fn feed(
         &mut self,
@@ -221,9 +230,18 @@ impl ContainerIndexer for RemuxBridge {
             Slot::Ready { session, .. } => {
                 let step = feed(session, offset, data, file_len)?;
                 // An incomplete index (a WebM without Cues) grows as the
-                // media bytes are fed.
-                if self.index.as_ref().is_none_or(|i| !i.complete) {
-                    self.index = read_index(session)?;
+                // media bytes are fed: only the new units cross over.
+                match self.index.as_mut() {
+                    None => self.index = read_index(session)?,
+                    Some(index) if !index.complete => {
+                        let from = u32::try_from(index.segments.len()).unwrap_or(u32::MAX);
+                        if let Some(more) = read_index_since(session, from)? {
+                            index.segments.extend(more.segments);
+                            index.complete = more.complete;
+                            index.duration = more.duration;
+                        }
+                    }
+                    Some(_) => {}
                 }
                 match step {
                     Step::NeedBytes { offset, len } => Ok(Step::NeedBytes { offset, len }),

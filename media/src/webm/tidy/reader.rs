@@ -67,12 +67,13 @@ impl TidyReader {
         let Some(inner) = self.inner.index() else {
             return;
         };
-        let same = self.index.as_ref().is_some_and(|i| {
-            i.segments.len() == inner.segments.len()
-                && i.complete == inner.complete
-                && i.duration == inner.duration
-        });
-        if same {
+        // Once made, only what the scan adds is copied.
+        if let Some(index) = self.index.as_mut() {
+            if let Some(new) = inner.segments.get(index.segments.len()..) {
+                index.segments.extend_from_slice(new);
+            }
+            index.complete = inner.complete;
+            index.duration = inner.duration;
             return;
         }
         let mut index = inner.clone();

@@ -30,6 +30,9 @@ pub struct TidyStream {
     end: Option<u64>,
     /// The unknown-size Cluster being held: its header length.
     open_cluster: Option<usize>,
+    /// How far its children were walked (from the held bytes' start), so
+    /// that each push walks only what it added.
+    walked: usize,
 }
 
 impl TidyStream {
@@ -49,6 +52,7 @@ impl TidyStream {
             skip: 0,
             end,
             open_cluster: None,
+            walked: 0,
         }
     }
 
@@ -116,7 +120,7 @@ impl TidyStream {
         header_len: usize,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<bool, MediaError> {
-        let mut pos = header_len;
+        let mut pos = self.walked.max(header_len);
         let ended = loop {
             let at_end = self.end.is_some_and(|end| self.at + pos as u64 >= end);
             if at_end {
@@ -149,6 +153,7 @@ impl TidyStream {
             pos = next;
         };
         if !ended {
+            self.walked = pos;
             if self.held.len() > MAX_CLUSTER {
                 return Err(MediaError::TooLarge {
                     what: "Cluster",
@@ -162,6 +167,7 @@ impl TidyStream {
         out.push(write(&mut self.rewriter, self.fmp4.as_mut(), payload, at)?);
         self.consume(pos);
         self.open_cluster = None;
+        self.walked = 0;
         Ok(true)
     }
 
@@ -204,6 +210,7 @@ impl Repackager for TidyStream {
         self.held.clear();
         self.skip = 0;
         self.open_cluster = None;
+        self.walked = 0;
     }
 
     fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
@@ -223,5 +230,49 @@ impl Repackager for TidyStream {
         let mut out = Vec::new();
         self.drain(&mut out)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::webm::tidy::write;
+
+    /// An unknown-size Cluster at `timecode` with one keyframe of track 1.
+    fn open_cluster(timecode: u8, frame: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        write::unknown_size(&mut out, id::CLUSTER);
+        write::uint(&mut out, id::CLUSTER_TIMECODE, u64::from(timecode));
+        write::element(&mut out, id::SIMPLE_BLOCK, &[0x81, 0, 0, 0x80, frame]);
+        out
+    }
+
+    #[test]
+    fn unknown_size_clusters_end_at_the_next_cluster_or_the_media_end() {
+        let file = [open_cluster(0, b'a'), open_cluster(40, b'b')].concat();
+        for piece in [1, 5, file.len()] {
+            let rewriter = Rewriter::new(1_000_000, vec![1], Vec::new());
+            let mut stream = TidyStream::new(Vec::new(), rewriter, None, Some(file.len() as u64));
+            stream.reset(0);
+            let mut out = Vec::new();
+            for (n, chunk) in file.chunks(piece).enumerate() {
+                out.extend(stream.push((n * piece) as u64, chunk).unwrap());
+            }
+            assert_eq!(out.len(), 2, "{piece}-byte pushes");
+            for (cluster, frame) in out.iter().zip([b'a', b'b']) {
+                let h = crate::webm::ebml::read_header(cluster).unwrap().unwrap();
+                assert_eq!(
+                    (h.id, h.size),
+                    (id::CLUSTER, Some((cluster.len() - h.len) as u64))
+                );
+                assert_eq!(cluster.last(), Some(&frame));
+            }
+        }
+        // Without a known end, the last one waits for what follows it.
+        let rewriter = Rewriter::new(1_000_000, vec![1], Vec::new());
+        let mut stream = TidyStream::new(Vec::new(), rewriter, None, None);
+        stream.reset(0);
+        assert_eq!(stream.push(0, &file).unwrap().len(), 1);
     }
 }
