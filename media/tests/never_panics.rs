@@ -30,7 +30,7 @@ fn fixtures() -> Vec<PathBuf> {
             let media = path
                 .extension()
                 .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "mp3" | "mp4" | "m4a" | "webm" | "mkv"));
+                .is_some_and(|e| matches!(e, "mp3" | "mp4" | "m4a" | "webm" | "mkv" | "mka"));
             if media {
                 files.push(path);
             }

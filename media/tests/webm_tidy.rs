@@ -318,3 +318,12 @@ fn corrupted_files_end_in_an_error_or_output_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn aac_alone_in_matroska_is_remuxed_to_fragmented_mp4_audio() {
+    let file = fixture("mkvmerge-aac.mka");
+    let (index, out) = tidy(&file, 4096);
+    assert_eq!(index.mime_type(), "audio/mp4; codecs=\"mp4a.40.2\"");
+    let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
+    assert_eq!(fmp4.feed(0, &out, Some(out.len() as u64)), Ok(Step::Ready));
+}

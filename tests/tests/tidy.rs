@@ -1,7 +1,8 @@
 //! Matroska/WebM files as mkvmerge writes them (default options: Chromium's
 //! MSE refuses them as they are, native `<video>` plays them) play under
 //! Caudal through MSE, rewritten by the WebM normaliser in the remuxer
-//! module; H.264 + AAC in a .mkv plays through MSE too (remuxed to fragmented MP4),
+//! module; H.264 + AAC in a .mkv, AAC in a .mka and a MediaRecorder-like H.264 + Opus
+//! WebM play through MSE too (remuxed to fragmented MP4),
 //! never with a `caudal:error`. Fixtures: `tests/fixtures/tidy/make.sh`.
 
 use std::path::Path;
@@ -109,32 +110,39 @@ fn mkvmerge_default_webm_plays_through_mse_with_the_native_duration() {
 }
 
 #[test]
-fn h264_aac_mkv_plays_through_mse_remuxed_to_fragmented_mp4() {
+fn h264_aac_mkv_and_aac_mka_play_through_mse_remuxed_to_fragmented_mp4() {
     browser_test(
-        "h264_aac_mkv_plays_through_mse_remuxed_to_fragmented_mp4",
-        secs(60.0),
+        "h264_aac_mkv_and_aac_mka_play_through_mse_remuxed_to_fragmented_mp4",
+        secs(90.0),
         |browser| async move {
-            let name = "mkvmerge-h264-aac.mkv";
-            let dir = media::temp_media(&[(name, fixture(name)?)])?;
+            let names = ["mkvmerge-h264-aac.mkv", "mkvmerge-aac.mka"];
+            let files: Vec<_> = names
+                .iter()
+                .map(|n| Ok((*n, fixture(n)?)))
+                .collect::<Result<_>>()?;
+            let dir = media::temp_media(&files)?;
             let stage = Stage::with_media(dir).await?;
-            let page = stage.open(&browser, &[]).await?;
-            let url = stage.media_url(name);
-            let native = native_duration(&page, &url).await?;
-            plays(&page, &url).await?;
-            let stats = page.stats().await?;
-            ensure!(
-                stats.str("mode")? == "mse",
-                "stats().mode {:?}, want \"mse\" (H.264 + AAC remuxed to fMP4){}",
-                stats.get("mode"),
-                page.diagnostics().await
-            );
-            let video = page.video().await?;
-            let duration = video.duration.context("no duration")?;
-            ensure!(
-                (duration - native).abs() < 0.1,
-                "duration {duration} under MSE, {native} natively; {video:?}"
-            );
-            no_errors(&page).await
+            for name in names {
+                let page = stage.open(&browser, &[]).await?;
+                let url = stage.media_url(name);
+                let native = native_duration(&page, &url).await?;
+                plays(&page, &url).await.with_context(|| name.to_owned())?;
+                let stats = page.stats().await?;
+                ensure!(
+                    stats.str("mode")? == "mse",
+                    "{name}: stats().mode {:?}, want \"mse\" (remuxed to fMP4){}",
+                    stats.get("mode"),
+                    page.diagnostics().await
+                );
+                let video = page.video().await?;
+                let duration = video.duration.context("no duration")?;
+                ensure!(
+                    (duration - native).abs() < 0.1,
+                    "{name}: duration {duration} under MSE, {native} natively; {video:?}"
+                );
+                no_errors(&page).await.with_context(|| name.to_owned())?;
+            }
+            Ok(())
         },
     );
 }

@@ -42,8 +42,8 @@ pub struct Mp4Track {
     frame_ticks: Option<u32>,
 }
 
-/// The tracks numbered in `keep`, when there is H.264 or HEVC video, and
-/// every track is that or AAC or Opus, with its configuration; `None` otherwise (the WebM output, or native
+/// The tracks numbered in `keep`, when every one is H.264, HEVC, AAC or
+/// Opus with its configuration, and not all Opus; `None` otherwise (the WebM output, or native
 /// playback, then).
 pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>> {
     let mut out = Vec::new();
@@ -124,9 +124,9 @@ pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>>
         }
         out.push(t);
     }
-    // Opus alone (or with VP9) plays as WebM already.
-    let video = out.iter().any(|t| t.kind == TrackKind::Video);
-    video.then_some(out)
+    // Opus alone plays as WebM already.
+    let needed = out.iter().any(|t| &t.entry != b"Opus");
+    needed.then_some(out)
 }
 
 /// The `dOps` payload (Opus in ISO BMFF, §4.3.2) from an `OpusHead`

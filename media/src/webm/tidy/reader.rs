@@ -53,7 +53,8 @@ impl TidyReader {
     }
 
     /// The fMP4 output's tracks and delay, when the kept tracks all are
-    /// H.264, HEVC or AAC and a tick is a whole number of the MP4 units.
+    /// H.264, HEVC, AAC or Opus (not all Opus) and a tick maps to an MP4
+    /// timescale.
     fn mp4_output(&self, keep: &[u64]) -> Option<(Vec<Mp4Track>, i64)> {
         let scale = self.timecode_scale();
         mp4_timescale(scale)?;
@@ -158,9 +159,12 @@ impl ContainerIndexer for TidyReader {
     }
 }
 
-/// The MP4 timescale of one Matroska tick (1000 for the default 1 ms).
+/// The MP4 timescale in which one Matroska tick is one unit: 1000 for the
+/// default 1 ms; mkvmerge's sample-exact audio ticks (20832 ns) round to
+/// 48003, 1.5 ppm off — 10 ms over two hours.
 fn mp4_timescale(timecode_scale: u64) -> Option<u32> {
-    (1_000_000_000u64.is_multiple_of(timecode_scale.max(1)))
-        .then(|| u32::try_from(1_000_000_000 / timecode_scale.max(1)).ok())
-        .flatten()
+    let exact = 1e9 / timecode_scale.max(1) as f64;
+    let rounded = exact.round();
+    (rounded >= 1.0 && rounded <= f64::from(u32::MAX) && (rounded - exact).abs() / exact < 1e-4)
+        .then_some(rounded as u32)
 }
