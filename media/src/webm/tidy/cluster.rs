@@ -154,7 +154,7 @@ impl Rewriter {
             .or_else(|| read.duration.map(|d| d as f64 / count))
             .or_else(|| {
                 next.filter(|&n| n > read.block.timecode)
-                    .map(|n| f64::from(n - read.block.timecode) / count)
+                    .map(|n| (f64::from(n) - f64::from(read.block.timecode)) / count)
             });
         match found {
             Some(step) => {

@@ -411,28 +411,34 @@ impl Fragmenter {
             } else {
                 pts.iter().map(|p| p + self.shift).collect()
             };
-            let fallback = t.frame_ticks.unwrap_or(self.last_duration[i]);
+            let last = self.last_duration.get(i).copied().unwrap_or(0);
+            let fallback = t.frame_ticks.unwrap_or(last);
             let samples: Vec<Sample<'_>> = mine
                 .iter()
                 .enumerate()
-                .map(|(n, f)| {
-                    let duration = match (dts.get(n), dts.get(n + 1)) {
-                        (Some(a), Some(b)) => u32::try_from(b - a).unwrap_or(0),
-                        _ => fallback,
+                .zip(pts.iter().zip(&dts))
+                .map(|((n, f), (&pts, &dts_n))| {
+                    let duration = match dts.get(n + 1) {
+                        Some(next) => u32::try_from(next - dts_n).unwrap_or(0),
+                        None => fallback,
                     };
-                    let shown = pts[n] + self.shift;
                     Sample {
                         duration,
-                        offset: i32::try_from(shown - dts[n]).unwrap_or(0),
+                        offset: i32::try_from(pts + self.shift - dts_n).unwrap_or(0),
                         key: f.key || t.kind != TrackKind::Video,
                         data: f.data,
                     }
                 })
                 .collect();
-            if let Some(d) = samples.iter().rev().nth(1).map(|s| s.duration) {
-                self.last_duration[i] = d;
+            if let (Some(d), Some(slot)) = (
+                samples.iter().rev().nth(1).map(|s| s.duration),
+                self.last_duration.get_mut(i),
+            ) {
+                *slot = d;
             }
-            let first = u64::try_from(dts[0].max(0)).unwrap_or(0);
+            let first = dts
+                .first()
+                .map_or(0, |&d| u64::try_from(d.max(0)).unwrap_or(0));
             runs.push((i as u32 + 1, first, samples));
         }
         let payload: usize = runs.iter().flat_map(|r| &r.2).map(|s| s.data.len()).sum();

@@ -31,9 +31,10 @@ fn vint(data: &[u8]) -> Result<(u64, usize), &'static str> {
 /// Reads a whole Block payload.
 pub fn parse(block: &[u8]) -> Result<Block<'_>, &'static str> {
     let (track, len) = vint(block)?;
-    let head = block.get(len..len + 3).ok_or("Block cut short")?;
-    let timecode = i16::from_be_bytes([head[0], head[1]]);
-    let flags = head[2];
+    let Some(&[t0, t1, flags]) = block.get(len..len + 3) else {
+        return Err("Block cut short");
+    };
+    let timecode = i16::from_be_bytes([t0, t1]);
     let rest = block.get(len + 3..).unwrap_or(&[]);
     let frames = match (flags >> 1) & 3 {
         0 => vec![rest],
