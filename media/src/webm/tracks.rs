@@ -33,7 +33,7 @@ pub type CodecFn = fn(&Entry<'_>) -> Option<String>;
 pub struct TrackList {
     pub tracks: Vec<Track>,
     /// A TrackEntry holds an element Chromium's WebM parser does not know
-    /// ([`chromium`](super::chromium)), or a codec outside WebM's: the file
+    /// (see `webm::chromium`), or a codec outside WebM's: the file
     /// needs the tidy reader.
     pub untidy: bool,
     /// Each track's DefaultDuration (ns), by track number, for de-lacing.

@@ -3,7 +3,7 @@
 //! written from the TrackEntries (the CodecPrivate is the `avcC`/`hvcC` or
 //! the AudioSpecificConfig), each Cluster becomes one `moof` + `mdat` with
 //! the frames copied unchanged. Boxes go through the crate's one box writer
-//! ([`Writer`](crate::mp4::write::Writer)).
+//! (`mp4::write::Writer`).
 //!
 //! Matroska stores presentation times in decode order. A video frame's
 //! decode time is the Cluster's presentation times sorted (the i-th frame

@@ -1,7 +1,7 @@
 //! The tidy init segment: an EBML header with DocType `webm`, a Segment of
 //! unknown size, an Info with only TimecodeScale and Duration, and Tracks
 //! with only the elements Chromium's WebM parser takes
-//! ([`chromium`](crate::webm::chromium)), for the tracks kept.
+//! (`webm::chromium`), for the tracks kept.
 
 use super::write;
 use crate::index::MediaError;

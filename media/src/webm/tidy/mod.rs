@@ -9,7 +9,7 @@
 //! keeps it in its remuxer module (feature `remux`), loaded only for such
 //! files. One concept per file: [`lacing`] reads a Block and undoes its
 //! lace, [`cluster`] rewrites one Cluster, [`init`] writes the init
-//! segment, [`codecs`] names the codecs outside WebM, [`write`] is the EBML
+//! segment, [`codecs`] names the codecs outside WebM, `write` is the EBML
 //! writer, [`stream`] is the [`Repackager`](crate::index::Repackager) over
 //! the player's run of bytes, and [`reader`] the
 //! [`ContainerIndexer`](crate::index::ContainerIndexer).
