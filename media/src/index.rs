@@ -144,12 +144,17 @@ pub enum Handover {
     /// A fragmented MP4 whose fragments must be rewritten
     /// ([`MediaError::NeedsRewrite`]).
     RewriteFragments,
+    /// A Matroska/WebM file Chromium's MSE refuses as it is (mkvmerge's
+    /// lacing, BlockGroups, elements its parser does not know, codecs
+    /// outside WebM), rewritten by [`webm::tidy`](crate::webm) into the WebM
+    /// subset it takes, or into fragmented MP4.
+    TidyWebm,
 }
 
 /// Makes the reader a file is handed over to ([`Handover`]): this crate's
 /// [`remux::plain_mp4`](crate::remux::plain_mp4), or one that lives
-/// elsewhere (the player loads the remuxer and the rewrite as wasm modules
-/// of their own, only for the files that need them).
+/// elsewhere (the player loads the remuxer, and the rewrites of fMP4 fragments and
+/// of WebM, as wasm modules of their own, only for the files that need them).
 pub type OnDemand = Box<dyn FnOnce(Handover) -> Box<dyn ContainerIndexer>>;
 
 /// The first error an indexer met. It keeps answering with it: a reader

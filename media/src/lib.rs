@@ -13,7 +13,10 @@
 //! bytes it wants or a [`index::MediaIndex`] (tracks, MIME type, duration, a time ↔
 //! byte map of appendable units). A plain MP4 is handed to [`remux`] (feature
 //! `remux`), which turns its sample tables into an init segment and fragments that
-//! MSE accepts. The buffer policy, [`policy`], is the state machine the player runs:
+//! MSE accepts; a WebM/Matroska that Chromium's MSE refuses as it is (mkvmerge's
+//! defaults, codecs outside WebM) is handed to `webm::tidy` (feature `remux`), which
+//! rewrites it as tidy WebM or, for H.264/AAC, fragmented MP4. [`codec`] holds the
+//! codec-string helpers the readers share (the VP9 level from the picture size). The buffer policy, [`policy`], is the state machine the player runs:
 //! it takes the index, the network's events and the element's playback and answers
 //! with actions (fetch, append, evict, hold, release); its concerns sit one per file
 //! under `policy/`. [`sim`] runs that same policy against bandwidth traces in
@@ -22,8 +25,9 @@
 //!
 //! Features: `remux` (default) builds the remuxer and the packaging tools; the
 //! player's main wasm module leaves it out and loads the remuxer as a second module
-//! only for plain MP4s. `serde` makes the inspect report serializable.
+//! only for plain MP4s and untidy WebMs. `serde` makes the inspect report serializable.
 
+pub mod codec;
 pub mod index;
 pub mod io;
 pub mod mime;
@@ -36,6 +40,5 @@ pub mod probe;
 #[cfg(feature = "remux")]
 pub mod remux;
 pub mod sim;
-pub mod vp9_level;
 pub mod webm;
 pub mod wire;

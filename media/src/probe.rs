@@ -19,7 +19,7 @@ pub fn indexer_with(
     plain: Option<OnDemand>,
 ) -> Result<Box<dyn ContainerIndexer>, MediaError> {
     if head.len() >= 4 && head[..4] == [0x1A, 0x45, 0xDF, 0xA3] {
-        return Ok(Box::new(crate::webm::WebmIndexer::new()));
+        return Ok(Box::new(crate::webm::WebmIndexer::with_tidy(plain)));
     }
     if head.len() >= 8 && matches!(&head[4..8], b"ftyp" | b"styp" | b"moov" | b"free" | b"skip") {
         return Ok(Box::new(crate::mp4::Mp4Indexer::with_plain(plain)));

@@ -130,7 +130,7 @@ fn without_cues_clusters_are_scanned() {
     // 0.007 + k s, at bytes 639, 20117, 39755, 60343); the live muxer opens
     // each with the audio just before the keyframe, so the Cluster Timecodes
     // (the units' starts) are 0, 0.981, 1.981, 2.981 s. The last Cluster
-    // (81215, 3.981 s) is audio only; without a Duration its unit is empty.
+    // (81215, 3.981 s) is audio only; its unit ends with its last block.
     let units: Vec<_> = whole
         .segments
         .iter()
@@ -153,8 +153,11 @@ fn without_cues_clusters_are_scanned() {
         whole.segments.last().expect("units").bytes.end,
         NO_CUES.len() as u64
     );
-    // No Duration in the file, but the scan reached its end.
-    assert_eq!(whole.duration, Some(3.981));
+    // No Duration in the file, but the scan reached its end: the last
+    // SimpleBlock's end (video at 3.967 s + its 40 ms; ffprobe ends the
+    // audio at 4.014 s, its last packet in a BlockGroup), not the last
+    // Cluster's start (3.981 s).
+    assert_eq!(whole.duration, Some(4.007));
 
     // A live stream of unknown length: the last Cluster stays open.
     let (live, _) = drive(NO_CUES, 4096, None);

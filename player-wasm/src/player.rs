@@ -142,7 +142,8 @@ impl Shared {
             shared.fall_back("this browser has no Media Source Extensions");
             return shared;
         }
-        // Plain MP4s are read by the remuxer module, loaded when one comes.
+        // Plain MP4s and untidy WebMs are read by the remuxer module, loaded
+        // when one comes.
         let weak = Rc::downgrade(&shared.0);
         let progress: Rc<dyn Fn()> = Rc::new(move || {
             if let Some(inner) = weak.upgrade() {

@@ -1,8 +1,12 @@
-//! The plain-MP4 reader that lives in the remuxer module (`player-remux`).
+//! The readers that live in the player's on-demand modules (`player-remux`,
+//! built twice): the plain-MP4 remuxer (`caudal_remux`), and the fMP4
+//! fragment rewrite and the WebM normaliser (`caudal_rewrite`) — which one
+//! is [`Handover`].
 //!
-//! The remuxer is a third of the player's code and only plain MP4s need it,
-//! so it is a second wasm module. `player.js` hands this module a loader
-//! ([`set_remuxer_loader`]); the first plain MP4 calls it. Until the module
+//! The remuxer is a third of the player's code and only plain MP4s need it;
+//! the rewrites only files MSE would misread. `player.js` hands this module
+//! a loader ([`set_remuxer_loader`]); the first such file calls it with the
+//! module's name, and the session is made for the reader asked for. Until the module
 //! is there, the reader answers [`Step::Pending`] and keeps nothing (the
 //! policy holds the bytes, once); once it is, the player is told to look
 //! again ([`Policy::handle_indexer_progress`]) and the reader asks to be
@@ -16,7 +20,9 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use caudal_media::index::{ContainerIndexer, Handover, MediaError, MediaIndex, Repackager, Step};
+use caudal_media::index::{
+    ContainerIndexer, Handover, MediaError, MediaIndex, Presentation, Repackager, Step,
+};
 use caudal_media::wire::{self, Reply};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
@@ -40,8 +46,14 @@ extern "C" {
     ) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn index(this: &RemuxSession) -> Result<Vec<u8>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn index_since(this: &RemuxSession, from: u32) -> Result<Vec<u8>, JsValue>;
     #[wasm_bindgen(method)]
     fn start(this: &RemuxSession) -> f64;
+    #[wasm_bindgen(method)]
+    fn presentation(this: &RemuxSession) -> Vec<f64>;
+    #[wasm_bindgen(method)]
+    fn wants(this: &RemuxSession) -> Vec<f64>;
     #[wasm_bindgen(method)]
     fn take_repackager(this: &RemuxSession) -> bool;
     #[wasm_bindgen(method)]
@@ -76,7 +88,7 @@ enum Slot {
     Failed(MediaError),
 }
 
-/// A plain-MP4 reader backed by the remuxer module.
+/// A reader backed by the remuxer module.
 pub struct RemuxBridge {
     slot: Rc<RefCell<Slot>>,
     index: Option<MediaIndex>,
@@ -87,12 +99,18 @@ impl RemuxBridge {
     /// `progress` is called once it is ready (or failed), to make the
     /// player look at this reader again.
     pub fn new(progress: Rc<dyn Fn()>, why: Handover) -> RemuxBridge {
+        // `RemuxSession::new(handed)` in player-remux (`handover_code`).
+        let code = match why {
+            Handover::PlainMp4 => 0u8,
+            Handover::TidyWebm => 1u8,
+            Handover::RewriteFragments => 2u8,
+        };
         let slot = Rc::new(RefCell::new(Slot::Loading));
         let loader = LOADER.with(|l| l.borrow().clone());
         // The loader's name for the module.
         let module = JsValue::from_str(match why {
             Handover::PlainMp4 => "remux",
-            Handover::RewriteFragments => "rewrite",
+            Handover::RewriteFragments | Handover::TidyWebm => "rewrite",
         });
         match loader.map(|f| f.call1(&JsValue::NULL, &module)) {
             Some(Ok(promise)) => {
@@ -102,7 +120,9 @@ impl RemuxBridge {
                 let on_load = Closure::once(move |class: JsValue| {
                     let session = class
                         .dyn_into::<Function>()
-                        .and_then(|c| js_sys::Reflect::construct(&c, &Array::new()))
+                        .and_then(|c| {
+                            js_sys::Reflect::construct(&c, &Array::of1(&JsValue::from(code)))
+                        })
                         .map(JsCast::unchecked_into::<RemuxSession>);
                     let next = match session {
                         Ok(session) => Slot::Ready {
@@ -194,6 +214,13 @@ fn read_index(session: &RemuxSession) -> Result<Option<MediaIndex>, MediaError> 
     }
 }
 
+fn read_index_since(session: &RemuxSession, from: u32) -> Result<Option<MediaIndex>, MediaError> {
+    match reply(session.index_since(from))? {
+        Reply::Index(index) => Ok(index),
+        other => Err(out_of_turn(&other)),
+    }
+}
+
 impl ContainerIndexer for RemuxBridge {
     fn feed(
         &mut self,
@@ -212,8 +239,19 @@ impl ContainerIndexer for RemuxBridge {
             }
             Slot::Ready { session, .. } => {
                 let step = feed(session, offset, data, file_len)?;
-                if self.index.is_none() {
-                    self.index = read_index(session)?;
+                // An incomplete index (a WebM without Cues) grows as the
+                // media bytes are fed: only the new units cross over.
+                match self.index.as_mut() {
+                    None => self.index = read_index(session)?,
+                    Some(index) if !index.complete => {
+                        let from = u32::try_from(index.segments.len()).unwrap_or(u32::MAX);
+                        if let Some(more) = read_index_since(session, from)? {
+                            index.segments.extend(more.segments);
+                            index.complete = more.complete;
+                            index.duration = more.duration;
+                        }
+                    }
+                    Some(_) => {}
                 }
                 match step {
                     Step::NeedBytes { offset, len } => Ok(Step::NeedBytes { offset, len }),
@@ -233,7 +271,25 @@ impl ContainerIndexer for RemuxBridge {
     }
 
     fn wants(&self) -> Option<Range<u64>> {
-        None
+        match &*self.slot.borrow() {
+            Slot::Ready { session, .. } => match session.wants()[..] {
+                [start, end] if start >= 0.0 && end >= start => Some(start as u64..end as u64),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn presentation(&self) -> Option<Presentation> {
+        match &*self.slot.borrow() {
+            Slot::Ready { session, .. } => match session.presentation()[..] {
+                [offset, end] if offset.is_finite() && end.is_finite() => {
+                    Some(Presentation { offset, end })
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn start(&self) -> f64 {

@@ -42,6 +42,11 @@ struct Row {
     verdict: Result<(), String>,
 }
 
+/// A `known-wrong.txt` reason that starts so marks a file whose native
+/// result varies between runs (a duration the element estimates): it may
+/// come out right or wrong.
+const UNSETTLED: &str = "unsettled:";
+
 #[test]
 fn every_corpus_file_gets_the_right_answer_or_is_a_known_defect() {
     browser_test(
@@ -186,6 +191,9 @@ fn every_corpus_file_gets_the_right_answer_or_is_a_known_defect() {
             for r in &rows {
                 match (&r.verdict, known.get(&r.file)) {
                     (Err(why), None) => problems.push(format!("{}: wrong: {why}", r.file)),
+                    // Native's own answer for this file varies from run to
+                    // run: listed, printed, but either outcome is accepted.
+                    (Ok(()), Some(listed)) if listed.starts_with(UNSETTLED) => {}
                     (Ok(()), Some(listed)) => problems.push(format!(
                         "{}: now right ({}), but known-wrong.txt still lists it ({listed}): \
                          remove it from the list",

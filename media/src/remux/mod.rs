@@ -52,7 +52,8 @@ use timing::{Lead, OutTrack};
 ///
 /// It also takes the fragmented MP4s whose fragments the main reader found
 /// MSE would misread ([`Handover::RewriteFragments`]): the fMP4 reader that
-/// rewrites them ([`crate::mp4::normalise`]).
+/// rewrites them ([`crate::mp4::normalise`]); and the WebM files MSE
+/// refuses as they are ([`Handover::TidyWebm`]): the WebM tidy reader.
 pub fn plain_mp4() -> crate::index::OnDemand {
     Box::new(|why| reader_for(why))
 }
@@ -63,6 +64,7 @@ pub fn reader_for(why: Handover) -> Box<dyn crate::index::ContainerIndexer> {
     match why {
         Handover::PlainMp4 => Box::new(Mp4Remuxer::new(PlanOptions::default())),
         Handover::RewriteFragments => Box::new(crate::mp4::Fmp4Indexer::rewriting()),
+        Handover::TidyWebm => Box::new(crate::webm::tidy::TidyReader::new()),
     }
 }
 

@@ -10,9 +10,12 @@ use crate::index::MediaError;
 /// The EBML header is a handful of small fields; anything bigger is hostile.
 pub const MAX_EBML_HEADER: u64 = 4096;
 
-/// Checks the EBML header's payload (which starts at file offset `at`).
-pub fn check(payload: &[u8], at: u64) -> Result<(), MediaError> {
+/// Checks the EBML header's payload (which starts at file offset `at`);
+/// true when the DocType is `webm` (a `matroska` one goes to the tidy
+/// reader, which writes `webm`).
+pub fn check(payload: &[u8], at: u64) -> Result<bool, MediaError> {
     let mut doc_type_ok = false;
+    let mut webm = false;
     for child in Children::new(payload, at) {
         let child = child?;
         let bad = |reason| malformed(child.offset, reason);
@@ -22,6 +25,7 @@ pub fn check(payload: &[u8], at: u64) -> Result<(), MediaError> {
                 if doc_type != "webm" && doc_type != "matroska" {
                     return Err(unsupported("DocType other than webm or matroska"));
                 }
+                webm = doc_type == "webm";
                 doc_type_ok = true;
             }
             id::EBML_READ_VERSION | id::EBML_MAX_ID_LENGTH | id::EBML_MAX_SIZE_LENGTH => {
@@ -40,7 +44,7 @@ pub fn check(payload: &[u8], at: u64) -> Result<(), MediaError> {
         }
     }
     if doc_type_ok {
-        Ok(())
+        Ok(webm)
     } else {
         Err(malformed(at, "EBML header without DocType"))
     }
@@ -53,8 +57,8 @@ mod tests {
 
     #[test]
     fn doc_types() {
-        assert_eq!(check(b"\x42\x82\x84webm", 5), Ok(()));
-        assert_eq!(check(b"\x42\x82\x88matroska", 5), Ok(()));
+        assert_eq!(check(b"\x42\x82\x84webm", 5), Ok(true));
+        assert_eq!(check(b"\x42\x82\x88matroska", 5), Ok(false));
         assert!(matches!(
             check(b"\x42\x82\x83mkv", 5),
             Err(MediaError::Unsupported { .. })

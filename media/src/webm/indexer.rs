@@ -17,11 +17,13 @@ use super::elements as id;
 use super::info::Info;
 use super::scan::{ClusterWalk, Media, Scanned};
 use super::seekhead::Seek;
-use super::{cues, header, info, malformed, seekhead, tracks};
+use super::tracks::CodecFn;
+use super::{cues, header, info, malformed, seekhead, tail, tracks};
 use crate::index::{
-    Container, ContainerIndexer, FirstError, MediaError, MediaIndex, Segment, Step, Track,
-    TrackKind,
+    Container, ContainerIndexer, FirstError, Handover, MediaError, MediaIndex, OnDemand,
+    Presentation, Repackager, Segment, Step, Track, TrackKind,
 };
+use std::ops::Range;
 
 /// Where the indexer is in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,6 @@ enum State {
 }
 
 /// Incremental WebM reader; see the module docs.
-#[derive(Debug)]
 pub struct WebmIndexer {
     state: State,
     /// Where the walk is, the bytes held from there, the file and Segment
@@ -61,6 +62,44 @@ pub struct WebmIndexer {
     index: Option<MediaIndex>,
     /// The Cluster scan, when there are no usable Cues.
     scan: ClusterWalk,
+    /// Makes the codec strings (the tidy reader knows more codecs).
+    codec: CodecFn,
+    /// The DocType is not `webm`, or the Tracks hold what Chromium's MSE
+    /// refuses: see [`WebmIndexer::with_tidy`].
+    untidy: bool,
+    /// Makes the tidy reader, for an untidy file (none: index it as it is).
+    make_tidy: Option<OnDemand>,
+    /// The tidy reader, once handed over to: it answers from then on.
+    tidy: Option<Box<dyn ContainerIndexer>>,
+    /// Copies of the Info and Tracks payloads (the tidy reader rewrites
+    /// them), kept only when asked.
+    kept: Option<Kept>,
+    /// The file's tail, asked for a duration the file gives nowhere else
+    /// (no Duration, no Cues): the bytes gathered so far, and whether it
+    /// was read.
+    tail: Vec<u8>,
+    tail_read: bool,
+}
+
+/// What the tidy reader rewrites the init segment from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Kept {
+    pub info: Vec<u8>,
+    pub tracks: Vec<u8>,
+    /// Each track's DefaultDuration (ns), by track number.
+    pub default_durations: Vec<(u64, u64)>,
+}
+
+impl std::fmt::Debug for WebmIndexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebmIndexer")
+            .field("state", &self.state)
+            .field("cur", &self.cur)
+            .field("tracks", &self.tracks)
+            .field("untidy", &self.untidy)
+            .field("handed_over", &self.tidy.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WebmIndexer {
@@ -70,6 +109,7 @@ impl Default for WebmIndexer {
 }
 
 impl WebmIndexer {
+    /// Indexes every file as it is (an untidy one too: MSE may refuse it).
     pub fn new() -> Self {
         WebmIndexer {
             state: State::EbmlHeader,
@@ -83,7 +123,86 @@ impl WebmIndexer {
             first_cluster: 0,
             index: None,
             scan: ClusterWalk::default(),
+            codec: tracks::webm_codec,
+            untidy: false,
+            make_tidy: None,
+            tidy: None,
+            kept: None,
+            tail: Vec::new(),
+            tail_read: false,
         }
+    }
+
+    /// The tail range to read for the duration, while it is wanted.
+    fn tail_range(&self) -> Option<Range<u64>> {
+        let len = self.cur.file_len?;
+        let wanted = !self.tail_read
+            && self.state == State::Scan
+            && self.index.as_ref().is_some_and(|i| i.duration.is_none());
+        wanted.then(|| len.saturating_sub(tail::TAIL_LEN)..len)
+    }
+
+    /// Gathers the tail's bytes; once all are here, reads the duration.
+    fn take_tail(&mut self, offset: u64, data: &[u8]) {
+        let Some(range) = self.tail_range() else {
+            return;
+        };
+        let have = range.start + self.tail.len() as u64;
+        let end = offset.saturating_add(data.len() as u64);
+        if offset > have || end <= have {
+            return;
+        }
+        let from = usize::try_from(have - offset).unwrap_or(usize::MAX);
+        let want = usize::try_from(range.end - have).unwrap_or(usize::MAX);
+        let piece = data.get(from..).unwrap_or(&[]);
+        self.tail
+            .extend_from_slice(piece.get(..want.min(piece.len())).unwrap_or(piece));
+        if (self.tail.len() as u64) < range.end - range.start {
+            return;
+        }
+        self.tail_read = true;
+        let end = tail::last_block_end(&self.tail, &self.info);
+        self.tail = Vec::new();
+        if let (Some(end), Some(index)) = (end, self.index.as_mut()) {
+            index.duration = Some(end);
+        }
+    }
+
+    /// Hands an untidy file over to the reader `make_tidy` makes
+    /// ([`Handover::TidyWebm`]; the player's lives in its remuxer module),
+    /// asking to be fed again from the start ([`Step::Replay`]). Decided at
+    /// the first Cluster, from what came before it:
+    /// - a DocType other than `webm` (Chromium's MSE wants `webm`), or
+    /// - a TrackEntry, Video or Audio holding an element Chromium's WebM
+    ///   parser does not know ([`chromium`](super::chromium): mkvmerge's
+    ///   LanguageBCP47 in every track — the sign of its default options,
+    ///   which also lace audio), or
+    /// - a codec outside WebM's (H.264, AAC...: the tidy reader names them).
+    ///
+    /// The headers are all that is read before the index is ready, so a
+    /// laced block or BlockGroup alone (in a file otherwise tidy) does not
+    /// hand over: neither ffmpeg nor libwebm (MediaRecorder) writes one in
+    /// such a file.
+    pub fn with_tidy(make_tidy: Option<OnDemand>) -> Self {
+        WebmIndexer {
+            make_tidy,
+            ..Self::new()
+        }
+    }
+
+    /// The tidy reader's own indexer: codec strings from `codec`, the Info
+    /// and Tracks payloads kept ([`WebmIndexer::kept`]), never handing over.
+    pub fn keeping_headers(codec: CodecFn) -> Self {
+        WebmIndexer {
+            codec,
+            kept: Some(Kept::default()),
+            ..Self::new()
+        }
+    }
+
+    /// What [`WebmIndexer::keeping_headers`] kept.
+    pub fn kept(&self) -> Option<&Kept> {
+        self.kept.as_ref()
     }
 
     fn is_video_track(&self, number: u64) -> bool {
@@ -111,7 +230,7 @@ impl WebmIndexer {
                         Err(step) => return Ok(step),
                     };
                     let (payload, at) = self.cur.payload(&h, total);
-                    header::check(payload, at)?;
+                    self.untidy |= !header::check(payload, at)?;
                     self.cur.skip_to(self.cur.at() + total as u64);
                     self.state = State::SegmentHeader;
                 }
@@ -156,8 +275,21 @@ impl WebmIndexer {
                             let (payload, at) = self.cur.payload(&h, total);
                             match h.id {
                                 id::SEEK_HEAD => self.seeks = seekhead::parse(payload, at)?,
-                                id::INFO => self.info = info::parse(payload, at)?,
-                                id::TRACKS => self.tracks = tracks::parse(payload, at)?,
+                                id::INFO => {
+                                    self.info = info::parse(payload, at)?;
+                                    if let Some(kept) = self.kept.as_mut() {
+                                        kept.info = payload.to_vec();
+                                    }
+                                }
+                                id::TRACKS => {
+                                    let list = tracks::parse_with(payload, at, self.codec)?;
+                                    self.tracks = list.tracks;
+                                    self.untidy |= list.untidy;
+                                    if let Some(kept) = self.kept.as_mut() {
+                                        kept.tracks = payload.to_vec();
+                                        kept.default_durations = list.default_durations;
+                                    }
+                                }
                                 _ => self.cues = Some((self.cur.at(), cues::parse(payload, at)?)),
                             }
                             self.cur.skip_to(self.cur.at() + total as u64);
@@ -227,6 +359,14 @@ impl WebmIndexer {
                 self.first_cluster,
                 "no Tracks before the first Cluster",
             ));
+        }
+        if self.untidy
+            && let Some(make) = self.make_tidy.take()
+        {
+            self.tidy = Some(make(Handover::TidyWebm));
+            self.cur.release();
+            self.state = State::Done;
+            return Ok(Step::Replay { from: 0 });
         }
         if self.cues.is_some() {
             return Ok(self.index_from_cues());
@@ -348,16 +488,56 @@ impl ContainerIndexer for WebmIndexer {
         data: &[u8],
         file_len: Option<u64>,
     ) -> Result<Step, MediaError> {
+        if let Some(tidy) = self.tidy.as_mut() {
+            return tidy.feed(offset, data, file_len);
+        }
         self.failed.check()?;
         if file_len.is_some() {
             self.cur.file_len = file_len;
         }
         let result = self.feed_inner(offset, data);
+        if result.is_ok() {
+            self.take_tail(offset, data);
+        }
         self.failed.record(result)
     }
 
     fn index(&self) -> Option<&MediaIndex> {
-        self.index.as_ref()
+        match &self.tidy {
+            Some(tidy) => tidy.index(),
+            None => self.index.as_ref(),
+        }
+    }
+
+    fn wants(&self) -> Option<Range<u64>> {
+        match &self.tidy {
+            Some(tidy) => tidy.wants(),
+            None => self.tail_range(),
+        }
+    }
+
+    fn take_repackager(&mut self) -> Option<Box<dyn Repackager>> {
+        self.tidy.as_mut()?.take_repackager()
+    }
+
+    fn presentation(&self) -> Option<Presentation> {
+        self.tidy.as_ref()?.presentation()
+    }
+
+    /// Where the media starts: its first unit (a Cluster's timecode). A
+    /// live recording cut from a stream (GStreamer's `webmmux` keeps the
+    /// source's timestamps) starts later than 0, and native playback
+    /// starts there.
+    fn start(&self) -> f64 {
+        if let Some(tidy) = &self.tidy {
+            return tidy.start();
+        }
+        let first = self.index.as_ref().and_then(|i| i.segments.first());
+        first
+            .map(|s| s.start)
+            .or_else(|| self.scan.open_start())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(0.0)
     }
 }
 
@@ -371,6 +551,9 @@ impl WebmIndexer {
             offset = offset.saturating_add(used as u64);
             data = data.get(used..).unwrap_or(&[]);
             step = self.run()?;
+            if matches!(step, Step::Replay { .. }) {
+                break;
+            }
         }
         Ok(step)
     }

@@ -11,6 +11,7 @@
 //! and [`indexer`] is the sans-I/O state machine, from the EBML header
 //! through the Cues, that decides which bytes it needs next.
 
+pub mod chromium;
 pub mod cluster;
 pub mod cues;
 mod cursor;
@@ -21,6 +22,9 @@ pub mod indexer;
 pub mod info;
 mod scan;
 pub mod seekhead;
+pub mod tail;
+#[cfg(feature = "remux")]
+pub mod tidy;
 pub mod tracks;
 
 pub use indexer::WebmIndexer;

@@ -34,6 +34,9 @@ pub(super) struct ClusterWalk {
     open_unit: Option<(u64, f64)>,
     /// File offset where the last scanned Cluster ended.
     last_cluster_end: u64,
+    /// Per track: the last block's time and the gap before it (ticks), for
+    /// a duration the file does not give: the last block's end.
+    last_blocks: cluster::LastBlocks,
 }
 
 /// What the walk reads the Clusters with, and where the units go.
@@ -41,6 +44,13 @@ pub(super) struct Media<'a> {
     pub(super) info: &'a Info,
     pub(super) tracks: &'a [Track],
     pub(super) index: &'a mut Option<MediaIndex>,
+}
+
+impl ClusterWalk {
+    /// When the first unit found starts, seconds, while it is still open.
+    pub(super) fn open_start(&self) -> Option<f64> {
+        self.open_unit.map(|(_, start)| start)
+    }
 }
 
 impl Media<'_> {
@@ -112,14 +122,20 @@ impl ClusterWalk {
                 };
                 c.timecode = Some(ebml::read_uint(payload).map_err(|r| malformed(at, r))?);
             }
-            id::SIMPLE_BLOCK if c.keyframe.is_none() => {
+            id::SIMPLE_BLOCK => {
                 let want = h.len + (size as usize).min(cluster::SIMPLE_BLOCK_HEADER_MAX);
                 let head = cur.avail().get(h.len..).unwrap_or(&[]);
                 let head = head.get(..want - h.len).unwrap_or(head);
-                match cluster::simple_block(head).map_err(|r| malformed(at, r))? {
-                    Some((track, key)) => {
-                        if media.is_video_track(track) {
+                match cluster::block_header(head).map_err(|r| malformed(at, r))? {
+                    Some((track, time, key)) => {
+                        if c.keyframe.is_none() && media.is_video_track(track) {
                             c.keyframe = Some(key);
+                        }
+                        if let Some(timecode) = c.timecode {
+                            let ticks = i64::try_from(timecode)
+                                .unwrap_or(i64::MAX)
+                                .saturating_add(i64::from(time));
+                            self.last_blocks.saw(track, ticks);
                         }
                     }
                     None if cur.avail().len() < want => return wait(cur, "SimpleBlock"),
@@ -131,11 +147,8 @@ impl ClusterWalk {
         cur.skip_to(end);
         let has_video = media.tracks.iter().any(|t| t.kind == TrackKind::Video);
         if !c.decided && c.timecode.is_some() && (c.keyframe.is_some() || !has_video) {
+            // The blocks after still count, toward the last one's end.
             self.decide(&mut c, media);
-            // Nothing else in a sized Cluster matters: skip its payload.
-            if let Some(end) = c.end {
-                cur.skip_to(end);
-            }
         }
         self.cluster = Some(c);
         Ok(Scanned::Progress)
@@ -181,9 +194,13 @@ impl ClusterWalk {
         Ok(())
     }
 
-    /// The media ended: close the last unit at the duration.
+    /// The media ended: close the last unit at the duration (the file's,
+    /// else the last block's end).
     fn finish(&mut self, media: &mut Media<'_>) {
-        let duration = media.info.duration_seconds();
+        let duration = media
+            .info
+            .duration_seconds()
+            .or_else(|| self.last_blocks.end(media.info));
         if let (Some((at, start)), Some(index)) = (self.open_unit.take(), media.index.as_mut()) {
             let end = duration.unwrap_or(start).max(start);
             index.segments.push(Segment {

@@ -165,7 +165,7 @@ fn vp9(entry: &Child<'_>, children: Boxes<'_>) -> Result<String, MediaError> {
     let profile = c.u8()?;
     // Level 0 ("unknown", MP4Box and Chromium's MediaRecorder write it) is
     // refused by `isTypeSupported`: one from the picture size instead.
-    let level = crate::vp9_level::valid_vp9_level(
+    let level = crate::codec::valid_vp9_level(
         c.u8()?,
         be16_at(entry.payload, 24),
         be16_at(entry.payload, 26),
@@ -183,9 +183,9 @@ fn vp9(entry: &Child<'_>, children: Boxes<'_>) -> Result<String, MediaError> {
 
 /// The big-endian u16 at `at` of `payload` (a VisualSampleEntry's width and
 /// height are at 24 and 26), 0 past its end.
-fn be16_at(payload: &[u8], at: usize) -> u32 {
+fn be16_at(payload: &[u8], at: usize) -> u64 {
     match payload.get(at..at + 2) {
-        Some(&[a, b]) => u32::from(u16::from_be_bytes([a, b])),
+        Some(&[a, b]) => u64::from(u16::from_be_bytes([a, b])),
         _ => 0,
     }
 }

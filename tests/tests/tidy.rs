@@ -1,0 +1,181 @@
+//! Matroska/WebM files as mkvmerge writes them (default options: Chromium's
+//! MSE refuses them as they are, native `<video>` plays them) play under
+//! Caudal through MSE, rewritten by the WebM normaliser in the remuxer
+//! module; H.264 + AAC in a .mkv, AAC in a .mka and a MediaRecorder-like H.264 + Opus
+//! WebM play through MSE too (remuxed to fragmented MP4),
+//! never with a `caudal:error`. Fixtures: `tests/fixtures/tidy/make.sh`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, ensure};
+use caudal_tests::page::Page;
+use caudal_tests::{Stage, browser_test, media, secs};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> Result<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tidy")
+        .join(name);
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The duration native `<video>` gives the file at `url`.
+async fn native_duration(page: &Page, url: &str) -> Result<f64> {
+    let value = page
+        .js(
+            "var url = arguments[0]; return new Promise(function (ok) { var n = document.createElement('video'); \
+               n.preload = 'metadata'; n.muted = true; \
+               n.onloadedmetadata = function () { ok(n.duration); }; \
+               n.onerror = function () { ok('native error ' + (n.error && n.error.code)); }; \
+               n.src = url; });",
+            vec![Value::from(url)],
+        )
+        .await?;
+    value
+        .as_f64()
+        .with_context(|| format!("native <video> gave no duration: {value}"))
+}
+
+/// Attaches, plays, and waits for the picture to pass 1.5 s.
+async fn plays(page: &Page, url: &str) -> Result<()> {
+    page.attach(url, json!({})).await?;
+    page.run("v.muted = true;").await?;
+    page.play().await?;
+    page.wait_until(
+        "the picture to move past 1.5 s",
+        secs(20.0),
+        "v.currentTime > 1.5",
+    )
+    .await?;
+    Ok(())
+}
+
+async fn no_errors(page: &Page) -> Result<()> {
+    let errors: Vec<_> = page
+        .events()
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "error")
+        .collect();
+    ensure!(errors.is_empty(), "caudal:error events: {errors:?}");
+    Ok(())
+}
+
+#[test]
+fn mkvmerge_default_webm_plays_through_mse_with_the_native_duration() {
+    browser_test(
+        "mkvmerge_default_webm_plays_through_mse_with_the_native_duration",
+        secs(120.0),
+        |browser| async move {
+            let names = [
+                "mkvmerge-vp8-opus.webm",
+                "mkvmerge-vp9-vorbis.webm",
+                "mkvmerge-nolacing-vp9-vorbis.webm",
+            ];
+            let files: Vec<_> = names
+                .iter()
+                .map(|n| Ok((*n, fixture(n)?)))
+                .collect::<Result<_>>()?;
+            let dir = media::temp_media(&files)?;
+            let stage = Stage::with_media(dir).await?;
+            for name in names {
+                let page = stage.open(&browser, &[]).await?;
+                let url = stage.media_url(name);
+                let native = native_duration(&page, &url).await?;
+                plays(&page, &url)
+                    .await
+                    .with_context(|| format!("{name}{}", ""))?;
+                let stats = page.stats().await?;
+                ensure!(
+                    stats.str("mode")? == "mse",
+                    "{name}: stats().mode is {:?}, want \"mse\"{}",
+                    stats.get("mode"),
+                    page.diagnostics().await
+                );
+                ensure!(
+                    page.remuxer_loaded().await?,
+                    "{name}: the normaliser lives in the remuxer module"
+                );
+                let video = page.video().await?;
+                let duration = video.duration.context("no duration under MSE")?;
+                ensure!(
+                    (duration - native).abs() < 0.1,
+                    "{name}: duration {duration} under MSE, {native} natively"
+                );
+                no_errors(&page).await.with_context(|| name.to_owned())?;
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn h264_aac_mkv_and_aac_mka_play_through_mse_remuxed_to_fragmented_mp4() {
+    browser_test(
+        "h264_aac_mkv_and_aac_mka_play_through_mse_remuxed_to_fragmented_mp4",
+        secs(90.0),
+        |browser| async move {
+            let names = ["mkvmerge-h264-aac.mkv", "mkvmerge-aac.mka"];
+            let files: Vec<_> = names
+                .iter()
+                .map(|n| Ok((*n, fixture(n)?)))
+                .collect::<Result<_>>()?;
+            let dir = media::temp_media(&files)?;
+            let stage = Stage::with_media(dir).await?;
+            for name in names {
+                let page = stage.open(&browser, &[]).await?;
+                let url = stage.media_url(name);
+                let native = native_duration(&page, &url).await?;
+                plays(&page, &url).await.with_context(|| name.to_owned())?;
+                let stats = page.stats().await?;
+                ensure!(
+                    stats.str("mode")? == "mse",
+                    "{name}: stats().mode {:?}, want \"mse\" (remuxed to fMP4){}",
+                    stats.get("mode"),
+                    page.diagnostics().await
+                );
+                let video = page.video().await?;
+                let duration = video.duration.context("no duration")?;
+                ensure!(
+                    (duration - native).abs() < 0.1,
+                    "{name}: duration {duration} under MSE, {native} natively; {video:?}"
+                );
+                no_errors(&page).await.with_context(|| name.to_owned())?;
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse() {
+    browser_test(
+        "a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse",
+        secs(60.0),
+        |browser| async move {
+            let name = "recorder-h264-opus.webm";
+            let dir = media::temp_media(&[(name, fixture(name)?)])?;
+            let stage = Stage::with_media(dir).await?;
+            let page = stage.open(&browser, &[]).await?;
+            // Native <video> says Infinity until it played to the end;
+            // ffprobe: the last packet ends at 3.014 s.
+            let native = 3.014;
+            plays(&page, &stage.media_url(name)).await?;
+            let stats = page.stats().await?;
+            ensure!(
+                stats.str("mode")? == "mse",
+                "stats().mode {:?}, want \"mse\" (H.264 + Opus remuxed to fMP4){}",
+                stats.get("mode"),
+                page.diagnostics().await
+            );
+            // No Duration in the file: the tail read finds the last block.
+            let video = page.video().await?;
+            let duration = video.duration.context("no duration")?;
+            ensure!(
+                (duration - native).abs() < 0.1,
+                "duration {duration} under MSE, {native} natively; {video:?}"
+            );
+            no_errors(&page).await
+        },
+    );
+}
