@@ -1,7 +1,7 @@
 //! Matroska/WebM files as mkvmerge writes them (default options: Chromium's
 //! MSE refuses them as they are, native `<video>` plays them) play under
-//! Caudal through MSE, rewritten by the WebM normaliser in the remuxer
-//! module; H.264 + AAC in a .mkv, AAC in a .mka and a MediaRecorder-like H.264 + Opus
+//! Caudal through MSE, rewritten by the WebM normaliser in the rewrite
+//! module (`caudal_rewrite`, loaded for such files only); H.264 + AAC in a .mkv, AAC in a .mka and a MediaRecorder-like H.264 + Opus
 //! WebM play through MSE too (remuxed to fragmented MP4),
 //! never with a `caudal:error`. Fixtures: `tests/fixtures/tidy/make.sh`.
 
@@ -93,8 +93,8 @@ fn mkvmerge_default_webm_plays_through_mse_with_the_native_duration() {
                     page.diagnostics().await
                 );
                 ensure!(
-                    page.remuxer_loaded().await?,
-                    "{name}: the normaliser lives in the remuxer module"
+                    page.module_loaded("caudal_rewrite").await?,
+                    "{name}: the normaliser lives in the rewrite module"
                 );
                 let video = page.video().await?;
                 let duration = video.duration.context("no duration under MSE")?;
@@ -176,6 +176,75 @@ fn a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse() {
                 "duration {duration} under MSE, {native} natively; {video:?}"
             );
             no_errors(&page).await
+        },
+    );
+}
+
+/// Seeks to `to` and waits for playback to go on from there: the seek lands
+/// within one GOP of it (before it by at most `gop`, never past it by more
+/// than what played since).
+async fn seek_lands(page: &Page, to: f64, gop: f64) -> Result<()> {
+    page.run(&format!("v.currentTime = {to};")).await?;
+    page.wait_until(
+        "playback to go on after the seek",
+        secs(20.0),
+        &format!("!v.seeking && v.readyState >= 3 && v.currentTime > {to} + 0.2"),
+    )
+    .await?;
+    let video = page.video().await?;
+    ensure!(
+        video.current_time > to - gop && video.current_time < to + 1.5,
+        "after a seek to {to} s playback is at {} s{}",
+        video.current_time,
+        page.diagnostics().await
+    );
+    Ok(())
+}
+
+#[test]
+fn seeks_on_a_rewritten_webm_and_on_a_mediarecorder_recording_land_at_the_target() {
+    browser_test(
+        "seeks_on_a_rewritten_webm_and_on_a_mediarecorder_recording_land_at_the_target",
+        secs(120.0),
+        |browser| async move {
+            // mkvmerge's defaults (rewritten by the normaliser), and a real
+            // recording of Chromium's MediaRecorder (no Cues, no Duration:
+            // its units are found as it is read; its length from its tail).
+            let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus");
+            let recording = "mediarecorder-vp8-opus.webm";
+            let files = vec![
+                ("mkvmerge-vp8-opus.webm", fixture("mkvmerge-vp8-opus.webm")?),
+                (
+                    recording,
+                    std::fs::read(corpus.join(recording)).context("the recording")?,
+                ),
+            ];
+            let dir = media::temp_media(&files)?;
+            let stage = Stage::with_media(dir).await?;
+            for (name, _) in &files {
+                let page = stage.open(&browser, &[]).await?;
+                let url = stage.media_url(name);
+                page.attach(&url, json!({})).await?;
+                page.run("v.muted = true;").await?;
+                page.play().await?;
+                page.wait_until("the picture to move", secs(20.0), "v.currentTime > 0.3")
+                    .await
+                    .with_context(|| name.to_string())?;
+                seek_lands(&page, 2.0, 1.0)
+                    .await
+                    .with_context(|| format!("{name}: forward"))?;
+                seek_lands(&page, 0.5, 1.0)
+                    .await
+                    .with_context(|| format!("{name}: back"))?;
+                let stats = page.stats().await?;
+                ensure!(
+                    stats.str("mode")? == "mse",
+                    "{name}: stats().mode is {:?}",
+                    stats.get("mode")
+                );
+                no_errors(&page).await.with_context(|| name.to_string())?;
+            }
+            Ok(())
         },
     );
 }
