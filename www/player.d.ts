@@ -36,6 +36,7 @@ export type CaudalState =
 export interface CaudalStats {
   /** "mse": Caudal's policy drives Media Source Extensions; "native": the browser plays `src=`. */
   mode: "mse" | "native";
+  /** In native mode "native", or "error" once the element could not play the file either. */
   state: CaudalState;
   /** Why playback is native, when it is. */
   reason: string | null;
@@ -88,7 +89,11 @@ export interface CaudalStallDetail {
   position: number;
 }
 export interface CaudalErrorDetail {
-  /** "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "internal" | "media-…" */
+  /**
+   * "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "internal" | "media-…".
+   * "format", "unsupported" and "decode" are sent only after the file was handed to the
+   * element and it could not play it either.
+   */
   code: string;
   /** One sentence: what failed and why. */
   message: string;

@@ -135,7 +135,7 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     )?;
     compress_and_report(
         ws,
-        "fragment rewrite (loaded for fMP4s MSE would misread only)",
+        "rewrites (loaded only for fMP4s and WebM MSE would misread)",
         &[&player.rewrite_wasm, &player.rewrite_js],
     )?;
     Ok(player)
