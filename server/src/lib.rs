@@ -18,6 +18,7 @@
 //! (`/api/media`), [`config`], and [`media_tools`] (the `inspect` and
 //! `package` subcommands and the start-up scan).
 
+pub mod access;
 pub mod body;
 pub mod config;
 pub mod engine;
