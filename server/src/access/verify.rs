@@ -6,7 +6,8 @@
 //! `st` (when present) until just before `exp` — then the path, then `ip`.
 //! For a URL token (no `acl`) the path is part of the signature, so a
 //! token used on another path reads as a bad signature; the path is tried
-//! as given and in both `escape_early` forms ([`super::escape`]).
+//! as sent and percent-decoded, each also in both `escape_early` forms
+//! ([`super::escape`]).
 
 use std::net::IpAddr;
 
@@ -160,10 +161,19 @@ impl Verifier {
     }
 }
 
-/// The path as given and as each EdgeAuth library's `escape_early` writes it.
+/// The forms a URL token's signer may have written the path in: as sent,
+/// percent-decoded, and each in both `escape_early` forms.
 fn path_forms(path: &str) -> Vec<String> {
-    let mut forms = vec![path.to_owned()];
-    for form in [escape::python(path), escape::javascript(path)] {
+    let decoded = percent_decode_str(path).decode_utf8_lossy().into_owned();
+    let mut forms: Vec<String> = Vec::with_capacity(6);
+    for form in [
+        path.to_owned(),
+        escape::python(path),
+        escape::javascript(path),
+        escape::python(&decoded),
+        escape::javascript(&decoded),
+        decoded,
+    ] {
         if !forms.contains(&form) {
             forms.push(form);
         }
@@ -181,4 +191,182 @@ fn same_address(bound: &str, client: Option<IpAddr>) -> bool {
     decoded
         .parse::<IpAddr>()
         .is_ok_and(|bound| bound.to_canonical() == client.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::keys::Key;
+    use crate::access::sign::{self, Fields, Options, Scope};
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    const OLD_KEY: &str = "fedcba9876543210fedcba9876543210";
+    const NOW: u64 = 1_700_001_000;
+
+    fn verifier(keys: &[&str]) -> Verifier {
+        let keys = keys.iter().map(|k| Key::from_hex(k).unwrap()).collect();
+        Verifier::new(KeySet::new(keys).unwrap())
+    }
+
+    fn at(path: &str) -> Request<'_> {
+        Request { path, ip: None }
+    }
+
+    fn from<'a>(path: &'a str, ip: &str) -> Request<'a> {
+        Request {
+            path,
+            ip: Some(ip.parse().unwrap()),
+        }
+    }
+
+    /// Tokens made by EdgeAuth 0.3.2 (PyPI `akamai-edgeauth`) with key
+    /// `KEY`, e.g. `EdgeAuth(key=KEY, end_time=1700003600).generate_acl_token('/media/*')`
+    /// (the interop test makes fresh ones with the library itself).
+    #[test]
+    fn tokens_made_by_edgeauth_are_granted() {
+        let v = verifier(&[KEY]);
+        let acl = "exp=1700003600~acl=/media/*~hmac=a95b60103bed79bba7c82033b387916264d6b61c1110c5c36db4c162be82a25c";
+        assert!(v.verify(acl, NOW, at("/media/a/b.mp4")).is_ok());
+        let full = "ip=203.0.113.7~st=1700000000~exp=1700003600~acl=/media/*!/live/*~id=u 42~data=a/b~hmac=4109d389dcb1ed706ae267428590b2245c62dececfcca1cfd6c034fe0ff6820f";
+        let grant = v.verify(full, NOW, from("/live/x", "203.0.113.7")).unwrap();
+        assert_eq!(grant.id.as_deref(), Some("u 42"));
+        assert_eq!(grant.data.as_deref(), Some("a/b"));
+        let url = "exp=1700003600~hmac=187cd47ed3725393a446a5c0b05764f44f67ce6ffb2ce7d26a05b204b073ccc8";
+        assert!(v.verify(url, NOW, at("/media/clip.mp4")).is_ok());
+        // escape_early=True, ip='2001:db8::1', payload='a b/c', url '/media/my clip.mp4'
+        let early = "ip=2001%3adb8%3a%3a1~exp=1700003600~data=a+b%2fc~hmac=25f56ba054219da4de679b4455ee964d6e7ca5a62a7fcf5790d6284d19f07d1c";
+        assert!(v.verify(early, NOW, from("/media/my%20clip.mp4", "2001:db8::1")).is_ok());
+    }
+
+    #[test]
+    fn signing_gives_the_strings_edgeauth_gives() {
+        let key = Key::from_hex(KEY).unwrap();
+        let acl = Fields {
+            scope: Scope::Acl(vec!["/media/*".into(), "/live/*".into()]),
+            start: Some(1_700_000_000),
+            expires: 1_700_003_600,
+            ip: Some("203.0.113.7".into()),
+            id: Some("u 42".into()),
+            data: Some("a/b".into()),
+        };
+        assert_eq!(
+            sign::sign(&acl, &key, Options::default()),
+            "ip=203.0.113.7~st=1700000000~exp=1700003600~acl=/media/*!/live/*~id=u 42~data=a/b~hmac=4109d389dcb1ed706ae267428590b2245c62dececfcca1cfd6c034fe0ff6820f"
+        );
+        let early = Fields {
+            scope: Scope::Url("/media/my clip.mp4".into()),
+            start: None,
+            expires: 1_700_003_600,
+            ip: Some("2001:db8::1".into()),
+            id: None,
+            data: Some("a b/c".into()),
+        };
+        let options = Options {
+            escape_early: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            sign::sign(&early, &key, options),
+            "ip=2001%3adb8%3a%3a1~exp=1700003600~data=a+b%2fc~hmac=25f56ba054219da4de679b4455ee964d6e7ca5a62a7fcf5790d6284d19f07d1c"
+        );
+    }
+
+    #[test]
+    fn sha1_is_refused_unless_allowed() {
+        let sha1 = "exp=1700003600~acl=/media/*~hmac=ce315ccfe87db3571976669ff2485a0277c92412";
+        assert_eq!(
+            verifier(&[KEY]).verify(sha1, NOW, at("/media/a")),
+            Err(Refusal::BadSignature)
+        );
+        let allowed = verifier(&[KEY]).allow(Algorithm::Sha1);
+        assert!(allowed.verify(sha1, NOW, at("/media/a")).is_ok());
+    }
+
+    fn token(key: &str, scope: Scope, start: Option<u64>, expires: u64, ip: Option<&str>) -> String {
+        let fields = Fields {
+            scope,
+            start,
+            expires,
+            ip: ip.map(str::to_owned),
+            id: None,
+            data: None,
+        };
+        sign::sign(&fields, &Key::from_hex(key).unwrap(), Options::default())
+    }
+
+    fn media() -> Scope {
+        Scope::Acl(vec!["/media/*".into()])
+    }
+
+    #[test]
+    fn each_way_a_token_fails_has_its_reason() {
+        let v = verifier(&[KEY, OLD_KEY]);
+        let good = token(KEY, media(), None, NOW + 60, None);
+        let url = token(KEY, Scope::Url("/media/a.mp4".into()), None, NOW + 60, None);
+        let bound = token(KEY, media(), None, NOW + 60, Some("10.0.0.1"));
+        let later = format!("exp={}", NOW + 9999);
+        let cases: Vec<(&str, String, Request<'_>, Result<usize, Refusal>)> = vec![
+            ("valid", good.clone(), at("/media/a.mp4"), Ok(0)),
+            (
+                "old key still configured",
+                token(OLD_KEY, media(), None, NOW + 60, None),
+                at("/media/a.mp4"),
+                Ok(1),
+            ),
+            (
+                "key no longer configured",
+                token("aa", media(), None, NOW + 60, None),
+                at("/media/a.mp4"),
+                Err(Refusal::BadSignature),
+            ),
+            (
+                "expired",
+                token(KEY, media(), None, NOW, None),
+                at("/media/a.mp4"),
+                Err(Refusal::Expired { expires: NOW }),
+            ),
+            (
+                "not yet valid",
+                token(KEY, media(), Some(NOW + 1), NOW + 60, None),
+                at("/media/a.mp4"),
+                Err(Refusal::NotYetValid { start: NOW + 1 }),
+            ),
+            ("outside acl", good.clone(), at("/other/a.mp4"), Err(Refusal::WrongPath)),
+            ("url token, its path", url.clone(), at("/media/a.mp4"), Ok(0)),
+            ("url token, other path", url, at("/media/b.mp4"), Err(Refusal::BadSignature)),
+            (
+                "tampered exp",
+                good.replace(&format!("exp={}", NOW + 60), &later),
+                at("/media/a.mp4"),
+                Err(Refusal::BadSignature),
+            ),
+            (
+                "tampered acl",
+                good.replace("acl=/media/*", "acl=/*"),
+                at("/other"),
+                Err(Refusal::BadSignature),
+            ),
+            ("bound ip, same", bound.clone(), from("/media/a", "10.0.0.1"), Ok(0)),
+            ("bound ip, mapped v6", bound.clone(), from("/media/a", "::ffff:10.0.0.1"), Ok(0)),
+            ("bound ip, other", bound.clone(), from("/media/a", "10.0.0.2"), Err(Refusal::WrongIp)),
+            ("bound ip, none known", bound, at("/media/a"), Err(Refusal::WrongIp)),
+            (
+                "garbage",
+                "hello".into(),
+                at("/media/a"),
+                Err(Refusal::Malformed(Malformed::NoEquals)),
+            ),
+        ];
+        for (name, text, request, expected) in cases {
+            let got = v.verify(&text, NOW, request).map(|grant| grant.key_index);
+            assert_eq!(got, expected, "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_token_reveals_nothing_of_its_fields() {
+        let v = verifier(&[KEY]);
+        let forged = token("aa", media(), None, NOW - 100, None);
+        assert_eq!(v.verify(&forged, NOW, at("/other")), Err(Refusal::BadSignature));
+    }
 }
