@@ -28,6 +28,7 @@ pub mod net;
 pub mod pipeline;
 pub mod safe_path;
 pub mod server;
+pub mod token_tools;
 
 pub use config::Config;
 pub use server::{Server, ServerError};

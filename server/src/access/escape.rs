@@ -8,12 +8,20 @@
 
 /// The Python library's `escape_early` (`quote_plus`, lowercase hex).
 pub fn python(text: &str) -> String {
-    encode(text, |b| b.is_ascii_alphanumeric() || b"_.-~".contains(&b), true)
+    encode(
+        text,
+        |b| b.is_ascii_alphanumeric() || b"_.-~".contains(&b),
+        true,
+    )
 }
 
 /// The JavaScript library's `escapeEarly` (`encodeURIComponent`, then `~'*`).
 pub fn javascript(text: &str) -> String {
-    encode(text, |b| b.is_ascii_alphanumeric() || b"-_.!()".contains(&b), false)
+    encode(
+        text,
+        |b| b.is_ascii_alphanumeric() || b"-_.!()".contains(&b),
+        false,
+    )
 }
 
 fn encode(text: &str, keep: impl Fn(u8) -> bool, space_as_plus: bool) -> String {

@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_key_reads_hex_in_either_case_and_ignores_surrounding_whitespace() {
-        let key = Key::from_hex("  0A0b\n").unwrap();
+        let key = Key::from_hex("  0A0b\n").expect("test key");
         assert_eq!(key.bytes(), &[0x0a, 0x0b]);
         assert_eq!(key.to_hex(), "0a0b");
     }
@@ -119,15 +119,15 @@ mod tests {
 
     #[test]
     fn generated_keys_are_32_random_bytes() {
-        let a = Key::generate().unwrap();
-        let b = Key::generate().unwrap();
+        let a = Key::generate().expect("random key");
+        let b = Key::generate().expect("random key");
         assert_eq!(a.to_hex().len(), 64);
         assert_ne!(a, b);
     }
 
     #[test]
     fn debug_output_never_shows_the_key() {
-        let key = Key::from_hex("deadbeef").unwrap();
+        let key = Key::from_hex("deadbeef").expect("test key");
         assert_eq!(format!("{key:?}"), "Key(4 bytes)");
     }
 
@@ -135,10 +135,10 @@ mod tests {
     fn a_key_set_needs_a_key_and_signs_with_the_first() {
         assert_eq!(KeySet::new(vec![]), Err(KeyError::NoKeys));
         let set = KeySet::new(vec![
-            Key::from_hex("01").unwrap(),
-            Key::from_hex("02").unwrap(),
+            Key::from_hex("01").expect("test key"),
+            Key::from_hex("02").expect("test key"),
         ])
-        .unwrap();
+        .expect("granted");
         assert_eq!(set.signing().to_hex(), "01");
         assert_eq!(set.len(), 2);
     }

@@ -4,11 +4,12 @@
 //! in front of it, and the reverse.
 //!
 //! Sans-I/O: the time and the client address are passed in, keys are
-//! values. [`token`] reads a token, [`verify`] decides on it, [`sign`]
+//! values. [`token`] reads a token, [`carrier`] finds it in a request, [`verify`] decides on it, [`sign`]
 //! makes one; [`keys`] holds the key sets (rotation), [`acl`] the path
 //! patterns, [`signature`] the HMAC, [`escape`] EdgeAuth's `escape_early`.
 
 pub mod acl;
+pub mod carrier;
 pub mod escape;
 pub mod keys;
 pub mod sign;

@@ -85,6 +85,9 @@ pub fn sign(fields: &Fields, key: &Key, options: Options) -> String {
         signed.push_str("url=");
         signed.push_str(&escape(url));
     }
-    token.push(format!("hmac={}", signature::sign(options.algorithm, key, &signed)));
+    token.push(format!(
+        "hmac={}",
+        signature::sign(options.algorithm, key, &signed)
+    ));
     token.join(&delimiter)
 }

@@ -48,7 +48,9 @@ impl Algorithm {
 /// The HMAC of `text` under `key`, as lowercase hex.
 pub fn sign(algorithm: Algorithm, key: &Key, text: &str) -> String {
     match algorithm {
-        Algorithm::Sha256 => hex::encode(mac::<Hmac<sha2::Sha256>>(key, text).finalize().into_bytes()),
+        Algorithm::Sha256 => {
+            hex::encode(mac::<Hmac<sha2::Sha256>>(key, text).finalize().into_bytes())
+        }
         Algorithm::Sha1 => hex::encode(mac::<Hmac<sha1::Sha1>>(key, text).finalize().into_bytes()),
         Algorithm::Md5 => hex::encode(mac::<Hmac<md5::Md5>>(key, text).finalize().into_bytes()),
     }
@@ -57,9 +59,15 @@ pub fn sign(algorithm: Algorithm, key: &Key, text: &str) -> String {
 /// Whether `signature` is the HMAC of `text` under `key`, compared in constant time.
 pub fn verify(algorithm: Algorithm, key: &Key, text: &str, signature: &[u8]) -> bool {
     match algorithm {
-        Algorithm::Sha256 => mac::<Hmac<sha2::Sha256>>(key, text).verify_slice(signature).is_ok(),
-        Algorithm::Sha1 => mac::<Hmac<sha1::Sha1>>(key, text).verify_slice(signature).is_ok(),
-        Algorithm::Md5 => mac::<Hmac<md5::Md5>>(key, text).verify_slice(signature).is_ok(),
+        Algorithm::Sha256 => mac::<Hmac<sha2::Sha256>>(key, text)
+            .verify_slice(signature)
+            .is_ok(),
+        Algorithm::Sha1 => mac::<Hmac<sha1::Sha1>>(key, text)
+            .verify_slice(signature)
+            .is_ok(),
+        Algorithm::Md5 => mac::<Hmac<md5::Md5>>(key, text)
+            .verify_slice(signature)
+            .is_ok(),
     }
 }
 
@@ -78,21 +86,34 @@ mod tests {
     /// RFC 4231 test case 2 (key "Jefe").
     #[test]
     fn sha256_matches_rfc_4231() {
-        let key = Key::from_hex(&hex::encode("Jefe")).unwrap();
+        let key = Key::from_hex(&hex::encode("Jefe")).expect("granted");
         let text = "what do ya want for nothing?";
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         assert_eq!(sign(Algorithm::Sha256, &key, text), expected);
-        assert!(verify(Algorithm::Sha256, &key, text, &hex::decode(expected).unwrap()));
-        assert!(!verify(Algorithm::Sha256, &key, "what do ya want for nothing!", &hex::decode(expected).unwrap()));
+        assert!(verify(
+            Algorithm::Sha256,
+            &key,
+            text,
+            &hex::decode(expected).expect("hex")
+        ));
+        assert!(!verify(
+            Algorithm::Sha256,
+            &key,
+            "what do ya want for nothing!",
+            &hex::decode(expected).expect("hex")
+        ));
     }
 
     #[test]
     fn the_length_of_the_hmac_names_the_algorithm() {
-        let key = Key::from_hex("00").unwrap();
+        let key = Key::from_hex("00").expect("test key");
         for algorithm in [Algorithm::Sha256, Algorithm::Sha1, Algorithm::Md5] {
             let len = sign(algorithm, &key, "x").len() / 2;
             assert_eq!(Algorithm::for_len(len), Some(algorithm));
-            assert_eq!(Algorithm::from_name(&algorithm.name().to_uppercase()), Some(algorithm));
+            assert_eq!(
+                Algorithm::from_name(&algorithm.name().to_uppercase()),
+                Some(algorithm)
+            );
         }
     }
 }

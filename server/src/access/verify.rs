@@ -204,8 +204,11 @@ mod tests {
     const NOW: u64 = 1_700_001_000;
 
     fn verifier(keys: &[&str]) -> Verifier {
-        let keys = keys.iter().map(|k| Key::from_hex(k).unwrap()).collect();
-        Verifier::new(KeySet::new(keys).unwrap())
+        let keys = keys
+            .iter()
+            .map(|k| Key::from_hex(k).expect("test key"))
+            .collect();
+        Verifier::new(KeySet::new(keys).expect("keys"))
     }
 
     fn at(path: &str) -> Request<'_> {
@@ -215,7 +218,7 @@ mod tests {
     fn from<'a>(path: &'a str, ip: &str) -> Request<'a> {
         Request {
             path,
-            ip: Some(ip.parse().unwrap()),
+            ip: Some(ip.parse().expect("address")),
         }
     }
 
@@ -228,19 +231,25 @@ mod tests {
         let acl = "exp=1700003600~acl=/media/*~hmac=a95b60103bed79bba7c82033b387916264d6b61c1110c5c36db4c162be82a25c";
         assert!(v.verify(acl, NOW, at("/media/a/b.mp4")).is_ok());
         let full = "ip=203.0.113.7~st=1700000000~exp=1700003600~acl=/media/*!/live/*~id=u 42~data=a/b~hmac=4109d389dcb1ed706ae267428590b2245c62dececfcca1cfd6c034fe0ff6820f";
-        let grant = v.verify(full, NOW, from("/live/x", "203.0.113.7")).unwrap();
+        let grant = v
+            .verify(full, NOW, from("/live/x", "203.0.113.7"))
+            .expect("granted");
         assert_eq!(grant.id.as_deref(), Some("u 42"));
         assert_eq!(grant.data.as_deref(), Some("a/b"));
-        let url = "exp=1700003600~hmac=187cd47ed3725393a446a5c0b05764f44f67ce6ffb2ce7d26a05b204b073ccc8";
+        let url =
+            "exp=1700003600~hmac=187cd47ed3725393a446a5c0b05764f44f67ce6ffb2ce7d26a05b204b073ccc8";
         assert!(v.verify(url, NOW, at("/media/clip.mp4")).is_ok());
         // escape_early=True, ip='2001:db8::1', payload='a b/c', url '/media/my clip.mp4'
         let early = "ip=2001%3adb8%3a%3a1~exp=1700003600~data=a+b%2fc~hmac=25f56ba054219da4de679b4455ee964d6e7ca5a62a7fcf5790d6284d19f07d1c";
-        assert!(v.verify(early, NOW, from("/media/my%20clip.mp4", "2001:db8::1")).is_ok());
+        assert!(
+            v.verify(early, NOW, from("/media/my%20clip.mp4", "2001:db8::1"))
+                .is_ok()
+        );
     }
 
     #[test]
     fn signing_gives_the_strings_edgeauth_gives() {
-        let key = Key::from_hex(KEY).unwrap();
+        let key = Key::from_hex(KEY).expect("test key");
         let acl = Fields {
             scope: Scope::Acl(vec!["/media/*".into(), "/live/*".into()]),
             start: Some(1_700_000_000),
@@ -282,7 +291,13 @@ mod tests {
         assert!(allowed.verify(sha1, NOW, at("/media/a")).is_ok());
     }
 
-    fn token(key: &str, scope: Scope, start: Option<u64>, expires: u64, ip: Option<&str>) -> String {
+    fn token(
+        key: &str,
+        scope: Scope,
+        start: Option<u64>,
+        expires: u64,
+        ip: Option<&str>,
+    ) -> String {
         let fields = Fields {
             scope,
             start,
@@ -291,7 +306,11 @@ mod tests {
             id: None,
             data: None,
         };
-        sign::sign(&fields, &Key::from_hex(key).unwrap(), Options::default())
+        sign::sign(
+            &fields,
+            &Key::from_hex(key).expect("test key"),
+            Options::default(),
+        )
     }
 
     fn media() -> Scope {
@@ -331,9 +350,24 @@ mod tests {
                 at("/media/a.mp4"),
                 Err(Refusal::NotYetValid { start: NOW + 1 }),
             ),
-            ("outside acl", good.clone(), at("/other/a.mp4"), Err(Refusal::WrongPath)),
-            ("url token, its path", url.clone(), at("/media/a.mp4"), Ok(0)),
-            ("url token, other path", url, at("/media/b.mp4"), Err(Refusal::BadSignature)),
+            (
+                "outside acl",
+                good.clone(),
+                at("/other/a.mp4"),
+                Err(Refusal::WrongPath),
+            ),
+            (
+                "url token, its path",
+                url.clone(),
+                at("/media/a.mp4"),
+                Ok(0),
+            ),
+            (
+                "url token, other path",
+                url,
+                at("/media/b.mp4"),
+                Err(Refusal::BadSignature),
+            ),
             (
                 "tampered exp",
                 good.replace(&format!("exp={}", NOW + 60), &later),
@@ -346,10 +380,30 @@ mod tests {
                 at("/other"),
                 Err(Refusal::BadSignature),
             ),
-            ("bound ip, same", bound.clone(), from("/media/a", "10.0.0.1"), Ok(0)),
-            ("bound ip, mapped v6", bound.clone(), from("/media/a", "::ffff:10.0.0.1"), Ok(0)),
-            ("bound ip, other", bound.clone(), from("/media/a", "10.0.0.2"), Err(Refusal::WrongIp)),
-            ("bound ip, none known", bound, at("/media/a"), Err(Refusal::WrongIp)),
+            (
+                "bound ip, same",
+                bound.clone(),
+                from("/media/a", "10.0.0.1"),
+                Ok(0),
+            ),
+            (
+                "bound ip, mapped v6",
+                bound.clone(),
+                from("/media/a", "::ffff:10.0.0.1"),
+                Ok(0),
+            ),
+            (
+                "bound ip, other",
+                bound.clone(),
+                from("/media/a", "10.0.0.2"),
+                Err(Refusal::WrongIp),
+            ),
+            (
+                "bound ip, none known",
+                bound,
+                at("/media/a"),
+                Err(Refusal::WrongIp),
+            ),
             (
                 "garbage",
                 "hello".into(),
@@ -367,6 +421,9 @@ mod tests {
     fn an_unsigned_token_reveals_nothing_of_its_fields() {
         let v = verifier(&[KEY]);
         let forged = token("aa", media(), None, NOW - 100, None);
-        assert_eq!(v.verify(&forged, NOW, at("/other")), Err(Refusal::BadSignature));
+        assert_eq!(
+            v.verify(&forged, NOW, at("/other")),
+            Err(Refusal::BadSignature)
+        );
     }
 }
