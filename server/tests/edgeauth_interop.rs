@@ -137,119 +137,24 @@ fn tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them() {
     };
     let later = now() + 3600;
     // (EdgeAuth options, the URL the token is used on, flags, valid, what caudal says)
+    #[rustfmt::skip]
     let cases: Vec<(Value, &str, Vec<&str>, bool, &str)> = vec![
-        (
-            json!({"key": KEY, "window_seconds": 3600, "acl": "/media/*"}),
-            "/media/a/b.mp4",
-            vec![],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "acl": ["/live/*", "/media/*"]}),
-            "/media/a.mp4",
-            vec![],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "acl": "/media/*"}),
-            "/other/a.mp4",
-            vec![],
-            false,
-            "not valid for this path",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "url": "/media/a.mp4"}),
-            "/media/a.mp4",
-            vec![],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "url": "/media/a.mp4"}),
-            "/media/b.mp4",
-            vec![],
-            false,
-            "bad signature",
-        ),
-        (
-            json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec!["--ip", "127.0.0.1"],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec!["--ip", "127.0.0.2"],
-            false,
-            "not valid for this address",
-        ),
-        (
-            json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "url": "/media/a.mp4"}),
-            "/media/a.mp4",
-            vec!["--ip", "127.0.0.1"],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "session_id": "s42", "payload": "user=7", "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec![],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "escape_early": true, "ip": "::1", "payload": "a b/c", "url": "/media/my clip.mp4"}),
-            "/media/my%20clip.mp4",
-            vec!["--ip", "::1"],
-            true,
-            "valid",
-        ),
-        (
-            json!({"key": KEY, "start_time": later, "end_time": later + 60, "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec![],
-            false,
-            "not valid before",
-        ),
-        (
-            json!({"key": KEY, "start_time": 1000, "end_time": 2000, "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec![],
-            false,
-            "expired at 2000",
-        ),
-        (
-            json!({"key": OLD_KEY, "window_seconds": 3600, "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec!["--key", OLD_KEY],
-            true,
-            "key 2 of 2",
-        ),
-        (
-            json!({"key": OLD_KEY, "window_seconds": 3600, "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec![],
-            false,
-            "bad signature",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "algorithm": "sha1", "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec![],
-            false,
-            "bad signature",
-        ),
-        (
-            json!({"key": KEY, "window_seconds": 3600, "algorithm": "sha1", "acl": "/media/*"}),
-            "/media/a.mp4",
-            vec!["--allow-legacy-hashes"],
-            true,
-            "valid",
-        ),
+        (json!({"key": KEY, "window_seconds": 3600, "acl": "/media/*"}), "/media/a/b.mp4", vec![], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "acl": ["/live/*", "/media/*"]}), "/media/a.mp4", vec![], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "acl": "/media/*"}), "/other/a.mp4", vec![], false, "not valid for this path"),
+        (json!({"key": KEY, "window_seconds": 3600, "url": "/media/a.mp4"}), "/media/a.mp4", vec![], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "url": "/media/a.mp4"}), "/media/b.mp4", vec![], false, "bad signature"),
+        (json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "acl": "/media/*"}), "/media/a.mp4", vec!["--ip", "127.0.0.1"], true, "valid"),
+        (json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "acl": "/media/*"}), "/media/a.mp4", vec!["--ip", "127.0.0.2"], false, "not valid for this address"),
+        (json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "url": "/media/a.mp4"}), "/media/a.mp4", vec!["--ip", "127.0.0.1"], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "session_id": "s42", "payload": "user=7", "acl": "/media/*"}), "/media/a.mp4", vec![], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "escape_early": true, "ip": "::1", "payload": "a b/c", "url": "/media/my clip.mp4"}), "/media/my%20clip.mp4", vec!["--ip", "::1"], true, "valid"),
+        (json!({"key": KEY, "start_time": later, "end_time": later + 60, "acl": "/media/*"}), "/media/a.mp4", vec![], false, "not valid before"),
+        (json!({"key": KEY, "start_time": 1000, "end_time": 2000, "acl": "/media/*"}), "/media/a.mp4", vec![], false, "expired at 2000"),
+        (json!({"key": OLD_KEY, "window_seconds": 3600, "acl": "/media/*"}), "/media/a.mp4", vec!["--key", OLD_KEY], true, "key 2 of 2"),
+        (json!({"key": OLD_KEY, "window_seconds": 3600, "acl": "/media/*"}), "/media/a.mp4", vec![], false, "bad signature"),
+        (json!({"key": KEY, "window_seconds": 3600, "algorithm": "sha1", "acl": "/media/*"}), "/media/a.mp4", vec![], false, "bad signature"),
+        (json!({"key": KEY, "window_seconds": 3600, "algorithm": "sha1", "acl": "/media/*"}), "/media/a.mp4", vec!["--allow-legacy-hashes"], true, "valid"),
     ];
     let options: Vec<Value> = cases.iter().map(|case| case.0.clone()).collect();
     let tokens = edgeauth_tokens(&python, &Value::Array(options));
@@ -288,47 +193,17 @@ fn caudal_sign_makes_the_strings_edgeauth_makes() {
         return;
     };
     // (caudal sign flags, the same token as EdgeAuth options, minus times)
+    #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, Value)> = vec![
         (vec!["--acl", "/media/*"], json!({"acl": "/media/*"})),
-        (
-            vec!["--acl", "/media/*", "--acl", "/live/*"],
-            json!({"acl": ["/media/*", "/live/*"]}),
-        ),
+        (vec!["--acl", "/media/*", "--acl", "/live/*"], json!({"acl": ["/media/*", "/live/*"]})),
         (vec!["/media/a.mp4"], json!({"url": "/media/a.mp4"})),
-        (
-            vec!["/media/a.mp4", "--start", "now", "--ip", "192.0.2.9"],
-            json!({"url": "/media/a.mp4", "ip": "192.0.2.9"}),
-        ),
-        (
-            vec![
-                "--acl",
-                "/media/*",
-                "--start",
-                "1700000000",
-                "--ip",
-                "2001:db8::1",
-                "--id",
-                "s1",
-                "--data",
-                "k=v",
-            ],
-            json!({"acl": "/media/*", "ip": "2001:db8::1", "session_id": "s1", "payload": "k=v"}),
-        ),
-        (
-            vec![
-                "/media/my clip.mp4",
-                "--escape-early",
-                "--ip",
-                "2001:db8::1",
-                "--data",
-                "a b/c",
-            ],
-            json!({"url": "/media/my clip.mp4", "escape_early": true, "ip": "2001:db8::1", "payload": "a b/c"}),
-        ),
-        (
-            vec!["--acl", "/media/*", "--algorithm", "sha1"],
-            json!({"acl": "/media/*", "algorithm": "sha1"}),
-        ),
+        (vec!["/media/a.mp4", "--start", "now", "--ip", "192.0.2.9"], json!({"url": "/media/a.mp4", "ip": "192.0.2.9"})),
+        (vec!["--acl", "/media/*", "--start", "1700000000", "--ip", "2001:db8::1", "--id", "s1", "--data", "k=v"],
+         json!({"acl": "/media/*", "ip": "2001:db8::1", "session_id": "s1", "payload": "k=v"})),
+        (vec!["/media/my clip.mp4", "--escape-early", "--ip", "2001:db8::1", "--data", "a b/c"],
+         json!({"url": "/media/my clip.mp4", "escape_early": true, "ip": "2001:db8::1", "payload": "a b/c"})),
+        (vec!["--acl", "/media/*", "--algorithm", "sha1"], json!({"acl": "/media/*", "algorithm": "sha1"})),
     ];
     let mut ours = Vec::new();
     let mut options = Vec::new();

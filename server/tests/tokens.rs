@@ -54,6 +54,16 @@ fn keygen_prints_a_new_256_bit_hex_key_each_time() {
     assert!(sign(&["--acl", "/*", "--ttl", "1m", "--key", &first]).contains("~hmac="));
 }
 
+/// (case, input, extra flags, keys, valid, what stdout must contain)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+    &'a [&'a str],
+    bool,
+    &'a str,
+);
+
 #[test]
 fn verify_says_why_each_token_is_refused() {
     let later = (now() + 3600).to_string();
@@ -84,127 +94,23 @@ fn verify_says_why_each_token_is_refused() {
     let only_new = ["--key", KEY];
 
     // (case, input, extra flags, keys, valid, what stdout must contain)
-    let cases: &[(&str, &str, &[&str], &[&str], bool, &str)] = &[
-        (
-            "valid acl token",
-            &acl,
-            &[],
-            &only_new,
-            true,
-            "valid: expires in",
-        ),
-        (
-            "valid url token",
-            &url,
-            &[],
-            &only_new,
-            true,
-            "for /media/a.mp4",
-        ),
-        (
-            "expired",
-            &expired,
-            &[],
-            &only_new,
-            false,
-            "invalid: token expired at 4600",
-        ),
-        (
-            "not yet valid",
-            &early,
-            &[],
-            &only_new,
-            false,
-            "invalid: token not valid before",
-        ),
-        (
-            "url token on another path",
-            &url_elsewhere,
-            &[],
-            &only_new,
-            false,
-            "invalid: bad signature",
-        ),
-        (
-            "outside its acl",
-            &on_other,
-            &[],
-            &only_new,
-            false,
-            "invalid: token not valid for this path",
-        ),
-        (
-            "outside its acl (--path)",
-            &acl,
-            &["--path", "/etc/passwd"],
-            &only_new,
-            false,
-            "not valid for this path",
-        ),
-        (
-            "tampered exp",
-            &tampered,
-            &[],
-            &only_new,
-            false,
-            "invalid: bad signature",
-        ),
-        (
-            "tampered acl",
-            &widened,
-            &[],
-            &only_new,
-            false,
-            "invalid: bad signature",
-        ),
-        (
-            "old key still configured",
-            &old,
-            &[],
-            &both,
-            true,
-            "key 2 of 2",
-        ),
-        (
-            "key no longer configured",
-            &gone,
-            &[],
-            &both,
-            false,
-            "invalid: bad signature",
-        ),
-        (
-            "bound to its ip",
-            &bound,
-            &["--ip", "10.0.0.1"],
-            &only_new,
-            true,
-            "bound to ip 10.0.0.1",
-        ),
-        (
-            "bound to another ip",
-            &bound,
-            &["--ip", "10.0.0.2"],
-            &only_new,
-            false,
-            "not valid for this address",
-        ),
-        (
-            "extra query parameters",
-            &extra,
-            &[],
-            &only_new,
-            true,
-            "valid",
-        ),
-        (
-            "not a token",
-            "hello",
-            &[],
-            &only_new,
-            false,
-            "invalid: malformed token",
-        ),
+    #[rustfmt::skip]
+    let cases: Vec<Case> = vec![
+        ("valid acl token", &acl, &[], &only_new, true, "valid: expires in"),
+        ("valid url token", &url, &[], &only_new, true, "for /media/a.mp4"),
+        ("expired", &expired, &[], &only_new, false, "invalid: token expired at 4600"),
+        ("not yet valid", &early, &[], &only_new, false, "invalid: token not valid before"),
+        ("url token on another path", &url_elsewhere, &[], &only_new, false, "invalid: bad signature"),
+        ("outside its acl", &on_other, &[], &only_new, false, "invalid: token not valid for this path"),
+        ("outside its acl (--path)", &acl, &["--path", "/etc/passwd"], &only_new, false, "not valid for this path"),
+        ("tampered exp", &tampered, &[], &only_new, false, "invalid: bad signature"),
+        ("tampered acl", &widened, &[], &only_new, false, "invalid: bad signature"),
+        ("old key still configured", &old, &[], &both, true, "key 2 of 2"),
+        ("key no longer configured", &gone, &[], &both, false, "invalid: bad signature"),
+        ("bound to its ip", &bound, &["--ip", "10.0.0.1"], &only_new, true, "bound to ip 10.0.0.1"),
+        ("bound to another ip", &bound, &["--ip", "10.0.0.2"], &only_new, false, "not valid for this address"),
+        ("extra query parameters", &extra, &[], &only_new, true, "valid"),
+        ("not a token", "hello", &[], &only_new, false, "invalid: malformed token"),
     ];
     for (case, input, flags, keys, valid, says) in cases {
         let mut args = vec!["verify", input];
@@ -212,10 +118,10 @@ fn verify_says_why_each_token_is_refused() {
         args.extend_from_slice(keys);
         let output = caudal(&args);
         let line = stdout(&output);
-        assert_eq!(output.status.success(), *valid, "{case}: {line}");
+        assert_eq!(output.status.success(), valid, "{case}: {line}");
         assert_eq!(
             output.status.code(),
-            Some(if *valid { 0 } else { 1 }),
+            Some(if valid { 0 } else { 1 }),
             "{case}"
         );
         assert!(line.contains(says), "{case}: `{line}` lacks `{says}`");
