@@ -5,19 +5,21 @@
 //!
 //! Sans-I/O: the time and the client address are passed in, keys are
 //! values. [`token`] reads a token, [`carrier`] finds it in a request, [`verify`] decides on it, [`sign`]
-//! makes one; [`keys`] holds the key sets (rotation), [`acl`] the path
+//! makes one, [`protection`] says which requests need one; [`keys`] holds the key sets (rotation), [`acl`] the path
 //! patterns, [`signature`] the HMAC, [`escape`] EdgeAuth's `escape_early`.
 
 pub mod acl;
 pub mod carrier;
 pub mod escape;
 pub mod keys;
+pub mod protection;
 pub mod sign;
 pub mod signature;
 pub mod token;
 pub mod verify;
 
 pub use keys::{Key, KeyError, KeySet};
+pub use protection::{Decision, Offered, Protection};
 pub use sign::{Fields, Options, Scope};
 pub use signature::Algorithm;
 pub use token::{Malformed, Token};

@@ -43,6 +43,9 @@ pub struct Grant {
 /// Why a token does not open the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// A protected path asked for without a token (said by [`super::protection`]).
+    #[error("no token")]
+    Missing,
     #[error("malformed token: {0}")]
     Malformed(#[from] Malformed),
     #[error("bad signature")]
@@ -58,9 +61,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short stable name, for log lines and bodies.
+    /// The one line a refused client is told: only a token that is
+    /// genuinely signed learns that it is expired or not yet valid (so a
+    /// player knows to fetch a fresh one); everything else is `forbidden`.
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            Refusal::Expired { .. } => "forbidden: token expired",
+            Refusal::NotYetValid { .. } => "forbidden: token not yet valid",
+            _ => "forbidden",
+        }
+    }
+
+    /// A short stable name, for log lines.
     pub fn code(&self) -> &'static str {
         match self {
+            Refusal::Missing => "missing",
             Refusal::Malformed(_) => "malformed",
             Refusal::BadSignature => "bad-signature",
             Refusal::Expired { .. } => "expired",
