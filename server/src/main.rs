@@ -171,6 +171,11 @@ struct ServeArgs {
     /// No per-request log lines.
     #[arg(long, short)]
     quiet: bool,
+    /// URL path prefix whose files need a signed token (repeatable; default /media/ when a key is given).
+    #[arg(long, value_name = "PREFIX")]
+    protect: Vec<String>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 /// The checkout this binary was built from, for the default folders.
@@ -352,6 +357,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let protection = config.protection.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -375,6 +381,19 @@ fn serve(args: ServeArgs) -> ExitCode {
             server.media_dir().display(),
             server.local_addr()
         );
+        if let Some(protection) = &protection {
+            tracing::info!(
+                "signed tokens ({}) needed under {} ({} key{})",
+                protection.token_name,
+                protection.prefixes.join(", "),
+                protection.verifier.keys().len(),
+                if protection.verifier.keys().len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+            );
+        }
         start_scan(server.media_dir(), follow_symlinks_outside);
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
@@ -407,6 +426,7 @@ fn config_from(args: ServeArgs) -> Result<Config, String> {
     if args.max_connections == 0 {
         return Err("--max-connections must be at least 1".into());
     }
+    let protection = protection_from(&args.protect, args.keys)?;
     Ok(Config {
         media_dir,
         www_dir,
@@ -420,7 +440,48 @@ fn config_from(args: ServeArgs) -> Result<Config, String> {
         allow_symlinks_outside: args.follow_symlinks_outside,
         access_log: !args.quiet,
         shutdown_grace: seconds(args.shutdown_grace, "shutdown-grace")?,
+        protection,
     })
+}
+
+/// `--protect` and the keys: none of either, nothing is protected.
+fn protection_from(
+    protect: &[String],
+    keys: KeyArgs,
+) -> Result<Option<access::Protection>, String> {
+    if keys.keys.is_empty() && keys.key_files.is_empty() {
+        if protect.is_empty() {
+            return Ok(None);
+        }
+        return Err(
+            "--protect needs the keys that sign its tokens: --key HEX or --key-file PATH".into(),
+        );
+    }
+    let key_set =
+        token_tools::load_keys(&keys.keys, &keys.key_files).map_err(|error| error.to_string())?;
+    let prefixes = if protect.is_empty() {
+        vec!["/media/".to_owned()]
+    } else {
+        protect.to_vec()
+    };
+    if let Some(bad) = prefixes.iter().find(|prefix| !prefix.starts_with('/')) {
+        return Err(format!(
+            "--protect {bad}: a prefix is a URL path, starting with /"
+        ));
+    }
+    if http::HeaderName::from_bytes(keys.token_name.as_bytes()).is_err()
+        || keys.token_name.contains(['=', ';', '&'])
+    {
+        return Err(format!(
+            "--token-name {}: not usable as a header, cookie and query name",
+            keys.token_name
+        ));
+    }
+    Ok(Some(access::Protection {
+        verifier: Verifier::new(key_set),
+        prefixes,
+        token_name: keys.token_name,
+    }))
 }
 
 fn init_logging(quiet: bool) {
