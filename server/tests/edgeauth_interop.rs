@@ -1,12 +1,14 @@
-//! Interoperability with Akamai's own token library, EdgeAuth (PyPI
-//! `akamai-edgeauth`, pinned below), installed into a venv under
-//! target/tmp on first run: tokens it makes (ACL and URL forms, with and
-//! without `ip` and `st`, `escape_early`, a rotated key) are judged by
-//! `caudal verify` as the library means them, and `caudal sign` makes the
-//! very strings the library makes for the same fields.
+//! Interoperability with Akamai's own token libraries, EdgeAuth for
+//! Python (PyPI `akamai-edgeauth`) and for Node (npm `akamai-edgeauth`),
+//! pinned below and installed under target/tmp on first run: tokens they
+//! make (ACL and URL forms, with and without `ip` and `st`, `escape_early`,
+//! a rotated key, SHA-1) are judged by `caudal verify` as the library means
+//! them, and `caudal sign` makes the very strings the library makes for
+//! the same fields.
 //!
-//! Needs python3 with venv and pip, and PyPI. Missing, the test skips with
-//! a `skipped:` line; under CI (`CI` set) it fails instead.
+//! Needs python3 with venv and pip and PyPI, or node with npm and the npm
+//! registry. Missing, a test skips with a `skipped:` line; under CI (`CI`
+//! set) it fails instead.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,22 +18,91 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const EDGEAUTH: &str = "akamai-edgeauth==0.3.2";
+const PYPI_EDGEAUTH: &str = "akamai-edgeauth==0.3.2";
+const NPM_EDGEAUTH: &str = "akamai-edgeauth@0.2.0";
 const KEY: &str = "6c1d3e5f7a9b0c2d4e6f8a1b3c5d7e9f0a2b4c6d8e1f3a5b7c9d0e2f4a6b8c1d";
 const OLD_KEY: &str = "aabbccddeeff00112233445566778899";
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/edgeauth/make_tokens.py");
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/edgeauth");
 
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|ci| !matches!(ci.as_str(), "" | "0" | "false" | "FALSE"))
 }
 
-/// The venv's python with EdgeAuth importable, or why there is none.
-fn edgeauth_python() -> Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON.get_or_init(install).clone()
+/// One of the EdgeAuth libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Library {
+    Python,
+    Node,
 }
 
-fn install() -> Result<PathBuf, String> {
+impl Library {
+    /// The command that runs this library's token script, installing the
+    /// library on first use; or why it cannot run here.
+    fn command(self) -> Result<Vec<PathBuf>, String> {
+        static PYTHON: OnceLock<Result<Vec<PathBuf>, String>> = OnceLock::new();
+        static NODE: OnceLock<Result<Vec<PathBuf>, String>> = OnceLock::new();
+        match self {
+            Library::Python => PYTHON.get_or_init(install_python).clone(),
+            Library::Node => NODE.get_or_init(install_node).clone(),
+        }
+    }
+
+    /// The command, or `None` after a `skipped:` line (a panic under CI).
+    fn command_or_skip(self, test: &str) -> Option<Vec<PathBuf>> {
+        match self.command() {
+            Ok(command) => Some(command),
+            Err(why) => {
+                assert!(
+                    !under_ci(),
+                    "{test} ({self:?}): {why}; under CI this test must run"
+                );
+                eprintln!("skipped: {test} ({self:?}): {why}");
+                None
+            }
+        }
+    }
+
+    /// Tokens the library makes for `cases` (Python option names).
+    fn tokens(self, command: &[PathBuf], cases: &Value) -> Vec<String> {
+        let (program, args) = command.split_first().expect("a program");
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the EdgeAuth script");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(cases.to_string().as_bytes())
+            .expect("write cases");
+        let output = child.wait_with_output().expect("EdgeAuth script");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("a JSON list of tokens")
+    }
+}
+
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|error| format!("{what}: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn install_python() -> Result<Vec<PathBuf>, String> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("edgeauth-venv");
     let python = venv.join("bin/python");
     let importable = |python: &Path| {
@@ -41,76 +112,48 @@ fn install() -> Result<PathBuf, String> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if importable(&python) {
-        return Ok(python);
-    }
-    let run = |command: &mut Command, what: &str| -> Result<(), String> {
-        let output = command
-            .output()
-            .map_err(|error| format!("{what}: {error}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{what}: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        }
-    };
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
-    )?;
-    run(
-        Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            EDGEAUTH,
-        ]),
-        "pip install akamai-edgeauth",
-    )?;
-    if importable(&python) {
-        Ok(python)
-    } else {
-        Err("akamai.edgeauth is not importable after pip install".into())
-    }
-}
-
-/// EdgeAuth's python, or `None` after the skip line (panics under CI).
-fn python_or_skip(test: &str) -> Option<PathBuf> {
-    match edgeauth_python() {
-        Ok(python) => Some(python),
-        Err(why) => {
-            assert!(!under_ci(), "{test}: {why}; under CI this test must run");
-            eprintln!("skipped: {test}: {why}");
-            None
+    if !importable(&python) {
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv",
+        )?;
+        run(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PYPI_EDGEAUTH,
+            ]),
+            "pip install akamai-edgeauth",
+        )?;
+        if !importable(&python) {
+            return Err("akamai.edgeauth is not importable after pip install".into());
         }
     }
+    Ok(vec![python, Path::new(SCRIPTS).join("make_tokens.py")])
 }
 
-/// Tokens EdgeAuth makes for `cases` (its own option names).
-fn edgeauth_tokens(python: &Path, cases: &Value) -> Vec<String> {
-    let mut child = Command::new(python)
-        .arg(SCRIPT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the EdgeAuth script");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(cases.to_string().as_bytes())
-        .expect("write cases");
-    let output = child.wait_with_output().expect("EdgeAuth script");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("a JSON list of tokens")
+fn install_node() -> Result<Vec<PathBuf>, String> {
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("edgeauth-npm");
+    let installed = prefix.join("node_modules/akamai-edgeauth/package.json");
+    if !installed.is_file() {
+        std::fs::create_dir_all(&prefix)
+            .map_err(|error| format!("mkdir {}: {error}", prefix.display()))?;
+        run(
+            Command::new("npm")
+                .arg("install")
+                .arg("--prefix")
+                .arg(&prefix)
+                .args(["--no-audit", "--no-fund", "--silent", NPM_EDGEAUTH]),
+            "npm install akamai-edgeauth",
+        )?;
+    }
+    run(Command::new("node").arg("--version"), "node --version")?;
+    // Run from the install folder, so `require('akamai-edgeauth')` finds it.
+    let script = prefix.join("make_tokens.js");
+    std::fs::copy(Path::new(SCRIPTS).join("make_tokens.js"), &script)
+        .map_err(|error| format!("copy make_tokens.js: {error}"))?;
+    Ok(vec![PathBuf::from("node"), script])
 }
 
 fn caudal(args: &[&str]) -> Output {
@@ -129,10 +172,23 @@ fn now() -> u64 {
 }
 
 #[test]
-fn tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them() {
-    let Some(python) =
-        python_or_skip("tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them")
-    else {
+fn tokens_made_by_python_edgeauth_are_judged_as_it_means_them() {
+    judged_as_meant(
+        Library::Python,
+        "tokens_made_by_python_edgeauth_are_judged_as_it_means_them",
+    );
+}
+
+#[test]
+fn tokens_made_by_node_edgeauth_are_judged_as_it_means_them() {
+    judged_as_meant(
+        Library::Node,
+        "tokens_made_by_node_edgeauth_are_judged_as_it_means_them",
+    );
+}
+
+fn judged_as_meant(library: Library, test: &str) {
+    let Some(command) = library.command_or_skip(test) else {
         return;
     };
     let later = now() + 3600;
@@ -149,6 +205,7 @@ fn tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them() {
         (json!({"key": KEY, "start_time": "now", "window_seconds": 3600, "ip": "127.0.0.1", "url": "/media/a.mp4"}), "/media/a.mp4", vec!["--ip", "127.0.0.1"], true, "valid"),
         (json!({"key": KEY, "window_seconds": 3600, "session_id": "s42", "payload": "user=7", "acl": "/media/*"}), "/media/a.mp4", vec![], true, "valid"),
         (json!({"key": KEY, "window_seconds": 3600, "escape_early": true, "ip": "::1", "payload": "a b/c", "url": "/media/my clip.mp4"}), "/media/my%20clip.mp4", vec!["--ip", "::1"], true, "valid"),
+        (json!({"key": KEY, "window_seconds": 3600, "escape_early": true, "session_id": "it's", "url": "/media/(1)!*.mp4"}), "/media/(1)!*.mp4", vec![], true, "valid"),
         (json!({"key": KEY, "start_time": later, "end_time": later + 60, "acl": "/media/*"}), "/media/a.mp4", vec![], false, "not valid before"),
         (json!({"key": KEY, "start_time": 1000, "end_time": 2000, "acl": "/media/*"}), "/media/a.mp4", vec![], false, "expired at 2000"),
         (json!({"key": OLD_KEY, "window_seconds": 3600, "acl": "/media/*"}), "/media/a.mp4", vec!["--key", OLD_KEY], true, "key 2 of 2"),
@@ -157,7 +214,8 @@ fn tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them() {
         (json!({"key": KEY, "window_seconds": 3600, "algorithm": "sha1", "acl": "/media/*"}), "/media/a.mp4", vec!["--allow-legacy-hashes"], true, "valid"),
     ];
     let options: Vec<Value> = cases.iter().map(|case| case.0.clone()).collect();
-    let tokens = edgeauth_tokens(&python, &Value::Array(options));
+    let tokens = library.tokens(&command, &Value::Array(options));
+    assert_eq!(tokens.len(), cases.len());
     for ((options, path, flags, valid, says), token) in cases.iter().zip(&tokens) {
         let url = format!("{path}?x=1&__token__={token}");
         let mut args = vec!["verify", &url, "--key", KEY];
@@ -167,11 +225,11 @@ fn tokens_made_by_edgeauth_are_judged_by_caudal_as_edgeauth_means_them() {
         assert_eq!(
             output.status.success(),
             *valid,
-            "{options} on {path}: {line}"
+            "{library:?} {options} on {path}: {line}"
         );
         assert!(
             line.contains(says),
-            "{options} on {path}: `{line}` lacks `{says}`"
+            "{library:?} {options} on {path}: `{line}` lacks `{says}`"
         );
     }
 }
@@ -188,8 +246,23 @@ fn times(token: &str) -> (Option<u64>, u64) {
 }
 
 #[test]
-fn caudal_sign_makes_the_strings_edgeauth_makes() {
-    let Some(python) = python_or_skip("caudal_sign_makes_the_strings_edgeauth_makes") else {
+fn caudal_sign_makes_the_strings_python_edgeauth_makes() {
+    same_strings(
+        Library::Python,
+        "caudal_sign_makes_the_strings_python_edgeauth_makes",
+    );
+}
+
+#[test]
+fn caudal_sign_makes_the_strings_node_edgeauth_makes() {
+    same_strings(
+        Library::Node,
+        "caudal_sign_makes_the_strings_node_edgeauth_makes",
+    );
+}
+
+fn same_strings(library: Library, test: &str) {
+    let Some(command) = library.command_or_skip(test) else {
         return;
     };
     // (caudal sign flags, the same token as EdgeAuth options, minus times)
@@ -208,6 +281,11 @@ fn caudal_sign_makes_the_strings_edgeauth_makes() {
     let mut ours = Vec::new();
     let mut options = Vec::new();
     for (flags, mut same) in cases {
+        // `--escape-early` is the Python library's form (`quote_plus`); the
+        // Node one encodes space and `!*'()` differently.
+        if library == Library::Node && same.get("escape_early").is_some() {
+            continue;
+        }
         let mut args = vec!["sign", "--ttl", "2h", "--key", KEY];
         args.extend(flags.iter().copied());
         let output = caudal(&args);
@@ -229,8 +307,9 @@ fn caudal_sign_makes_the_strings_edgeauth_makes() {
         ours.push((flags, token));
         options.push(same);
     }
-    let theirs = edgeauth_tokens(&python, &Value::Array(options));
+    let theirs = library.tokens(&command, &Value::Array(options));
+    assert_eq!(theirs.len(), ours.len());
     for ((flags, ours), theirs) in ours.iter().zip(&theirs) {
-        assert_eq!(ours, theirs, "caudal sign {flags:?}");
+        assert_eq!(ours, theirs, "{library:?}: caudal sign {flags:?}");
     }
 }
