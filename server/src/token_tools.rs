@@ -212,6 +212,18 @@ pub fn verify(
     } else {
         (None, input)
     };
+    // As the verifier does: a whole token URL-encoded on its way is read decoded.
+    let decoded;
+    let text = if Token::parse(text).is_err() && text.contains('%') {
+        decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        if Token::parse(&decoded).is_ok() {
+            &*decoded
+        } else {
+            text
+        }
+    } else {
+        text
+    };
     let parsed = match Token::parse(text) {
         Ok(token) => token,
         Err(error) => return Ok(refused(&access::Refusal::from(error))),

@@ -93,6 +93,9 @@ async fn protected_media_needs_a_valid_token_and_says_why_not() {
     let gone = token(GONE_KEY, media.clone(), None, t + 3600, None);
     let here = token(KEY, media.clone(), None, t + 3600, Some("127.0.0.1"));
     let elsewhere = token(KEY, media, None, t + 3600, Some("10.1.2.3"));
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(&valid, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
     let forbidden = "forbidden\n";
 
     // (case, path, token, carried by, status, body (None: the file))
@@ -102,6 +105,7 @@ async fn protected_media_needs_a_valid_token_and_says_why_not() {
         ("valid, query", "/media/small.mp4", &valid, Carry::Query, 200, None),
         ("valid, cookie", "/media/small.mp4", &valid, Carry::Cookie, 200, None),
         ("valid, header", "/media/small.mp4", &valid, Carry::Header, 200, None),
+        ("valid, url-encoded whole", "/media/small.mp4", &encoded, Carry::Query, 200, None),
         ("url token, its path", "/media/small.mp4", &small_only, Carry::Query, 200, None),
         ("expired", "/media/small.mp4", &expired, Carry::Query, 403, Some("forbidden: token expired\n")),
         ("not yet valid", "/media/small.mp4", &early, Carry::Cookie, 403, Some("forbidden: token not yet valid\n")),

@@ -88,6 +88,10 @@ fn verify_says_why_each_token_is_refused() {
     let tampered = acl.replace(&exp, "exp=9999999999");
     let widened = acl.replace("acl=/media/*", "acl=/*");
     let extra = format!("/media/a.mp4?a=1&__token__={acl}&b=2");
+    let encoded = acl
+        .replace('=', "%3D")
+        .replace('~', "%7E")
+        .replace('/', "%2F");
     let on_other = format!("/other/a.mp4?__token__={acl}");
     let url_elsewhere = url.replace("/media/a.mp4", "/media/b.mp4");
     let both = ["--key", KEY, "--key", OLD_KEY];
@@ -110,6 +114,7 @@ fn verify_says_why_each_token_is_refused() {
         ("bound to its ip", &bound, &["--ip", "10.0.0.1"], &only_new, true, "bound to ip 10.0.0.1"),
         ("bound to another ip", &bound, &["--ip", "10.0.0.2"], &only_new, false, "not valid for this address"),
         ("extra query parameters", &extra, &[], &only_new, true, "valid"),
+        ("url-encoded whole", &encoded, &[], &only_new, true, "valid"),
         ("not a token", "hello", &[], &only_new, false, "invalid: malformed token"),
     ];
     for (case, input, flags, keys, valid, says) in cases {
