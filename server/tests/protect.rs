@@ -163,6 +163,24 @@ async fn protected_media_needs_a_valid_token_and_says_why_not() {
     assert_eq!(reply.status, 403);
     assert!(reply.body.is_empty());
 
+    // A cross-origin player may send the token as a header: the preflight allows it.
+    let preflight = request(
+        &client,
+        Method::OPTIONS,
+        &server.url("/media/small.mp4"),
+        &[
+            ("origin", "https://player.example"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "__token__"),
+        ],
+    )
+    .await;
+    assert_eq!(preflight.status, 200, "preflight needs no token");
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or("");
+    assert!(allowed.contains("__token__"), "{allowed}");
+
     let log = server.log();
     for code in [
         "missing",
