@@ -72,7 +72,7 @@ struct SignArgs {
     /// Opaque data carried in the token (`data=`).
     #[arg(long)]
     data: Option<String>,
-    /// Put before PATH in the printed URL, e.g. https://cdn.example.
+    /// Put before PATH in the printed URL: a scheme and host, such as the CDN's.
     #[arg(long, value_name = "URL")]
     base: Option<String>,
     /// Percent-encode ip, id, data and the signed path first (EdgeAuth's escape_early).
