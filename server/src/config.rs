@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::access::Protection;
+
 /// How a `caudal` server behaves. [`Config::new`] gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +34,8 @@ pub struct Config {
     pub access_log: bool,
     /// On SIGINT/SIGTERM, how long in-flight responses may take to finish.
     pub shutdown_grace: Duration,
+    /// Paths that need a signed token, and the keys that sign them; none: all open.
+    pub protection: Option<Protection>,
 }
 
 impl Config {
@@ -49,6 +53,7 @@ impl Config {
             allow_symlinks_outside: false,
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
+            protection: None,
         }
     }
 }

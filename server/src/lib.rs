@@ -6,7 +6,7 @@
 //! writes), shuts down gracefully, and puts a connection context (peer and
 //! local address, a handle on the socket) into every request; it knows
 //! nothing of files. [`pipeline`] is the ordered list of stages each request
-//! passes — access log, CORS, the slots for access control and metrics, the
+//! passes — access log, CORS, signed tokens, the slot for metrics, the
 //! warp router — and, for a file, path safety, the plan, the response and its
 //! cache headers. The decisions are pure functions in [`engine`] (Range,
 //! preconditions, validators, the one [`engine::plan::ResponsePlan`]), tested
@@ -15,9 +15,12 @@
 //! bounded chunks when not. [`server`] wires them: a [`Config`] checked and
 //! bound, then served. Beside them: [`safe_path`] (what a URL may name,
 //! shared by serving, the listing and the start-up scan), [`listing`]
-//! (`/api/media`), [`config`], and [`media_tools`] (the `inspect` and
-//! `package` subcommands and the start-up scan).
+//! (`/api/media`), [`config`], [`media_tools`] (the `inspect` and
+//! `package` subcommands and the start-up scan), [`access`] (signed tokens
+//! in Akamai's Auth Token 2.0 format, sans-I/O) and [`token_tools`] (the
+//! `keygen`, `sign` and `verify` subcommands).
 
+pub mod access;
 pub mod body;
 pub mod config;
 pub mod engine;
@@ -27,6 +30,7 @@ pub mod net;
 pub mod pipeline;
 pub mod safe_path;
 pub mod server;
+pub mod token_tools;
 
 pub use config::Config;
 pub use server::{Server, ServerError};

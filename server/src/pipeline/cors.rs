@@ -3,21 +3,29 @@
 
 use std::time::Duration;
 
+use http::header::HeaderName;
 use http::{Method, header};
 use tower_http::cors::{Any, CorsLayer};
 
-/// The CORS stage; `None` when `--no-cors`.
-pub fn layer(enabled: bool) -> Option<CorsLayer> {
+use crate::access::Protection;
+
+/// The CORS stage; `None` when `--no-cors`. With token protection, the
+/// token's header may be sent cross-origin too.
+pub fn layer(enabled: bool, protection: Option<&Protection>) -> Option<CorsLayer> {
+    let token_header = protection
+        .and_then(|protection| HeaderName::from_bytes(protection.token_name.as_bytes()).ok());
     enabled.then(|| {
+        let mut allowed = vec![
+            header::RANGE,
+            header::IF_RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+        ];
+        allowed.extend(token_header);
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::HEAD])
-            .allow_headers([
-                header::RANGE,
-                header::IF_RANGE,
-                header::IF_NONE_MATCH,
-                header::IF_MODIFIED_SINCE,
-            ])
+            .allow_headers(allowed)
             .expose_headers([
                 header::CONTENT_RANGE,
                 header::ACCEPT_RANGES,

@@ -7,8 +7,9 @@
 //!    request's extensions by the transport before any stage runs;
 //! 1. [`access_log`]: one line per request, with the client address;
 //! 2. [`cors`]: CORS headers and preflight answers;
-//! 3. *(slot: access control — signed URLs, IP rules — goes here, before
-//!    anything is read from disk)*;
+//! 3. [`token_gate`]: access control — paths under `--protect` need a
+//!    signed token ([`crate::access`]), checked before anything is read from
+//!    disk *(slot: IP rules go here too)*;
 //! 4. *(slot: metrics — per-request counters and timings — goes here)*;
 //! 5. [`file_request`]: Range and the preconditions, taken out of the head;
 //! 6. [`routes`]: warp picks the handler by path.
@@ -37,6 +38,7 @@ pub mod respond;
 pub mod routes;
 pub mod serve_file;
 pub mod state;
+pub mod token_gate;
 
 pub use state::AppState;
 
@@ -64,8 +66,8 @@ where
         .layer(access_log::AccessLogLayer {
             enabled: config.access_log,
         })
-        .option_layer(cors::layer(config.cors))
-        // slot: access control
+        .option_layer(cors::layer(config.cors, config.protection.as_ref()))
+        .layer(token_gate::TokenGateLayer::new(config.protection.clone()))
         // slot: metrics
         .layer(file_request::FileRequestLayer)
         .service(warp::service(routes::routes(state)))
