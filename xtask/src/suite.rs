@@ -48,6 +48,7 @@ pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
         tests.envs(browser.env());
     }
     step("test tools", ensure_test_tools)?;
+    step("python venv", ensure_python_venv)?;
     let mut tally = Tally::default();
     let outcome = step("cargo test", || run_tests(&mut tests, &mut tally));
     if outcome.is_ok() {
@@ -87,6 +88,37 @@ fn ensure_test_tools() -> Result<()> {
                 tools::install_hint(program, packages)
             );
         }
+    }
+    Ok(())
+}
+
+/// The token interoperability test (`server/tests/edgeauth_interop.rs`)
+/// installs Akamai's EdgeAuth from PyPI into a `python3 -m venv`: Debian's
+/// python3 makes venvs only with `python3-venv` (ensurepip). Installed like
+/// the other tools when missing.
+fn ensure_python_venv() -> Result<()> {
+    let works = || {
+        std::process::Command::new("python3")
+            .args(["-c", "import venv, ensurepip"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if works() {
+        println!("    python3 -m venv: ok");
+        return Ok(());
+    }
+    if tools::can_install() || under_ci() {
+        tools::apt_install(
+            &["python3", "python3-venv", "python3-pip"],
+            tools::Recommends::Skip,
+            "install python3 with venv and pip (Debian: python3-venv python3-pip)",
+        )?;
+        anyhow::ensure!(works(), "python3 -m venv still does not work after apt-get");
+        println!("    python3 -m venv: installed");
+    } else {
+        println!("note: python3 with venv is missing; the EdgeAuth interop test skips outside CI");
     }
     Ok(())
 }
