@@ -52,6 +52,16 @@ impl Sample {
 }
 
 /// A temp media dir with the given files.
+/// A committed fixture: `tests/fixtures/<dir>/<name>` (or any path below
+/// `tests/`, e.g. `../media/tests/fixtures/rechunk`).
+pub fn fixture(dir: &str, name: &str) -> Result<Vec<u8>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir)
+        .join(name);
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}
+
 pub fn temp_media(files: &[(&str, Vec<u8>)]) -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("caudal-media-").tempdir()?;
     for (name, bytes) in files {

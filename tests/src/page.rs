@@ -377,6 +377,33 @@ impl Page {
         self.js_as("return window.__events || [];", vec![]).await
     }
 
+    /// The `caudal:error` events dispatched so far.
+    pub async fn errors(&self) -> Result<Vec<Event>> {
+        let mut events = self.events().await?;
+        events.retain(|e| e.kind == "error");
+        Ok(events)
+    }
+
+    /// Fails, with the events, when any `caudal:error` was dispatched.
+    pub async fn expect_no_errors(&self) -> Result<()> {
+        let errors = self.errors().await?;
+        anyhow::ensure!(errors.is_empty(), "caudal:error events: {errors:?}");
+        Ok(())
+    }
+
+    /// `Caudal.attach(v, url, {})` and `v.play()` in the same turn as it
+    /// resolves, as the README shows a page doing (the player then keeps
+    /// `window.__player`).
+    pub async fn attach_and_play_at_once(&self, url: &str) -> Result<()> {
+        self.wait_for_caudal().await?;
+        self.run(&format!(
+            "Caudal.attach(v, {url}, {{}}).then(function (p) {{ window.__player = p; \
+               v.play().catch(function (e) {{ window.__rejected = String(e); }}); }});",
+            url = Value::String(url.to_owned())
+        ))
+        .await
+    }
+
     pub async fn console(&self) -> Result<Vec<ConsoleEntry>> {
         self.js_as("return window.__console || [];", vec![]).await
     }

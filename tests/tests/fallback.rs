@@ -3,11 +3,8 @@
 //! viewer's intent survives the switch: a page that calls `play()` as soon
 //! as `attach` resolves — as the README shows — sees the picture move.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use caudal_tests::{Browser, Stage, browser_test, media, secs};
-use serde_json::json;
 
 /// H.264 + AC-3 in a plain MP4 (`tests/fixtures/fallback/make.sh`): this
 /// Chromium's MSE refuses `ac-3`, its media element plays it.
@@ -15,30 +12,17 @@ const AC3: &str = "h264-ac3.mp4";
 /// Opus in Ogg: Caudal reads no Ogg, MSE takes none; the element plays it.
 const OGG_OPUS: &str = "opus.ogg";
 
-fn fixture(name: &str) -> Result<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/fallback")
-        .join(name);
-    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-}
-
 /// Attaches `name`, calls `play()` in the same turn as `attach` resolves,
 /// and checks the element plays it natively, saying why (`reason` in
 /// `stats().reason`), with no `caudal:error`.
 async fn plays_natively(browser: Browser, name: &str, reason: &str) -> Result<()> {
-    let dir = media::temp_media(&[(name, fixture(name)?)])?;
+    let dir = media::temp_media(&[(name, media::fixture("fallback", name)?)])?;
     let stage = Stage::with_media(dir).await?;
     let page = stage.open(&browser, &[]).await?;
-    page.wait_for_caudal().await?;
     // In the same turn as `attach` resolves, before the player can have
     // read the file: the switch to native comes after the viewer's
     // `play()`, and setting `src` rejects that one.
-    page.run(&format!(
-        "Caudal.attach(v, {url}, {{}}).then(function (p) {{ window.__player = p; \
-           v.play().catch(function (e) {{ window.__rejected = String(e); }}); }});",
-        url = json!(stage.media_url(name))
-    ))
-    .await?;
+    page.attach_and_play_at_once(&stage.media_url(name)).await?;
     page.wait_until(
         "the natively played media to move past 1 s",
         secs(20.0),
@@ -57,12 +41,7 @@ async fn plays_natively(browser: Browser, name: &str, reason: &str) -> Result<()
         said.contains(reason),
         "stats().reason {said:?} does not say why ({reason:?})"
     );
-    let errors: Vec<_> = page
-        .events()
-        .await?
-        .into_iter()
-        .filter(|e| e.kind == "error")
-        .collect();
+    let errors = page.errors().await?;
     ensure!(errors.is_empty(), "a fallback is not an error: {errors:?}");
     Ok(())
 }

@@ -4,22 +4,13 @@
 //! absolute base data offset, which a SourceBuffer fed from a seek cannot
 //! resolve; before the rewrite such a file ended in a decode error.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, ensure};
 use caudal_tests::{Stage, browser_test, media, secs};
-use serde_json::json;
 
 /// `media/tests/fixtures/rechunk/make.sh`: 4 s, 2 s fragments, B-frames,
 /// H.264 + AAC, an absolute base data offset in every `tfhd`.
 const ABSOLUTE_BASE: &str = "base-offset.mp4";
-
-fn fixture(name: &str) -> Result<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../media/tests/fixtures/rechunk")
-        .join(name);
-    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-}
+const RECHUNK: &str = "../../media/tests/fixtures/rechunk";
 
 #[test]
 fn absolute_base_offsets_play_under_mse_through_the_rewrite_and_seek() {
@@ -27,16 +18,12 @@ fn absolute_base_offsets_play_under_mse_through_the_rewrite_and_seek() {
         "absolute_base_offsets_play_under_mse_through_the_rewrite_and_seek",
         secs(60.0),
         |browser| async move {
-            let dir = media::temp_media(&[(ABSOLUTE_BASE, fixture(ABSOLUTE_BASE)?)])?;
+            let dir =
+                media::temp_media(&[(ABSOLUTE_BASE, media::fixture(RECHUNK, ABSOLUTE_BASE)?)])?;
             let stage = Stage::with_media(dir).await?;
             let page = stage.open(&browser, &[]).await?;
-            page.wait_for_caudal().await?;
-            page.run(&format!(
-                "Caudal.attach(v, {url}, {{}}).then(function (p) {{ window.__player = p; \
-                   v.play().catch(function () {{}}); }});",
-                url = json!(stage.media_url(ABSOLUTE_BASE))
-            ))
-            .await?;
+            page.attach_and_play_at_once(&stage.media_url(ABSOLUTE_BASE))
+                .await?;
             page.wait_until(
                 "the picture to move past 0.5 s",
                 secs(20.0),
@@ -64,14 +51,7 @@ fn absolute_base_offsets_play_under_mse_through_the_rewrite_and_seek() {
                 "!v.seeking && v.currentTime > 2.8",
             )
             .await?;
-            let errors: Vec<_> = page
-                .events()
-                .await?
-                .into_iter()
-                .filter(|e| e.kind == "error")
-                .collect();
-            ensure!(errors.is_empty(), "caudal:error events: {errors:?}");
-            Ok(())
+            page.expect_no_errors().await
         },
     );
 }

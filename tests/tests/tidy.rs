@@ -5,18 +5,13 @@
 //! WebM play through MSE too (remuxed to fragmented MP4),
 //! never with a `caudal:error`. Fixtures: `tests/fixtures/tidy/make.sh`.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, ensure};
 use caudal_tests::page::Page;
 use caudal_tests::{Stage, browser_test, media, secs};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Result<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/tidy")
-        .join(name);
-    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    media::fixture("tidy", name)
 }
 
 /// The duration native `<video>` gives the file at `url`.
@@ -47,17 +42,6 @@ async fn plays(page: &Page, url: &str) -> Result<()> {
         "v.currentTime > 1.5",
     )
     .await?;
-    Ok(())
-}
-
-async fn no_errors(page: &Page) -> Result<()> {
-    let errors: Vec<_> = page
-        .events()
-        .await?
-        .into_iter()
-        .filter(|e| e.kind == "error")
-        .collect();
-    ensure!(errors.is_empty(), "caudal:error events: {errors:?}");
     Ok(())
 }
 
@@ -102,7 +86,9 @@ fn mkvmerge_default_webm_plays_through_mse_with_the_native_duration() {
                     (duration - native).abs() < 0.1,
                     "{name}: duration {duration} under MSE, {native} natively"
                 );
-                no_errors(&page).await.with_context(|| name.to_owned())?;
+                page.expect_no_errors()
+                    .await
+                    .with_context(|| name.to_owned())?;
             }
             Ok(())
         },
@@ -140,7 +126,9 @@ fn h264_aac_mkv_and_aac_mka_play_through_mse_remuxed_to_fragmented_mp4() {
                     (duration - native).abs() < 0.1,
                     "{name}: duration {duration} under MSE, {native} natively; {video:?}"
                 );
-                no_errors(&page).await.with_context(|| name.to_owned())?;
+                page.expect_no_errors()
+                    .await
+                    .with_context(|| name.to_owned())?;
             }
             Ok(())
         },
@@ -175,7 +163,7 @@ fn a_mediarecorder_like_h264_webm_without_duration_or_cues_plays_through_mse() {
                 (duration - native).abs() < 0.1,
                 "duration {duration} under MSE, {native} natively; {video:?}"
             );
-            no_errors(&page).await
+            page.expect_no_errors().await
         },
     );
 }
@@ -210,14 +198,10 @@ fn seeks_on_a_rewritten_webm_and_on_a_mediarecorder_recording_land_at_the_target
             // mkvmerge's defaults (rewritten by the normaliser), and a real
             // recording of Chromium's MediaRecorder (no Cues, no Duration:
             // its units are found as it is read; its length from its tail).
-            let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus");
             let recording = "mediarecorder-vp8-opus.webm";
             let files = vec![
                 ("mkvmerge-vp8-opus.webm", fixture("mkvmerge-vp8-opus.webm")?),
-                (
-                    recording,
-                    std::fs::read(corpus.join(recording)).context("the recording")?,
-                ),
+                (recording, media::fixture("corpus", recording)?),
             ];
             let dir = media::temp_media(&files)?;
             let stage = Stage::with_media(dir).await?;
@@ -242,7 +226,9 @@ fn seeks_on_a_rewritten_webm_and_on_a_mediarecorder_recording_land_at_the_target
                     "{name}: stats().mode is {:?}",
                     stats.get("mode")
                 );
-                no_errors(&page).await.with_context(|| name.to_string())?;
+                page.expect_no_errors()
+                    .await
+                    .with_context(|| name.to_string())?;
             }
             Ok(())
         },
