@@ -444,3 +444,31 @@ fn presentation_times_follow_the_edit_list() {
     let first_audio = samples.iter().find(|s| s.0 == 2).map(|s| s.1);
     assert_eq!(first_audio, Some(-18368 + 26));
 }
+
+/// A QuickTime `.mov` whose sound description is version 1 with its `esds`
+/// in a `wave` box (mediabunny; GStreamer's qtmux too): the init segment
+/// gets the ISO entry, which Chromium's MSE takes (it refused the file's).
+#[test]
+fn a_quicktime_sound_description_goes_into_the_init_segment_as_an_iso_entry() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/corpus/mediabunny-h264-aac.mov");
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file_entry = data
+        .windows(4)
+        .position(|w| w == b"mp4a")
+        .expect("an mp4a entry in the file");
+    assert_eq!(
+        &data[file_entry + 12..file_entry + 14],
+        &[0, 1],
+        "version 1 in the file"
+    );
+    let (r, _) = remux_all(&data);
+    let init = r.remux().expect("ready").init_segment();
+    let at = init
+        .windows(4)
+        .position(|w| w == b"mp4a")
+        .expect("an mp4a entry");
+    assert_eq!(&init[at + 12..at + 14], &[0, 0], "version 0");
+    assert!(init.windows(4).all(|w| w != b"wave"), "no QuickTime 'wave'");
+    assert!(init.windows(4).any(|w| w == b"esds"), "the esds kept");
+}

@@ -309,7 +309,12 @@ fn parse_trak(trak: &Child<'_>, file_len: Option<u64>) -> Result<Option<TrackSam
         mdhd: whole_box(&mdhd),
         hdlr: whole_box(&hdlr),
         media_header: b.media_header.as_ref().map(whole_box).unwrap_or_default(),
-        sample_entry: whole_box(&entry),
+        // A QuickTime sound description goes into the init segment as the
+        // ISO entry MSE takes.
+        sample_entry: {
+            let whole = whole_box(&entry);
+            super::boxes::sound_entry::iso_sound_entry(&whole).unwrap_or(whole)
+        },
         edit,
         samples,
         end_time,

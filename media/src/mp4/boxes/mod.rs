@@ -17,6 +17,7 @@ pub mod moov;
 pub mod mvex;
 pub mod reader;
 pub mod sidx;
+pub mod sound_entry;
 pub mod stco;
 pub mod stsc;
 pub mod stss;
