@@ -24,6 +24,10 @@ use crate::io::Window;
 /// Shortest box header.
 const MIN_HEADER: u64 = 8;
 
+/// Bytes asked for at a time by the walk over the fragments of a file with
+/// no index (see `wants`): a typical `moof` and the `mdat` header after it.
+const WALK_READ: u64 = 4 << 10;
+
 /// Most bytes held: the largest box read whole, a `moov`. The other kinds
 /// read whole have smaller limits, each checked before the walk waits.
 const MAX_HELD: u64 = moov::MAX_SIZE;
@@ -588,13 +592,29 @@ impl ContainerIndexer for Fmp4Indexer {
         )))
     }
 
+    /// The `mfra` at the end of the file, while it may complete the index;
+    /// without one, the next `moof` (and the `mdat` header after it): the
+    /// walk goes on ahead of the media run, a few KB a fragment, so the
+    /// duration and every unit are known long before playback gets there,
+    /// as native playback knows them.
     fn wants(&self) -> Option<std::ops::Range<u64>> {
         let walk = &self.walk;
-        walk.tail.wants(
-            walk.file_len,
-            walk.phase == Phase::Media,
-            walk.index.as_ref(),
-        )
+        let media = walk.phase == Phase::Media;
+        if let Some(tail) = walk.tail.wants(walk.file_len, media, walk.index.as_ref()) {
+            return Some(tail);
+        }
+        let len = walk.file_len?;
+        if !walk.ready() || walk.is_complete() || self.waiting_len || !walk.tail.looked() {
+            return None;
+        }
+        let Step::NeedBytes { offset, len: need } = self
+            .window
+            .request_more(self.need.saturating_sub(self.window.len() as u64))
+        else {
+            return None;
+        };
+        let end = offset.saturating_add(need.max(WALK_READ)).min(len);
+        (offset < end).then_some(offset..end)
     }
 }
 

@@ -72,6 +72,11 @@ impl Tail {
         Ok(())
     }
 
+    /// The `mfra` was looked for (found or not).
+    pub(super) fn looked(&self) -> bool {
+        self.done
+    }
+
     /// The bytes to fetch for the `mfra`, while it may still complete the
     /// index.
     pub(super) fn wants(

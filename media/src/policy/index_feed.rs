@@ -33,6 +33,8 @@ pub(super) struct IndexFeed {
     held: Held,
     /// Extra index bytes already asked for (see `ContainerIndexer::wants`).
     wanted: Option<Range<u64>>,
+    /// Units in the index at the last side fetch that taught it some.
+    units_seen: usize,
     /// The indexer said [`Step::Ready`]: its index is the one to use (a
     /// reader may hold a partial one before, e.g. the fMP4 reader until it
     /// saw the first `moof`).
@@ -54,6 +56,7 @@ impl IndexFeed {
             frontier: 0,
             held: Held::default(),
             wanted: None,
+            units_seen: 0,
             ready: false,
         }
     }
@@ -218,11 +221,20 @@ impl IndexFeed {
     }
 
     /// The side request for `range` came in full; `false` once the index
-    /// has taken more separate fetches than any file should need.
+    /// has taken more separate fetches than any file should need without
+    /// learning a unit (a reader that walks the fragments ahead of the run,
+    /// a few KB each, learns one a fetch).
     pub(super) fn side_done(&mut self, range: &Range<u64>) -> bool {
         // What was asked for came; the indexer asks again if it must.
         if self.need.as_ref() == Some(range) {
             self.need = None;
+        }
+        // A reader walking ahead asks for its next bytes at once.
+        self.note_wants();
+        let units = self.index().map_or(0, |i| i.segments.len());
+        if units > self.units_seen {
+            self.units_seen = units;
+            self.fetches = 0;
         }
         self.fetches += 1;
         self.fetches <= MAX_INDEX_FETCHES
