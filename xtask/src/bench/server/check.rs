@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 
-use super::files::{FILE_NAME, FILE_SIZE};
+use super::files::FILE_SIZE;
 
 /// Checks, with a plain socket, that `Range: bytes=0-99` answers 206 with
 /// exactly the first 100 bytes of the file: a fast wrong server is no result.
-pub fn verify_range(addr: SocketAddr, expected: &[u8]) -> Result<()> {
+pub fn verify_range(addr: SocketAddr, path: &str, expected: &[u8]) -> Result<()> {
     let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .context("setting a read timeout")?;
     let request = format!(
-        "GET /media/{FILE_NAME} HTTP/1.1\r\nHost: {addr}\r\nRange: bytes=0-99\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nRange: bytes=0-99\r\nConnection: close\r\n\r\n"
     );
     stream
         .write_all(request.as_bytes())

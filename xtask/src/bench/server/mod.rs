@@ -44,7 +44,9 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         true => Some(tools::ensure_program("nginx", &["nginx"])?),
         false => None,
     };
-    let caudal_bin = match options.includes(ServerKind::Caudal) {
+    let caudal_bin = match options.includes(ServerKind::Caudal)
+        || options.includes(ServerKind::CaudalToken)
+    {
         true => Some(ws.build_release_bin("caudal-server", "caudal")?),
         false => None,
     };
@@ -75,10 +77,15 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         servers.push(nginx::start(nginx, scratch.path(), &media_dir)?);
     }
     if let Some(bin) = &caudal_bin {
-        servers.push(process::start_caudal(bin, &media_dir)?);
+        if options.includes(ServerKind::Caudal) {
+            servers.push(process::start_caudal(bin, &media_dir)?);
+        }
+        if options.includes(ServerKind::CaudalToken) {
+            servers.push(process::start_caudal_with_token(bin, &media_dir)?);
+        }
     }
     for server in &servers {
-        check::verify_range(server.addr, &prefix)
+        check::verify_range(server.addr, &server.path(), &prefix)
             .with_context(|| format!("{} failed the correctness check", server.kind.name()))?;
         eprintln!(
             "bench: {} at {} answers ranges correctly",
@@ -93,6 +100,7 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
             workload: format!("{} ({} conns)", workload.name, workload.connections),
             nginx: None,
             caudal: None,
+            caudal_token: None,
             caudal_peak_rss_kib: None,
         };
         for server in &servers {
@@ -103,6 +111,7 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
                     row.caudal = Some(stats);
                     row.caudal_peak_rss_kib = Some(check::peak_rss_kib(server.process.pid())?);
                 }
+                ServerKind::CaudalToken => row.caudal_token = Some(stats),
             }
         }
         rows.push(row);

@@ -39,6 +39,7 @@ pub fn start(nginx: &Path, scratch: &Path, media_dir: &Path) -> Result<RunningSe
         kind: ServerKind::Nginx,
         addr,
         process,
+        token: None,
     })
 }
 

@@ -12,12 +12,20 @@ pub struct Args {
     /// Benchmark one server only.
     #[arg(long, value_enum, value_name = "SERVER")]
     pub only: Option<ServerKind>,
+    /// Also run caudal with `--protect /media/` and a signed token on every
+    /// request, and report its rate against caudal without (the cost of
+    /// checking tokens).
+    #[arg(long)]
+    pub token: bool,
 }
 
 impl Args {
     /// Whether `kind` is benchmarked in this run.
     pub fn includes(&self, kind: ServerKind) -> bool {
-        self.only.is_none_or(|only| only == kind)
+        match kind {
+            ServerKind::CaudalToken => self.token && self.only != Some(ServerKind::Nginx),
+            _ => self.only.is_none_or(|only| only == kind),
+        }
     }
 }
 
@@ -26,6 +34,8 @@ impl Args {
 pub enum ServerKind {
     Nginx,
     Caudal,
+    /// caudal with `--protect /media/`, every request carrying a token.
+    CaudalToken,
 }
 
 impl ServerKind {
@@ -33,6 +43,7 @@ impl ServerKind {
         match self {
             ServerKind::Nginx => "nginx",
             ServerKind::Caudal => "caudal",
+            ServerKind::CaudalToken => "caudal+token",
         }
     }
 }

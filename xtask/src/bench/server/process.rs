@@ -62,12 +62,23 @@ pub struct RunningServer {
     pub kind: ServerKind,
     pub addr: SocketAddr,
     pub process: ChildGuard,
+    /// `__token__=…`, the query every request carries (caudal+token).
+    pub token: Option<String>,
 }
 
 impl RunningServer {
-    /// The served file, as wrk asks for it.
+    /// The served file, as wrk asks for it (with the token when the server
+    /// wants one).
     pub fn url(&self) -> String {
-        format!("http://{}/media/{FILE_NAME}", self.addr)
+        format!("http://{}{}", self.addr, self.path())
+    }
+
+    /// The request path of the served file.
+    pub fn path(&self) -> String {
+        match &self.token {
+            Some(query) => format!("/media/{FILE_NAME}?{query}"),
+            None => format!("/media/{FILE_NAME}"),
+        }
     }
 }
 
@@ -80,11 +91,56 @@ pub fn free_port() -> Result<u16> {
 /// Starts the release `caudal` binary on a free port, serving `media_dir`
 /// under `/media/`, quiet (no access log: nginx gets none either).
 pub fn start_caudal(bin: &Path, media_dir: &Path) -> Result<RunningServer> {
+    start_caudal_with(bin, media_dir, &[], ServerKind::Caudal)
+}
+
+/// Starts caudal protecting `/media/` with a new key, and signs a token for
+/// the file with `caudal sign` (two hours: longer than any run).
+pub fn start_caudal_with_token(bin: &Path, media_dir: &Path) -> Result<RunningServer> {
+    let key = output(Command::new(bin).arg("keygen"))?;
+    let key = key.trim();
+    let args = ["--key", key, "--protect", "/media/"];
+    let mut server = start_caudal_with(bin, media_dir, &args, ServerKind::CaudalToken)?;
+    let url = output(Command::new(bin).args([
+        "sign",
+        &format!("/media/{FILE_NAME}"),
+        "--ttl",
+        "2h",
+        "--key",
+        key,
+    ]))?;
+    let query = url
+        .trim()
+        .split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .with_context(|| format!("caudal sign printed no query: {url}"))?;
+    server.token = Some(query);
+    Ok(server)
+}
+
+/// A command's standard output, when it succeeds.
+fn output(command: &mut Command) -> Result<String> {
+    let out = command.output().context("running caudal")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "caudal failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn start_caudal_with(
+    bin: &Path,
+    media_dir: &Path,
+    extra: &[&str],
+    kind: ServerKind,
+) -> Result<RunningServer> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
     let child = Command::new(bin)
         .arg("serve")
         .arg(media_dir)
         .args(["--listen", &addr.to_string(), "--quiet"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -95,9 +151,10 @@ pub fn start_caudal(bin: &Path, media_dir: &Path) -> Result<RunningServer> {
     };
     wait_until_listening(&mut process, addr)?;
     Ok(RunningServer {
-        kind: ServerKind::Caudal,
+        kind,
         addr,
         process,
+        token: None,
     })
 }
 

@@ -11,6 +11,8 @@ pub struct Row {
     pub workload: String,
     pub nginx: Option<WrkStats>,
     pub caudal: Option<WrkStats>,
+    /// caudal with a signed token on every request (`--token`).
+    pub caudal_token: Option<WrkStats>,
     /// caudal's peak resident set (VmHWM, KiB) once this workload is done.
     pub caudal_peak_rss_kib: Option<u64>,
 }
@@ -49,6 +51,25 @@ pub fn print(options: &Args, rows: &[Row]) {
         );
     }
     println!("(GB = 10^9 bytes, headers included; * = the run had errors, see below)");
+
+    if rows.iter().any(|row| row.caudal_token.is_some()) {
+        println!();
+        println!("the cost of tokens: caudal --protect /media/, a signed token on every request:");
+        for row in rows {
+            let ratio = match (&row.caudal, &row.caudal_token) {
+                (Some(plain), Some(token)) if plain.requests_per_sec > 0.0 => {
+                    format!("{:.3}x", token.requests_per_sec / plain.requests_per_sec)
+                }
+                _ => "-".to_owned(),
+            };
+            println!(
+                "  {:<26} {:>12} req/s with, {:>12} without: {ratio}",
+                row.workload,
+                requests_cell(row.caudal_token.as_ref()),
+                requests_cell(row.caudal.as_ref()),
+            );
+        }
+    }
 
     let peaks: Vec<String> = rows
         .iter()
@@ -100,6 +121,7 @@ fn problems(rows: &[Row]) -> Vec<String> {
         let runs = [
             (ServerKind::Nginx, &row.nginx),
             (ServerKind::Caudal, &row.caudal),
+            (ServerKind::CaudalToken, &row.caudal_token),
         ];
         for (kind, stats) in runs {
             let Some(stats) = stats else { continue };
