@@ -188,3 +188,31 @@ fn a_run_from_a_later_unit_without_tfdt_starts_at_the_index_time() {
         assert!(whole.contains(s), "{s:?} is a sample of the file");
     }
 }
+
+#[test]
+fn a_little_endian_opus_dops_is_turned_around_and_the_fragments_pass_as_they_are() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/corpus/gst-mp4mux-frag-vp9-opus.mp4"
+    );
+    let file = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let err = Fmp4Indexer::new().feed(0, &file, Some(file.len() as u64));
+    assert!(
+        matches!(err, Err(MediaError::NeedsRewrite { why }) if why.contains("dOps")),
+        "{err:?}"
+    );
+    let (init, stream) = normalised(&file, 0);
+    use caudal_media::mp4::boxes::dops;
+    assert!(dops::has_little_endian(&file[..init.len()]));
+    assert!(
+        !dops::has_little_endian(&init),
+        "the init's dOps is big-endian"
+    );
+    // Every fragment unchanged: the file's moof+mdat pairs, in order.
+    let fragments: Vec<u8> = top_boxes(&file)
+        .into_iter()
+        .filter(|(k, _)| k == b"moof" || k == b"mdat")
+        .flat_map(|(_, r)| file[r].to_vec())
+        .collect();
+    assert_eq!(stream, fragments);
+}

@@ -379,8 +379,15 @@ impl Walk {
                     return Ok(Progress::Need(size));
                 };
                 self.read_moov(&Child::top_level(header, payload), end)?;
-                if let Some(rewrite) = self.rewrite.as_mut() {
-                    rewrite.init.extend_from_slice(&bytes[..size as usize]);
+                match self.rewrite.as_mut() {
+                    Some(rewrite) => rewrite.init.extend_from_slice(&bytes[..size as usize]),
+                    // GStreamer's and Shaka's Opus: a `dOps` MSE refuses.
+                    None if super::boxes::dops::has_little_endian(payload) => {
+                        return Err(MediaError::NeedsRewrite {
+                            why: "an Opus 'dOps' written little-endian",
+                        });
+                    }
+                    None => {}
                 }
             }
             b"moof" if !media => return Err(malformed(pos, "'moof' before 'moov'")),
@@ -586,7 +593,8 @@ impl ContainerIndexer for Fmp4Indexer {
         if !self.walk.ready() {
             return None;
         }
-        let r = self.walk.rewrite.take()?;
+        let mut r = self.walk.rewrite.take()?;
+        super::boxes::dops::make_big_endian(&mut r.init);
         Some(Box::new(super::normalise::Fmp4Normaliser::new(
             r.init, r.trex, r.tracks,
         )))

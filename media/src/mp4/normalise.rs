@@ -10,7 +10,9 @@
 //! `-frag` and Bento4's `--no-tfdt` leave out decode times, which MSE then
 //! has none of. Every sample's place and timing is resolved from the boxes
 //! ([`traf::samples`]) and written again ([`write_fragment`]), the same
-//! writer the re-chunker uses.
+//! writer the re-chunker uses. A file sent here for its init segment alone
+//! (a little-endian Opus `dOps`, turned around by `boxes::dops`) keeps
+//! its fragments as they are.
 //!
 //! A fragment is held whole (`moof` and `mdat`) before it is written; a
 //! missing `tfdt` is the running decode time of its track, counted from the
@@ -150,6 +152,12 @@ impl Fmp4Normaliser {
             HeaderRead::Need(_) => return Err(bad(at + moof_len, "'mdat' header")),
         };
         let moof = Child::top_level(header, payload);
+        // A fragment MSE reads as it is (the file came here for its init
+        // segment: a little-endian `dOps`) goes out unchanged, sample
+        // groups and all.
+        if moof::needs_rewrite(&moof)?.is_none() {
+            return Ok(self.held.clone());
+        }
         let data = moof_len + u64::from(mdat.header_len)..self.held.len() as u64;
         let mut trafs = traf::samples(&moof, at, &self.trex, data)
             .ok_or_else(|| unsupported("a fragment whose samples it cannot resolve"))?;

@@ -311,9 +311,12 @@ fn parse_trak(trak: &Child<'_>, file_len: Option<u64>) -> Result<Option<TrackSam
         media_header: b.media_header.as_ref().map(whole_box).unwrap_or_default(),
         // A QuickTime sound description goes into the init segment as the
         // ISO entry MSE takes.
+        // (and an Opus `dOps` written little-endian, big-endian).
         sample_entry: {
             let whole = whole_box(&entry);
-            super::boxes::sound_entry::iso_sound_entry(&whole).unwrap_or(whole)
+            let mut entry = super::boxes::sound_entry::iso_sound_entry(&whole).unwrap_or(whole);
+            super::boxes::dops::make_big_endian(&mut entry);
+            entry
         },
         edit,
         samples,

@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod ctts;
+pub mod dops;
 pub mod elst;
 pub mod ftyp;
 pub mod header;

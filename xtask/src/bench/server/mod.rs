@@ -44,12 +44,11 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         true => Some(tools::ensure_program("nginx", &["nginx"])?),
         false => None,
     };
-    let caudal_bin = match options.includes(ServerKind::Caudal)
-        || options.includes(ServerKind::CaudalToken)
-    {
-        true => Some(ws.build_release_bin("caudal-server", "caudal")?),
-        false => None,
-    };
+    let caudal_bin =
+        match options.includes(ServerKind::Caudal) || options.includes(ServerKind::CaudalToken) {
+            true => Some(ws.build_release_bin("caudal-server", "caudal")?),
+            false => None,
+        };
 
     // Declared before the servers so it is dropped after them: the servers
     // must be stopped before their files and config disappear.
