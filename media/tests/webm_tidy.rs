@@ -327,3 +327,61 @@ fn aac_alone_in_matroska_is_remuxed_to_fragmented_mp4_audio() {
     let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
     assert_eq!(fmp4.feed(0, &out, Some(out.len() as u64)), Ok(Step::Ready));
 }
+
+/// Chromium's MediaRecorder (`video/webm;codecs=h264`, recorded in headless
+/// Chromium: `tests/fixtures/corpus/mediarecorder.py`) writes no
+/// CodecPrivate: the SPS and PPS are in-band, in start-code streams. The
+/// fMP4 output gets an `avcC` from the first keyframe and length-prefixed
+/// frames; before, the file could only play natively.
+#[test]
+fn h264_with_in_band_parameter_sets_gets_an_avcc_and_length_prefixed_frames() {
+    let path = format!(
+        "{}/../tests/fixtures/corpus/mediarecorder-h264-opus.webm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let file = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let len = Some(file.len() as u64);
+    let mut reader = TidyReader::new();
+    // Unknown-size Clusters: the units come as the file is read again.
+    for _ in 0..2 {
+        assert_eq!(reader.feed(0, &file, len), Ok(Step::Ready));
+    }
+    let index = reader.index().expect("an index").clone();
+    assert!(index.complete && !index.segments.is_empty());
+    let mut stream = reader.take_repackager().expect("a repackager");
+    let mut out = stream.init_segment();
+    let start = index.segments[0].bytes.start;
+    stream.reset(start);
+    let mut at = start as usize;
+    while at < file.len() {
+        let to = (at + 4096).min(file.len());
+        for cluster in stream.push(at as u64, &file[at..to]).expect("fragments") {
+            out.extend(cluster);
+        }
+        at = to;
+    }
+    assert_eq!(index.container, caudal_media::index::Container::Mp4);
+    assert_eq!(
+        index.mime_type(),
+        "video/mp4; codecs=\"avc1.42c015,opus\"",
+        "the codec from the SPS"
+    );
+    let avcc = out
+        .windows(4)
+        .position(|w| w == b"avcC")
+        .expect("an avcC in the init segment");
+    assert_eq!(&out[avcc + 4..avcc + 8], &[1, 0x42, 0xc0, 0x15]);
+    let mut fmp4 = caudal_media::mp4::Fmp4Indexer::new();
+    assert_eq!(fmp4.feed(0, &out, Some(out.len() as u64)), Ok(Step::Ready));
+    // No start code left in the first fragment's video: it begins with the
+    // SPS behind its four-byte length.
+    let mdat = out
+        .windows(4)
+        .position(|w| w == b"mdat")
+        .expect("a fragment");
+    assert!(
+        out[mdat + 4..mdat + 4 + 1024]
+            .windows(4)
+            .all(|w| w != [0, 0, 0, 1])
+    );
+}

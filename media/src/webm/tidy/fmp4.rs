@@ -40,12 +40,24 @@ pub struct Mp4Track {
     channels: u16,
     /// DefaultDuration, ticks (a frame's duration), when given.
     frame_ticks: Option<u32>,
+    /// H.264 whose frames are start-code streams with the parameter sets
+    /// in-band (no CodecPrivate: Chromium's MediaRecorder): each frame is
+    /// written again length-prefixed ([`super::annexb`]).
+    annex_b: bool,
 }
 
 /// The tracks numbered in `keep`, when every one is H.264, HEVC, AAC or
 /// Opus with its configuration, and not all Opus; `None` otherwise (the WebM output, or native
 /// playback, then).
-pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>> {
+///
+/// `in_band`: the `avcC` made from the first keyframe's parameter sets, for
+/// an H.264 track without CodecPrivate.
+pub fn tracks(
+    payload: &[u8],
+    keep: &[u64],
+    scale: u64,
+    in_band: Option<&[u8]>,
+) -> Option<Vec<Mp4Track>> {
     let mut out = Vec::new();
     for entry in Children::new(payload, 0) {
         let entry = entry.ok()?;
@@ -62,6 +74,7 @@ pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>>
             rate: 0,
             channels: 2,
             frame_ticks: None,
+            annex_b: false,
         };
         let mut codec = "";
         for child in Children::new(entry.payload, entry.offset) {
@@ -119,6 +132,13 @@ pub fn tracks(payload: &[u8], keep: &[u64], scale: u64) -> Option<Vec<Mp4Track>>
             }
             _ => return None,
         };
+        if t.private.is_empty()
+            && &t.entry == b"avc1"
+            && let Some(avcc) = in_band
+        {
+            t.private = avcc.to_vec();
+            t.annex_b = true;
+        }
         if t.private.is_empty() {
             return None;
         }
@@ -379,7 +399,7 @@ struct Sample<'a> {
     duration: u32,
     offset: i32,
     key: bool,
-    data: &'a [u8],
+    data: std::borrow::Cow<'a, [u8]>,
 }
 
 impl Fragmenter {
@@ -426,7 +446,11 @@ impl Fragmenter {
                         duration,
                         offset: i32::try_from(pts + self.shift - dts_n).unwrap_or(0),
                         key: f.key || t.kind != TrackKind::Video,
-                        data: f.data,
+                        data: if t.annex_b && super::annexb::is_annex_b(f.data) {
+                            std::borrow::Cow::Owned(super::annexb::length_prefixed(f.data))
+                        } else {
+                            std::borrow::Cow::Borrowed(f.data)
+                        },
                     }
                 })
                 .collect();
@@ -488,7 +512,7 @@ impl Fragmenter {
         w.bytes(b"mdat");
         for (_, _, samples) in &runs {
             for s in samples {
-                w.bytes(s.data);
+                w.bytes(&s.data);
             }
         }
         w.into_bytes()

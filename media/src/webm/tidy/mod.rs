@@ -14,6 +14,7 @@
 //! the player's run of bytes, and [`reader`] the
 //! [`ContainerIndexer`](crate::index::ContainerIndexer).
 
+pub mod annexb;
 pub mod cluster;
 pub mod codecs;
 pub mod fmp4;

@@ -4,6 +4,7 @@
 //! the first video and the first audio track (one SourceBuffer) and hands
 //! out a [`TidyStream`] that rewrites the file's Clusters.
 
+use super::annexb;
 use super::cluster::Rewriter;
 use super::codecs::matroska_codec;
 use super::fmp4::{self, Fragmenter, Mp4Track};
@@ -26,7 +27,18 @@ pub struct TidyReader {
     /// H.264/HEVC + AAC: written as fragmented MP4, with this presentation
     /// delay (ticks); decided once the index is first there.
     mp4: Option<Option<(Vec<Mp4Track>, i64)>>,
+    /// H.264 without CodecPrivate (Chromium's MediaRecorder): the `avcC`
+    /// made from the first keyframe's in-band SPS and PPS, once seen.
+    in_band: Option<Vec<u8>>,
+    /// The last bytes of the previous feed (a parameter set may straddle
+    /// two), and how much was looked through.
+    carry: Vec<u8>,
+    searched: u64,
 }
+
+/// How far into the media the first keyframe's parameter sets are looked
+/// for before the file goes out as WebM (and, refused, to native playback).
+const IN_BAND_SEARCH: u64 = 2 << 20;
 
 impl Default for TidyReader {
     fn default() -> Self {
@@ -42,6 +54,9 @@ impl TidyReader {
             file_len: None,
             taken: false,
             mp4: None,
+            in_band: None,
+            carry: Vec::new(),
+            searched: 0,
         }
     }
 
@@ -58,9 +73,31 @@ impl TidyReader {
     fn mp4_output(&self, keep: &[u64]) -> Option<(Vec<Mp4Track>, i64)> {
         let scale = self.timecode_scale();
         mp4_timescale(scale)?;
-        let tracks = fmp4::tracks(&self.inner.kept()?.tracks, keep, scale)?;
+        let tracks = fmp4::tracks(
+            &self.inner.kept()?.tracks,
+            keep,
+            scale,
+            self.in_band.as_deref(),
+        )?;
         let shift = fmp4::reorder_shift(&tracks, scale);
         Some((tracks, shift))
+    }
+
+    /// The output is not decided yet, and it would be fragmented MP4 if an
+    /// H.264 track without CodecPrivate had its parameter sets: they are
+    /// to be found in the first keyframe.
+    fn looking_for_parameter_sets(&self) -> bool {
+        if self.mp4.is_some() || self.in_band.is_some() {
+            return false;
+        }
+        let (Some(inner), Some(kept)) = (self.inner.index(), self.inner.kept()) else {
+            return false;
+        };
+        let keep: Vec<u64> = inner.tracks.iter().map(|t| t.id).collect();
+        let scale = self.timecode_scale();
+        // A placeholder `avcC`: whether one is all the MP4 output lacks.
+        fmp4::tracks(&kept.tracks, &keep, scale, None).is_none()
+            && fmp4::tracks(&kept.tracks, &keep, scale, Some(&[1, 66, 0, 30])).is_some()
     }
 
     /// The inner index, its tracks narrowed to what one SourceBuffer takes.
@@ -91,6 +128,14 @@ impl TidyReader {
         }
         if matches!(self.mp4, Some(Some(_))) {
             index.container = Container::Mp4;
+            // The codec string the parameter sets give.
+            if let (Some(avcc), Some(video)) = (
+                &self.in_band,
+                index.tracks.iter_mut().find(|t| t.kind == TrackKind::Video),
+            ) && let [_, profile, compatibility, level, ..] = avcc[..]
+            {
+                video.codec = format!("avc1.{profile:02x}{compatibility:02x}{level:02x}");
+            }
         }
         self.index = Some(index);
     }
@@ -107,6 +152,25 @@ impl ContainerIndexer for TidyReader {
             self.file_len = file_len;
         }
         let step = self.inner.feed(offset, data, file_len)?;
+        if self.looking_for_parameter_sets() {
+            let mut window = std::mem::take(&mut self.carry);
+            window.extend_from_slice(data);
+            self.searched = self.searched.saturating_add(data.len() as u64);
+            self.in_band = annexb::avcc(&window);
+            let ended = file_len.is_some_and(|len| offset.saturating_add(data.len() as u64) >= len);
+            if self.in_band.is_none() && self.searched < IN_BAND_SEARCH && !ended {
+                self.carry = window[window.len().saturating_sub(64)..].to_vec();
+                // Not ready before the first keyframe is in: the index would
+                // say WebM.
+                return Ok(match step {
+                    Step::Ready => Step::NeedBytes {
+                        offset: offset.saturating_add(data.len() as u64),
+                        len: 1,
+                    },
+                    other => other,
+                });
+            }
+        }
         self.refresh();
         Ok(step)
     }
