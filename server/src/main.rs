@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use caudal_server::access::{self, Algorithm, Key, Verifier};
+use caudal_server::access::{self, Algorithm, Key, Verifier, ip_rules};
+use caudal_server::access::{Action, IpRule, IpRules};
+use caudal_server::config_file::{self, FileConfig};
 use caudal_server::media_tools::{self, Mode};
 use caudal_server::token_tools::{self, Start};
 use caudal_server::{Config, Server};
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -33,6 +35,11 @@ enum Command {
     Sign(SignArgs),
     /// Say whether a signed URL or token is valid, and why not (exit status 1).
     Verify(VerifyArgs),
+    /// Check a `serve --config` file: a summary (exit 0) or the error and its line (exit 1).
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 /// The keys of `sign`, `verify` (and later `serve`): several for rotation.
@@ -44,9 +51,17 @@ struct KeyArgs {
     /// A file of keys, one hex key per line (repeatable; read after --key).
     #[arg(long = "key-file", value_name = "PATH")]
     key_files: Vec<PathBuf>,
-    /// Name of the query parameter (and cookie, header) that carries the token.
-    #[arg(long, default_value = access::carrier::DEFAULT_TOKEN_NAME)]
-    token_name: String,
+    /// Name of the query parameter (and cookie, header) that carries the token [default: __token__].
+    #[arg(long)]
+    token_name: Option<String>,
+}
+
+impl KeyArgs {
+    fn token_name(&self) -> String {
+        self.token_name
+            .clone()
+            .unwrap_or_else(|| access::carrier::DEFAULT_TOKEN_NAME.to_owned())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,42 +153,57 @@ struct PackageArgs {
 struct ServeArgs {
     /// Folder of media served under /media/ (default: the sample media in www/media).
     dir: Option<PathBuf>,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// A TOML file with any of these settings; flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// Folder of the web player and demo page served at / (default: this checkout's www/).
     #[arg(long)]
     www: Option<PathBuf>,
-    /// Cache-Control sent with files; "off" sends none.
-    #[arg(long, default_value = "no-cache")]
-    cache_control: String,
+    /// Cache-Control sent with files; "off" sends none [default: no-cache].
+    #[arg(long)]
+    cache_control: Option<String>,
     /// Do not answer cross-origin (CORS) requests.
     #[arg(long)]
     no_cors: bool,
-    /// Seconds a client has to send a complete request head.
-    #[arg(long, default_value_t = 10.0)]
-    header_timeout: f64,
-    /// Seconds a response write may make no progress before the connection is closed.
-    #[arg(long, default_value_t = 60.0)]
-    send_timeout: f64,
-    /// Connections served at once; more are answered 503.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
-    /// Largest request head in bytes; larger is answered 431.
-    #[arg(long, default_value_t = 16 * 1024)]
-    max_header_bytes: usize,
+    /// Seconds a client has to send a complete request head [default: 10].
+    #[arg(long)]
+    header_timeout: Option<f64>,
+    /// Seconds a response write may make no progress before the connection is closed [default: 60].
+    #[arg(long)]
+    send_timeout: Option<f64>,
+    /// Connections served at once; more are answered 503 [default: 1024].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Largest request head in bytes; larger is answered 431 [default: 16384].
+    #[arg(long)]
+    max_header_bytes: Option<usize>,
     /// Follow symlinks that lead outside the served folder (refused by default).
     #[arg(long)]
     follow_symlinks_outside: bool,
-    /// Seconds in-flight responses get to finish on SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 30.0)]
-    shutdown_grace: f64,
+    /// Seconds in-flight responses get to finish on SIGINT/SIGTERM [default: 30].
+    #[arg(long)]
+    shutdown_grace: Option<f64>,
     /// No per-request log lines.
     #[arg(long, short)]
     quiet: bool,
     /// URL path prefix whose files need a signed token (repeatable; default /media/ when a key is given).
     #[arg(long, value_name = "PREFIX")]
     protect: Vec<String>,
+    /// Only these clients under PREFIX: `PREFIX=CIDR[,CIDR]` (repeatable; with --deny, first match wins).
+    #[arg(long, value_name = "PREFIX=CIDRS")]
+    allow: Vec<String>,
+    /// Refuse these clients under PREFIX: `PREFIX=CIDR[,CIDR]` (repeatable; in order with --allow).
+    #[arg(long, value_name = "PREFIX=CIDRS")]
+    deny: Vec<String>,
+    /// A reverse proxy whose Forwarded / X-Forwarded-For names the client (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    trusted_proxy: Vec<String>,
+    /// The rules in command-line order (filled from the parsed matches).
+    #[arg(skip)]
+    rules_in_order: Vec<(Action, String)>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -182,8 +212,19 @@ struct ServeArgs {
 const CHECKOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    match cli.command {
+        Command::Serve(mut args) => {
+            if let Some(serve) = matches.subcommand_matches("serve") {
+                args.rules_in_order = rules_in_order(serve);
+            }
+            serve(args)
+        }
+        Command::CheckConfig { file } => check_config(&file),
         Command::Inspect(args) => inspect(args),
         Command::Package(args) => package(args),
         Command::Keygen => keygen(),
@@ -224,7 +265,7 @@ fn sign(args: SignArgs) -> ExitCode {
         id: args.id,
         data: args.data,
         base: args.base,
-        token_name: args.keys.token_name,
+        token_name: args.keys.token_name(),
         options: access::Options {
             algorithm: args.algorithm,
             escape_early: args.escape_early,
@@ -261,7 +302,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
         args.path.as_deref(),
         args.ip,
         &verifier,
-        &args.keys.token_name,
+        &args.keys.token_name(),
         now,
     ) {
         Ok(verdict) => {
@@ -348,9 +389,15 @@ fn package(args: PackageArgs) -> ExitCode {
 
 /// `caudal serve`.
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging(args.quiet);
-    let follow_symlinks_outside = args.follow_symlinks_outside;
-    let config = match config_from(args) {
+    let file = match args.config.as_deref().map(config_file::load).transpose() {
+        Ok(file) => file.unwrap_or_default(),
+        Err(message) => {
+            eprintln!("caudal: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(args.quiet || file.quiet == Some(true));
+    let config = match config_from(args, file) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("caudal: {message}");
@@ -358,6 +405,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let protection = config.protection.clone();
+    let rules = config.ip_rules.clone();
+    let follow_symlinks_outside = config.allow_symlinks_outside;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -394,6 +443,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                 },
             );
         }
+        for rule in &rules.0 {
+            tracing::info!("ip rule: {rule}");
+        }
         start_scan(server.media_dir(), follow_symlinks_outside);
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
@@ -411,37 +463,191 @@ fn start_scan(media_dir: &std::path::Path, follow_symlinks_outside: bool) {
     }
 }
 
-fn config_from(args: ServeArgs) -> Result<Config, String> {
+/// The `--allow` / `--deny` values of `serve`, in command-line order.
+fn rules_in_order(matches: &clap::ArgMatches) -> Vec<(Action, String)> {
+    let mut rules = Vec::new();
+    for (id, action) in [("allow", Action::Allow), ("deny", Action::Deny)] {
+        let indices = matches.indices_of(id).into_iter().flatten();
+        let values = matches.get_many::<String>(id).into_iter().flatten();
+        rules.extend(
+            indices
+                .zip(values)
+                .map(|(at, value)| (at, action, value.clone())),
+        );
+    }
+    rules.sort_by_key(|(at, _, _)| *at);
+    rules
+        .into_iter()
+        .map(|(_, action, value)| (action, value))
+        .collect()
+}
+
+/// The serve settings: each flag given, else the file's key, else the default.
+fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> {
     let seconds = |value: f64, flag: &str| {
         Duration::try_from_secs_f64(value)
             .map_err(|_| format!("--{flag} must be a positive number of seconds"))
     };
     let media_dir = args
         .dir
+        .or(file.media)
         .unwrap_or_else(|| PathBuf::from(CHECKOUT).join("www/media"));
-    let www_dir = match args.www {
+    let www_dir = match args.www.or(file.www) {
         Some(www) => Some(www),
         None => Some(PathBuf::from(CHECKOUT).join("www")).filter(|www| www.is_dir()),
     };
-    if args.max_connections == 0 {
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(1024);
+    if max_connections == 0 {
         return Err("--max-connections must be at least 1".into());
     }
-    let protection = protection_from(&args.protect, args.keys)?;
+    let ip_rules = if args.rules_in_order.is_empty() {
+        IpRules(
+            file.ip_rule
+                .iter()
+                .map(config_file::FileRule::to_rule)
+                .collect(),
+        )
+    } else {
+        let rules = args
+            .rules_in_order
+            .iter()
+            .map(|(action, text)| IpRule::parse(*action, text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("--allow/--deny {error}"))?;
+        IpRules(rules)
+    };
+    let trusted_proxies = if args.trusted_proxy.is_empty() {
+        file.trusted_proxies.iter().map(|cidr| cidr.0).collect()
+    } else {
+        args.trusted_proxy
+            .iter()
+            .map(|text| ip_rules::parse_net(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("--trusted-proxy {error}"))?
+    };
+    let protect = if args.protect.is_empty() {
+        file.protect.into_iter().map(|prefix| prefix.0).collect()
+    } else {
+        args.protect
+    };
+    let keys = if args.keys.keys.is_empty() && args.keys.key_files.is_empty() {
+        KeyArgs {
+            keys: file.keys,
+            key_files: file.key_files,
+            token_name: args.keys.token_name.or(file.token_name),
+        }
+    } else {
+        KeyArgs {
+            token_name: args.keys.token_name.or(file.token_name),
+            ..args.keys
+        }
+    };
+    let protection = protection_from(&protect, keys)?;
+    let cache_control = args
+        .cache_control
+        .or(file.cache_control)
+        .unwrap_or_else(|| "no-cache".to_owned());
     Ok(Config {
         media_dir,
         www_dir,
-        listen: args.listen,
-        cache_control: Some(args.cache_control).filter(|v| v != "off"),
-        cors: !args.no_cors,
-        header_timeout: seconds(args.header_timeout, "header-timeout")?,
-        send_timeout: seconds(args.send_timeout, "send-timeout")?,
-        max_connections: args.max_connections,
-        max_header_bytes: args.max_header_bytes,
-        allow_symlinks_outside: args.follow_symlinks_outside,
-        access_log: !args.quiet,
-        shutdown_grace: seconds(args.shutdown_grace, "shutdown-grace")?,
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        cache_control: Some(cache_control).filter(|v| v != "off"),
+        cors: !args.no_cors && file.cors != Some(false),
+        header_timeout: seconds(
+            args.header_timeout.or(file.header_timeout).unwrap_or(10.0),
+            "header-timeout",
+        )?,
+        send_timeout: seconds(
+            args.send_timeout.or(file.send_timeout).unwrap_or(60.0),
+            "send-timeout",
+        )?,
+        max_connections,
+        max_header_bytes: args
+            .max_header_bytes
+            .or(file.max_header_bytes)
+            .unwrap_or(16 * 1024),
+        allow_symlinks_outside: args.follow_symlinks_outside
+            || file.follow_symlinks_outside == Some(true),
+        access_log: !(args.quiet || file.quiet == Some(true)),
+        shutdown_grace: seconds(
+            args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30.0),
+            "shutdown-grace",
+        )?,
         protection,
+        ip_rules,
+        trusted_proxies,
     })
+}
+
+/// `caudal check-config FILE`: what `serve --config FILE` would do, or why not.
+fn check_config(path: &std::path::Path) -> ExitCode {
+    let file = match config_file::load(path) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("caudal: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let parsed = command
+        .try_get_matches_from(["serve"])
+        .and_then(|matches| ServeArgs::from_arg_matches(&matches));
+    let args = match parsed {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("caudal: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config_from(args, file) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("caudal: {}: {message}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}: ok", path.display());
+    println!("listen: {}", config.listen);
+    println!("media: {}", config.media_dir.display());
+    if let Some(www) = &config.www_dir {
+        println!("www: {}", www.display());
+    }
+    println!(
+        "cache-control: {}",
+        config.cache_control.as_deref().unwrap_or("off")
+    );
+    match &config.protection {
+        Some(protection) => println!(
+            "protected: {} (token {}, {} key{})",
+            protection.prefixes.join(", "),
+            protection.token_name,
+            protection.verifier.keys().len(),
+            if protection.verifier.keys().len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ),
+        None => println!("protected: nothing"),
+    }
+    for rule in &config.ip_rules.0 {
+        println!("ip rule: {rule}");
+    }
+    let proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !proxies.is_empty() {
+        println!("trusted proxies: {}", proxies.join(", "));
+    }
+    ExitCode::SUCCESS
 }
 
 /// `--protect` and the keys: none of either, nothing is protected.
@@ -469,18 +675,18 @@ fn protection_from(
             "--protect {bad}: a prefix is a URL path, starting with /"
         ));
     }
-    if http::HeaderName::from_bytes(keys.token_name.as_bytes()).is_err()
-        || keys.token_name.contains(['=', ';', '&'])
+    let token_name = keys.token_name();
+    if http::HeaderName::from_bytes(token_name.as_bytes()).is_err()
+        || token_name.contains(['=', ';', '&'])
     {
         return Err(format!(
-            "--token-name {}: not usable as a header, cookie and query name",
-            keys.token_name
+            "--token-name {token_name}: not usable as a header, cookie and query name"
         ));
     }
     Ok(Some(access::Protection {
         verifier: Verifier::new(key_set),
         prefixes,
-        token_name: keys.token_name,
+        token_name,
     }))
 }
 
