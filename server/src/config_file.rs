@@ -35,7 +35,7 @@ pub struct FileConfig {
     pub protect: Vec<UrlPrefix>,
     /// Keys as hex; the first signs, all verify.
     #[serde(default)]
-    pub keys: Vec<String>,
+    pub keys: Vec<HexKey>,
     #[serde(default)]
     pub key_files: Vec<PathBuf>,
     pub token_name: Option<String>,
@@ -74,6 +74,21 @@ impl TryFrom<String> for UrlPrefix {
             Ok(UrlPrefix(text))
         } else {
             Err(format!("`{text}`: a prefix is a URL path, starting with /"))
+        }
+    }
+}
+
+/// A key as hex, checked where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct HexKey(pub String);
+
+impl TryFrom<String> for HexKey {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match crate::access::Key::from_hex(&text) {
+            Ok(_) => Ok(HexKey(text)),
+            Err(error) => Err(format!("key: {error}")),
         }
     }
 }
@@ -192,6 +207,8 @@ from = ["203.0.113.0/24"]
                 .expect_err("bad cidr");
         assert!(error.starts_with("4:"), "{error}");
         assert!(error.contains("10.0.0.0/99"), "{error}");
+        let error = parse("\nkeys = [\"0g\"]").expect_err("bad key");
+        assert!(error.starts_with("2:"), "{error}");
         let error = parse("protect = [\"media\"]").expect_err("bad prefix");
         assert!(error.starts_with("1:"), "{error}");
     }

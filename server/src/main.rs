@@ -535,7 +535,7 @@ fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> {
     };
     let keys = if args.keys.keys.is_empty() && args.keys.key_files.is_empty() {
         KeyArgs {
-            keys: file.keys,
+            keys: file.keys.into_iter().map(|key| key.0).collect(),
             key_files: file.key_files,
             token_name: args.keys.token_name.or(file.token_name),
         }
