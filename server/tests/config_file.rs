@@ -36,13 +36,13 @@ fn grant(key: &str) -> String {
     )
 }
 
-/// A complete file; `listen` names a port nothing listens on, so the
+/// A complete file; `listen` names an address of no interface here, so the
 /// server only starts because the harness's `--listen 127.0.0.1:0` wins.
 fn full_config(dir: &Path) -> String {
     std::fs::write(dir.join("keys.txt"), format!("{OTHER_KEY}\n")).expect("write keys");
     format!(
         r#"# caudal serve --config
-listen = "127.0.0.1:1"
+listen = "192.0.2.1:8080"
 media = "media"
 cache_control = "no-cache"
 cors = true
