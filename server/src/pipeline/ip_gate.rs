@@ -17,7 +17,7 @@ use ipnet::IpNet;
 
 use super::token_gate::{GateBody, forbidden};
 use crate::access::IpRules;
-use crate::access::forwarded;
+use crate::access::{forwarded, ip_rules};
 use crate::net::connection::ConnectionContext;
 
 /// The client address as the access stages see it; `None`: a proxy said
@@ -97,7 +97,7 @@ where
             .map(|context| context.peer().ip());
         let client = peer.and_then(|peer| {
             if self.rules.trusted.is_empty() {
-                return Some(peer);
+                return Some(ip_rules::canonical(peer));
             }
             let headers = request.headers();
             let chain = forwarded::chain(
