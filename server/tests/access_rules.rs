@@ -136,6 +136,22 @@ async fn a_trusted_proxy_names_the_client_an_untrusted_peer_does_not() {
         log.contains("127.0.0.2 GET /media/small.mp4 refused: ip-denied"),
         "{log}"
     );
+    // The access log names the peer, and the client behind it.
+    let served = log
+        .lines()
+        .find(|line| line.contains("caudal::access") && line.contains(" 200 "))
+        .unwrap_or_default();
+    assert!(served.contains("127.0.0.1:"), "{log}");
+    assert!(
+        served.contains(" for=198.51.100.7 GET /media/small.mp4"),
+        "{log}"
+    );
+    let stranger_line = log
+        .lines()
+        .find(|line| line.contains("caudal::access") && line.contains("127.0.0.2:"))
+        .unwrap_or_default();
+    assert!(!stranger_line.is_empty(), "{log}");
+    assert!(!stranger_line.contains("for="), "{log}");
 }
 
 #[tokio::test]

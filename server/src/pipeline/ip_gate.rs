@@ -91,21 +91,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let peer = request
-            .extensions()
-            .get::<ConnectionContext>()
-            .map(|context| context.peer().ip());
-        let client = peer.and_then(|peer| {
-            if self.rules.trusted.is_empty() {
-                return Some(ip_rules::canonical(peer));
-            }
-            let headers = request.headers();
-            let chain = forwarded::chain(
-                &values(headers, &http::header::FORWARDED),
-                &values(headers, &HeaderName::from_static("x-forwarded-for")),
-            );
-            forwarded::client(peer, &chain, &self.rules.trusted)
-        });
+        let client = resolve_client(&request, &self.rules.trusted);
         let path = request.uri().path();
         if !self.rules.rules.allows(path, client) {
             tracing::warn!(
@@ -122,6 +108,24 @@ where
         let future = self.inner.call(request);
         Box::pin(async move { Ok(future.await?.map(GateBody::Inner)) })
     }
+}
+
+/// The client of `request`: its peer, or behind a `trusted` proxy the
+/// address the proxy's headers name ([`forwarded`]).
+pub fn resolve_client<B>(request: &Request<B>, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<ConnectionContext>()
+        .map(|context| context.peer().ip())?;
+    if trusted.is_empty() {
+        return Some(ip_rules::canonical(peer));
+    }
+    let headers = request.headers();
+    let chain = forwarded::chain(
+        &values(headers, &http::header::FORWARDED),
+        &values(headers, &HeaderName::from_static("x-forwarded-for")),
+    );
+    forwarded::client(peer, &chain, trusted)
 }
 
 fn values<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Vec<&'a str> {

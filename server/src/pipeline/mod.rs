@@ -68,6 +68,7 @@ where
     ServiceBuilder::new()
         .layer(access_log::AccessLogLayer {
             enabled: config.access_log,
+            trusted: Arc::new(config.trusted_proxies.clone()),
         })
         .option_layer(cors::layer(config.cors, config.protection.as_ref()))
         .layer(ip_gate::IpGateLayer::new(
