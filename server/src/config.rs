@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::access::Protection;
+use ipnet::IpNet;
+
+use crate::access::{IpRules, Protection};
 
 /// How a `caudal` server behaves. [`Config::new`] gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Paths that need a signed token, and the keys that sign them; none: all open.
     pub protection: Option<Protection>,
+    /// Allow / deny lists of CIDRs per path prefix, first match wins.
+    pub ip_rules: IpRules,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Config {
@@ -54,6 +60,8 @@ impl Config {
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
             protection: None,
+            ip_rules: IpRules::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

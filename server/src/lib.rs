@@ -23,6 +23,7 @@
 pub mod access;
 pub mod body;
 pub mod config;
+pub mod config_file;
 pub mod engine;
 pub mod listing;
 pub mod media_tools;

@@ -1,16 +1,21 @@
 //! `caudal`: the command line.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use caudal_server::Server;
 use caudal_server::access::{self, Algorithm, Key, Verifier};
+use caudal_server::config_file;
 use caudal_server::media_tools::{self, Mode};
 use caudal_server::token_tools::{self, Start};
-use caudal_server::{Config, Server};
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+mod serve_args;
+
+use serve_args::{ServeArgs, check_config, config_from, rules_in_order};
 
 #[derive(Debug, Parser)]
 #[command(name = "caudal", version, about = "Stream media files to web pages.")]
@@ -33,20 +38,33 @@ enum Command {
     Sign(SignArgs),
     /// Say whether a signed URL or token is valid, and why not (exit status 1).
     Verify(VerifyArgs),
+    /// Check a `serve --config` file: a summary (exit 0) or the error and its line (exit 1).
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 /// The keys of `sign`, `verify` (and later `serve`): several for rotation.
 #[derive(Debug, clap::Args)]
-struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// A key, as hex (repeatable; the first given signs, all verify).
     #[arg(long = "key", value_name = "HEX")]
     keys: Vec<String>,
     /// A file of keys, one hex key per line (repeatable; read after --key).
     #[arg(long = "key-file", value_name = "PATH")]
     key_files: Vec<PathBuf>,
-    /// Name of the query parameter (and cookie, header) that carries the token.
-    #[arg(long, default_value = access::carrier::DEFAULT_TOKEN_NAME)]
-    token_name: String,
+    /// Name of the query parameter (and cookie, header) that carries the token [default: __token__].
+    #[arg(long)]
+    token_name: Option<String>,
+}
+
+impl KeyArgs {
+    fn token_name(&self) -> String {
+        self.token_name
+            .clone()
+            .unwrap_or_else(|| access::carrier::DEFAULT_TOKEN_NAME.to_owned())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,56 +152,23 @@ struct PackageArgs {
     force: bool,
 }
 
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// Folder of media served under /media/ (default: the sample media in www/media).
-    dir: Option<PathBuf>,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Folder of the web player and demo page served at / (default: this checkout's www/).
-    #[arg(long)]
-    www: Option<PathBuf>,
-    /// Cache-Control sent with files; "off" sends none.
-    #[arg(long, default_value = "no-cache")]
-    cache_control: String,
-    /// Do not answer cross-origin (CORS) requests.
-    #[arg(long)]
-    no_cors: bool,
-    /// Seconds a client has to send a complete request head.
-    #[arg(long, default_value_t = 10.0)]
-    header_timeout: f64,
-    /// Seconds a response write may make no progress before the connection is closed.
-    #[arg(long, default_value_t = 60.0)]
-    send_timeout: f64,
-    /// Connections served at once; more are answered 503.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
-    /// Largest request head in bytes; larger is answered 431.
-    #[arg(long, default_value_t = 16 * 1024)]
-    max_header_bytes: usize,
-    /// Follow symlinks that lead outside the served folder (refused by default).
-    #[arg(long)]
-    follow_symlinks_outside: bool,
-    /// Seconds in-flight responses get to finish on SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 30.0)]
-    shutdown_grace: f64,
-    /// No per-request log lines.
-    #[arg(long, short)]
-    quiet: bool,
-    /// URL path prefix whose files need a signed token (repeatable; default /media/ when a key is given).
-    #[arg(long, value_name = "PREFIX")]
-    protect: Vec<String>,
-    #[command(flatten)]
-    keys: KeyArgs,
-}
-
 /// The checkout this binary was built from, for the default folders.
-const CHECKOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+pub(crate) const CHECKOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    match cli.command {
+        Command::Serve(mut args) => {
+            if let Some(serve) = matches.subcommand_matches("serve") {
+                args.rules_in_order = rules_in_order(serve);
+            }
+            serve(args)
+        }
+        Command::CheckConfig { file } => check_config(&file),
         Command::Inspect(args) => inspect(args),
         Command::Package(args) => package(args),
         Command::Keygen => keygen(),
@@ -224,7 +209,7 @@ fn sign(args: SignArgs) -> ExitCode {
         id: args.id,
         data: args.data,
         base: args.base,
-        token_name: args.keys.token_name,
+        token_name: args.keys.token_name(),
         options: access::Options {
             algorithm: args.algorithm,
             escape_early: args.escape_early,
@@ -261,7 +246,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
         args.path.as_deref(),
         args.ip,
         &verifier,
-        &args.keys.token_name,
+        &args.keys.token_name(),
         now,
     ) {
         Ok(verdict) => {
@@ -348,9 +333,15 @@ fn package(args: PackageArgs) -> ExitCode {
 
 /// `caudal serve`.
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging(args.quiet);
-    let follow_symlinks_outside = args.follow_symlinks_outside;
-    let config = match config_from(args) {
+    let file = match args.config.as_deref().map(config_file::load).transpose() {
+        Ok(file) => file.unwrap_or_default(),
+        Err(message) => {
+            eprintln!("caudal: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(args.quiet || file.quiet == Some(true));
+    let config = match config_from(args, file) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("caudal: {message}");
@@ -358,6 +349,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let protection = config.protection.clone();
+    let rules = config.ip_rules.clone();
+    let follow_symlinks_outside = config.allow_symlinks_outside;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -394,6 +387,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                 },
             );
         }
+        for rule in &rules.0 {
+            tracing::info!("ip rule: {rule}");
+        }
         start_scan(server.media_dir(), follow_symlinks_outside);
         server.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
@@ -409,79 +405,6 @@ fn start_scan(media_dir: &std::path::Path, follow_symlinks_outside: bool) {
         }
         Err(error) => tracing::warn!(%error, "cannot scan the media folder"),
     }
-}
-
-fn config_from(args: ServeArgs) -> Result<Config, String> {
-    let seconds = |value: f64, flag: &str| {
-        Duration::try_from_secs_f64(value)
-            .map_err(|_| format!("--{flag} must be a positive number of seconds"))
-    };
-    let media_dir = args
-        .dir
-        .unwrap_or_else(|| PathBuf::from(CHECKOUT).join("www/media"));
-    let www_dir = match args.www {
-        Some(www) => Some(www),
-        None => Some(PathBuf::from(CHECKOUT).join("www")).filter(|www| www.is_dir()),
-    };
-    if args.max_connections == 0 {
-        return Err("--max-connections must be at least 1".into());
-    }
-    let protection = protection_from(&args.protect, args.keys)?;
-    Ok(Config {
-        media_dir,
-        www_dir,
-        listen: args.listen,
-        cache_control: Some(args.cache_control).filter(|v| v != "off"),
-        cors: !args.no_cors,
-        header_timeout: seconds(args.header_timeout, "header-timeout")?,
-        send_timeout: seconds(args.send_timeout, "send-timeout")?,
-        max_connections: args.max_connections,
-        max_header_bytes: args.max_header_bytes,
-        allow_symlinks_outside: args.follow_symlinks_outside,
-        access_log: !args.quiet,
-        shutdown_grace: seconds(args.shutdown_grace, "shutdown-grace")?,
-        protection,
-    })
-}
-
-/// `--protect` and the keys: none of either, nothing is protected.
-fn protection_from(
-    protect: &[String],
-    keys: KeyArgs,
-) -> Result<Option<access::Protection>, String> {
-    if keys.keys.is_empty() && keys.key_files.is_empty() {
-        if protect.is_empty() {
-            return Ok(None);
-        }
-        return Err(
-            "--protect needs the keys that sign its tokens: --key HEX or --key-file PATH".into(),
-        );
-    }
-    let key_set =
-        token_tools::load_keys(&keys.keys, &keys.key_files).map_err(|error| error.to_string())?;
-    let prefixes = if protect.is_empty() {
-        vec!["/media/".to_owned()]
-    } else {
-        protect.to_vec()
-    };
-    if let Some(bad) = prefixes.iter().find(|prefix| !prefix.starts_with('/')) {
-        return Err(format!(
-            "--protect {bad}: a prefix is a URL path, starting with /"
-        ));
-    }
-    if http::HeaderName::from_bytes(keys.token_name.as_bytes()).is_err()
-        || keys.token_name.contains(['=', ';', '&'])
-    {
-        return Err(format!(
-            "--token-name {}: not usable as a header, cookie and query name",
-            keys.token_name
-        ));
-    }
-    Ok(Some(access::Protection {
-        verifier: Verifier::new(key_set),
-        prefixes,
-        token_name: keys.token_name,
-    }))
 }
 
 fn init_logging(quiet: bool) {

@@ -6,11 +6,16 @@
 //! Sans-I/O: the time and the client address are passed in, keys are
 //! values. [`token`] reads a token, [`carrier`] finds it in a request, [`verify`] decides on it, [`sign`]
 //! makes one, [`protection`] says which requests need one; [`keys`] holds the key sets (rotation), [`acl`] the path
-//! patterns, [`signature`] the HMAC, [`escape`] EdgeAuth's `escape_early`.
+//! patterns, [`signature`] the HMAC, [`escape`] EdgeAuth's `escape_early`;
+//! [`ip_rules`] the allow/deny lists, [`cookie_grant`] the
+//! query-token-to-cookie exchange, [`forwarded`] the client behind proxies.
 
 pub mod acl;
 pub mod carrier;
+pub mod cookie_grant;
 pub mod escape;
+pub mod forwarded;
+pub mod ip_rules;
 pub mod keys;
 pub mod protection;
 pub mod sign;
@@ -18,6 +23,7 @@ pub mod signature;
 pub mod token;
 pub mod verify;
 
+pub use ip_rules::{Action, IpRule, IpRules};
 pub use keys::{Key, KeyError, KeySet};
 pub use protection::{Decision, Offered, Protection};
 pub use sign::{Fields, Options, Scope};

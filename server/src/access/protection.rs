@@ -53,7 +53,16 @@ impl Protection {
         let decoded = percent_decode_str(path).decode_utf8_lossy();
         self.prefixes
             .iter()
-            .any(|prefix| under(path, prefix) || under(&decoded, prefix))
+            .any(|prefix| under_prefix(path, prefix) || under_prefix(&decoded, prefix))
+    }
+
+    /// The protected prefix `path` lies under, if any.
+    pub fn prefix_for(&self, path: &str) -> Option<&str> {
+        let decoded = percent_decode_str(path).decode_utf8_lossy();
+        self.prefixes
+            .iter()
+            .find(|prefix| under_prefix(path, prefix) || under_prefix(&decoded, prefix))
+            .map(String::as_str)
     }
 
     /// Decides on a request at `now` (Unix seconds).
@@ -87,7 +96,7 @@ impl Protection {
 }
 
 /// `path` is `prefix` or below it, at a segment boundary.
-fn under(path: &str, prefix: &str) -> bool {
+pub fn under_prefix(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
         None => false,

@@ -8,17 +8,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 
+use super::ip_gate::resolve_client;
+use crate::access::ip_rules;
 use crate::net::connection::ConnectionContext;
 
 /// Tower layer adding the access log.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AccessLogLayer {
     pub enabled: bool,
+    /// `--trusted-proxy`: the line then also names the client behind the
+    /// proxy (`for=ADDR`) when it is not the peer.
+    pub trusted: Arc<Vec<IpNet>>,
 }
 
 impl<S> tower::Layer<S> for AccessLogLayer {
@@ -28,6 +36,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
         AccessLog {
             inner,
             enabled: self.enabled,
+            trusted: self.trusted.clone(),
         }
     }
 }
@@ -36,6 +45,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
 pub struct AccessLog<S> {
     inner: S,
     enabled: bool,
+    trusted: Arc<Vec<IpNet>>,
 }
 
 /// What is known about a request when it arrives.
@@ -43,6 +53,8 @@ pub struct AccessLog<S> {
 struct Line {
     /// From the connection context; `None` only if no transport put one there.
     client: Option<SocketAddr>,
+    /// The client behind a trusted proxy, when it is not the peer.
+    forwarded_for: Option<IpAddr>,
     method: http::Method,
     path: String,
     range: Option<String>,
@@ -64,18 +76,29 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let line = self.enabled.then(|| Line {
-            client: request
+        let line = self.enabled.then(|| {
+            let client = request
                 .extensions()
                 .get::<ConnectionContext>()
-                .map(ConnectionContext::peer),
-            method: request.method().clone(),
-            path: request.uri().path().to_owned(),
-            range: request
-                .headers()
-                .get(http::header::RANGE)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            start: Instant::now(),
+                .map(ConnectionContext::peer);
+            let forwarded_for = if self.trusted.is_empty() {
+                None
+            } else {
+                resolve_client(&request, &self.trusted).filter(|addr| {
+                    client.is_none_or(|peer| ip_rules::canonical(peer.ip()) != *addr)
+                })
+            };
+            Line {
+                client,
+                forwarded_for,
+                method: request.method().clone(),
+                path: request.uri().path().to_owned(),
+                range: request
+                    .headers()
+                    .get(http::header::RANGE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                start: Instant::now(),
+            }
         });
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -115,8 +138,10 @@ impl<B> LoggedBody<B> {
         if let Some(line) = self.line.take() {
             tracing::info!(
                 target: "caudal::access",
-                "{} {} {} range={} {} {}B {:.1}ms{}",
+                "{}{} {} {} range={} {} {}B {:.1}ms{}",
                 Client(line.client),
+                line.forwarded_for
+                    .map_or_else(String::new, |addr| format!(" for={addr}")),
                 line.method,
                 line.path,
                 line.range.as_deref().unwrap_or("-"),

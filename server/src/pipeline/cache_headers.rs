@@ -21,6 +21,19 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// still reaches every viewer within five minutes.
 const LOADER: &str = "public, max-age=300";
 
+/// Protected answers: no shared cache may keep them, and the viewer's
+/// browser should not store them either (the validators stay, so a
+/// resuming range request can still use If-Range).
+pub const PROTECTED: &str = "private, no-store";
+
+/// Replaces the Cache-Control of a successful (2xx, 304) answer under a
+/// protected prefix with [`PROTECTED`]; it runs after [`apply`], so it wins.
+pub fn protect(status: StatusCode, headers: &mut http::HeaderMap) {
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROTECTED));
+    }
+}
+
 /// The Cache-Control of the site file requested as `requested` (decoded,
 /// relative to the site root): immutable for content-hashed names under
 /// `pkg/`, short for the loader `player.js`, else `configured`.
@@ -83,6 +96,17 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protected_successes_are_private_no_store_and_refusals_untouched() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        protect(StatusCode::PARTIAL_CONTENT, &mut headers);
+        assert_eq!(headers[header::CACHE_CONTROL], PROTECTED);
+        let mut refused = http::HeaderMap::new();
+        protect(StatusCode::NOT_FOUND, &mut refused);
+        assert!(refused.get(header::CACHE_CONTROL).is_none());
+    }
 
     #[test]
     fn hashed_names_are_sixteen_lowercase_hex_between_dash_and_dot() {

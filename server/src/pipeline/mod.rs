@@ -7,12 +7,14 @@
 //!    request's extensions by the transport before any stage runs;
 //! 1. [`access_log`]: one line per request, with the client address;
 //! 2. [`cors`]: CORS headers and preflight answers;
-//! 3. [`token_gate`]: access control — paths under `--protect` need a
+//! 3. [`ip_gate`]: the client address (behind `--trusted-proxy`, the one
+//!    the proxy names) and the `--allow` / `--deny` IP rules;
+//! 4. [`token_gate`]: access control — paths under `--protect` need a
 //!    signed token ([`crate::access`]), checked before anything is read from
-//!    disk *(slot: IP rules go here too)*;
-//! 4. *(slot: metrics — per-request counters and timings — goes here)*;
-//! 5. [`file_request`]: Range and the preconditions, taken out of the head;
-//! 6. [`routes`]: warp picks the handler by path.
+//!    disk; a valid token in the query is handed back as a cookie;
+//! 5. *(slot: metrics — per-request counters and timings — goes here)*;
+//! 6. [`file_request`]: Range and the preconditions, taken out of the head;
+//! 7. [`routes`]: warp picks the handler by path.
 //!
 //! A file answer then runs [`serve_file`]'s stages: method, [`path_safety`],
 //! [`content_coding`] (site files only), the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
@@ -33,6 +35,7 @@ pub mod cache_headers;
 pub mod content_coding;
 pub mod cors;
 pub mod file_request;
+pub mod ip_gate;
 pub mod path_safety;
 pub mod respond;
 pub mod routes;
@@ -65,8 +68,13 @@ where
     ServiceBuilder::new()
         .layer(access_log::AccessLogLayer {
             enabled: config.access_log,
+            trusted: Arc::new(config.trusted_proxies.clone()),
         })
         .option_layer(cors::layer(config.cors, config.protection.as_ref()))
+        .layer(ip_gate::IpGateLayer::new(
+            config.ip_rules.clone(),
+            config.trusted_proxies.clone(),
+        ))
         .layer(token_gate::TokenGateLayer::new(config.protection.clone()))
         // slot: metrics
         .layer(file_request::FileRequestLayer)

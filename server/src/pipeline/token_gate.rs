@@ -2,6 +2,8 @@
 //! signed token ([`crate::access`]); without a valid one they are answered
 //! `403` with a one-line plain-text body before anything is read from
 //! disk, and a log line says why (never the key, never the token).
+//! Granted answers are `Cache-Control: private, no-store`; an ACL token
+//! granted from the query comes back as a cookie.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,8 +16,9 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 
-use crate::access::{Decision, Offered, Protection, Refusal};
-use crate::net::connection::ConnectionContext;
+use super::cache_headers;
+use super::ip_gate::ClientAddr;
+use crate::access::{Decision, Offered, Protection, Refusal, carrier, cookie_grant};
 
 /// Tower layer adding the token stage; with no protection it lets all through.
 #[derive(Debug, Clone)]
@@ -74,18 +77,48 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if let Some(gate) = &self.gate
-            && let Decision::Refused(refusal) = gate.decide(&request)
-        {
-            let response = refused(&refusal, request.method() == http::Method::HEAD);
-            return Box::pin(async move { Ok(response) });
-        }
+        let Some(gate) = &self.gate else {
+            let future = self.inner.call(request);
+            return Box::pin(async move { Ok(future.await?.map(GateBody::Inner)) });
+        };
+        let cookie = match gate.decide(&request) {
+            Decision::Refused(refusal) => {
+                let response = refused(&refusal, request.method() == http::Method::HEAD);
+                return Box::pin(async move { Ok(response) });
+            }
+            Decision::Open => {
+                let future = self.inner.call(request);
+                return Box::pin(async move { Ok(future.await?.map(GateBody::Inner)) });
+            }
+            Decision::Granted(_) => gate.cookie_for(&request),
+        };
         let future = self.inner.call(request);
-        Box::pin(async move { Ok(future.await?.map(GateBody::Inner)) })
+        Box::pin(async move {
+            let mut response = future.await?;
+            let status = response.status();
+            cache_headers::protect(status, response.headers_mut());
+            if let Some(cookie) = cookie
+                && status.is_success()
+            {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response.map(GateBody::Inner))
+        })
     }
 }
 
 impl Gate {
+    /// The `Set-Cookie` for a granted request whose token came in the query
+    /// ([`crate::access::cookie_grant`]); the query is looked at first, so
+    /// a token there is the one that was granted.
+    fn cookie_for<B>(&self, request: &Request<B>) -> Option<HeaderValue> {
+        let name = self.protection.token_name.as_str();
+        let token = carrier::from_query(request.uri().query()?, name)?;
+        let protected = self.protection.prefix_for(request.uri().path())?;
+        let cookie = cookie_grant::set_cookie(name, token, protected)?;
+        HeaderValue::from_str(&cookie).ok()
+    }
+
     fn decide<B>(&self, request: &Request<B>) -> Decision {
         let uri = request.uri();
         let path = uri.path();
@@ -98,10 +131,7 @@ impl Gate {
             .iter()
             .filter_map(|value| value.to_str().ok())
             .collect();
-        let client = request
-            .extensions()
-            .get::<ConnectionContext>()
-            .map(|context| context.peer());
+        let client = ClientAddr::of(request);
         let offered = Offered {
             path,
             query: uri.query(),
@@ -111,7 +141,7 @@ impl Gate {
                 .as_ref()
                 .and_then(|name| headers.get(name))
                 .and_then(|value| value.to_str().ok()),
-            client: client.map(|addr| addr.ip()),
+            client,
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -138,9 +168,14 @@ impl Gate {
     }
 }
 
-/// The `403`: one line of plain text, never cached.
+/// The `403` of a refused token.
 fn refused<B>(refusal: &Refusal, head: bool) -> Response<GateBody<B>> {
-    let text = format!("{}\n", refusal.public_reason());
+    forbidden(refusal.public_reason(), head)
+}
+
+/// A `403` with `reason` as its one line of plain text, never cached.
+pub fn forbidden<B>(reason: &str, head: bool) -> Response<GateBody<B>> {
+    let text = format!("{reason}\n");
     let len = text.len();
     let body = if head {
         Bytes::new()

@@ -1,0 +1,221 @@
+//! `caudal serve --config caudal.toml`: every serve flag as a TOML key.
+//! Unknown keys and bad values are errors naming `file:line:col`; relative
+//! paths are relative to the file's folder. The flags given on the command
+//! line override the file (`main.rs` merges them).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::access::ip_rules::{Action, IpRule, parse_net};
+
+/// The file, as written; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    /// Folder served under `/media/`.
+    pub media: Option<PathBuf>,
+    /// Folder of the web player and demo page.
+    pub www: Option<PathBuf>,
+    /// `Cache-Control` of files; `"off"` sends none.
+    pub cache_control: Option<String>,
+    pub cors: Option<bool>,
+    pub header_timeout: Option<f64>,
+    pub send_timeout: Option<f64>,
+    pub max_connections: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub follow_symlinks_outside: Option<bool>,
+    pub shutdown_grace: Option<f64>,
+    pub quiet: Option<bool>,
+    /// Path prefixes that need a token.
+    #[serde(default)]
+    pub protect: Vec<UrlPrefix>,
+    /// Keys as hex; the first signs, all verify.
+    #[serde(default)]
+    pub keys: Vec<HexKey>,
+    #[serde(default)]
+    pub key_files: Vec<PathBuf>,
+    pub token_name: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<Cidr>,
+    /// `[[ip_rule]]` tables, tried in order.
+    #[serde(default)]
+    pub ip_rule: Vec<FileRule>,
+}
+
+/// One `[[ip_rule]]`: `action = "allow"|"deny"`, `prefix`, `from` (CIDRs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRule {
+    pub action: FileAction,
+    pub prefix: UrlPrefix,
+    pub from: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileAction {
+    Allow,
+    Deny,
+}
+
+/// A URL path prefix: starts with `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct UrlPrefix(pub String);
+
+impl TryFrom<String> for UrlPrefix {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.starts_with('/') {
+            Ok(UrlPrefix(text))
+        } else {
+            Err(format!("`{text}`: a prefix is a URL path, starting with /"))
+        }
+    }
+}
+
+/// A key as hex, checked where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct HexKey(pub String);
+
+impl TryFrom<String> for HexKey {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match crate::access::Key::from_hex(&text) {
+            Ok(_) => Ok(HexKey(text)),
+            Err(error) => Err(format!("key: {error}")),
+        }
+    }
+}
+
+/// A CIDR or a bare address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Cidr(pub IpNet);
+
+impl TryFrom<String> for Cidr {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        parse_net(&text)
+            .map(Cidr)
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl FileRule {
+    pub fn to_rule(&self) -> IpRule {
+        IpRule {
+            action: match self.action {
+                FileAction::Allow => Action::Allow,
+                FileAction::Deny => Action::Deny,
+            },
+            prefix: self.prefix.0.clone(),
+            nets: self.from.iter().map(|cidr| cidr.0).collect(),
+        }
+    }
+}
+
+/// Reads and checks `path`; errors are one line, `path:line:col: what`.
+pub fn load(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+    let mut config = parse(&text).map_err(|error| format!("{}:{error}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    let rebase = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    };
+    config.media.as_mut().map(rebase);
+    config.www.as_mut().map(rebase);
+    config.key_files.iter_mut().for_each(rebase);
+    Ok(config)
+}
+
+/// Parses the text of a config file; errors start with `line:col: `.
+pub fn parse(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|error| {
+        let message = error.message().trim_end().replace('\n', " ");
+        match error.span() {
+            Some(span) => {
+                let (line, col) = line_col(text, span.start);
+                format!("{line}:{col}: {message}")
+            }
+            None => format!(" {message}"),
+        }
+    })
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_reads_every_key() {
+        let config = parse(
+            r#"
+listen = "127.0.0.1:9000"
+media = "media"
+cache_control = "no-cache"
+cors = false
+header_timeout = 5.0
+protect = ["/media/private/"]
+keys = ["00112233445566778899aabbccddeeff"]
+token_name = "tok"
+trusted_proxies = ["10.0.0.0/8", "192.0.2.1"]
+
+[[ip_rule]]
+action = "deny"
+prefix = "/media/"
+from = ["203.0.113.0/24"]
+"#,
+        )
+        .expect("parses");
+        assert_eq!(config.listen, Some("127.0.0.1:9000".parse().expect("addr")));
+        assert_eq!(config.protect, vec![UrlPrefix("/media/private/".into())]);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert_eq!(
+            config.ip_rule[0].to_rule().to_string(),
+            "deny /media/=203.0.113.0/24"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_their_line() {
+        let error = parse("listen = \"127.0.0.1:0\"\n\nlisten_on = 3\n").expect_err("unknown");
+        assert!(error.starts_with("3:1: "), "{error}");
+        assert!(error.contains("listen_on"), "{error}");
+        let error =
+            parse("[[ip_rule]]\naction = \"allow\"\nprefix = \"/m/\"\nfrom = [\"10.0.0.0/99\"]\n")
+                .expect_err("bad cidr");
+        assert!(error.starts_with("4:"), "{error}");
+        assert!(error.contains("10.0.0.0/99"), "{error}");
+        let error = parse("\nkeys = [\"0g\"]").expect_err("bad key");
+        assert!(error.starts_with("2:"), "{error}");
+        let error = parse("protect = [\"media\"]").expect_err("bad prefix");
+        assert!(error.starts_with("1:"), "{error}");
+    }
+
+    #[test]
+    fn line_and_column_count_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,301 @@
+//! `caudal serve`'s settings: its flags, the `--config` file under them,
+//! and the [`Config`] they make (also what `caudal check-config` prints).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use caudal_server::Config;
+use caudal_server::access::{self, Action, IpRule, IpRules, Verifier, ip_rules};
+use caudal_server::config_file::{self, FileConfig};
+use caudal_server::token_tools;
+use clap::FromArgMatches;
+
+use crate::{CHECKOUT, KeyArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Folder of media served under /media/ (default: the sample media in www/media).
+    pub dir: Option<PathBuf>,
+    /// A TOML file with any of these settings; flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Folder of the web player and demo page served at / (default: this checkout's www/).
+    #[arg(long)]
+    pub www: Option<PathBuf>,
+    /// Cache-Control sent with files; "off" sends none [default: no-cache].
+    #[arg(long)]
+    pub cache_control: Option<String>,
+    /// Do not answer cross-origin (CORS) requests.
+    #[arg(long)]
+    pub no_cors: bool,
+    /// Seconds a client has to send a complete request head [default: 10].
+    #[arg(long)]
+    pub header_timeout: Option<f64>,
+    /// Seconds a response write may make no progress before the connection is closed [default: 60].
+    #[arg(long)]
+    pub send_timeout: Option<f64>,
+    /// Connections served at once; more are answered 503 [default: 1024].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Largest request head in bytes; larger is answered 431 [default: 16384].
+    #[arg(long)]
+    pub max_header_bytes: Option<usize>,
+    /// Follow symlinks that lead outside the served folder (refused by default).
+    #[arg(long)]
+    pub follow_symlinks_outside: bool,
+    /// Seconds in-flight responses get to finish on SIGINT/SIGTERM [default: 30].
+    #[arg(long)]
+    pub shutdown_grace: Option<f64>,
+    /// No per-request log lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// URL path prefix whose files need a signed token (repeatable; default /media/ when a key is given).
+    #[arg(long, value_name = "PREFIX")]
+    pub protect: Vec<String>,
+    /// Only these clients under PREFIX: `PREFIX=CIDR[,CIDR]` (repeatable; with --deny, first match wins).
+    #[arg(long, value_name = "PREFIX=CIDRS")]
+    pub allow: Vec<String>,
+    /// Refuse these clients under PREFIX: `PREFIX=CIDR[,CIDR]` (repeatable; in order with --allow).
+    #[arg(long, value_name = "PREFIX=CIDRS")]
+    pub deny: Vec<String>,
+    /// A reverse proxy whose Forwarded / X-Forwarded-For names the client (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub trusted_proxy: Vec<String>,
+    /// The rules in command-line order (filled from the parsed matches).
+    #[arg(skip)]
+    pub rules_in_order: Vec<(Action, String)>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// The `--allow` / `--deny` values of `serve`, in command-line order.
+pub fn rules_in_order(matches: &clap::ArgMatches) -> Vec<(Action, String)> {
+    let mut rules = Vec::new();
+    for (id, action) in [("allow", Action::Allow), ("deny", Action::Deny)] {
+        let indices = matches.indices_of(id).into_iter().flatten();
+        let values = matches.get_many::<String>(id).into_iter().flatten();
+        rules.extend(
+            indices
+                .zip(values)
+                .map(|(at, value)| (at, action, value.clone())),
+        );
+    }
+    rules.sort_by_key(|(at, _, _)| *at);
+    rules
+        .into_iter()
+        .map(|(_, action, value)| (action, value))
+        .collect()
+}
+
+/// The serve settings: each flag given, else the file's key, else the default.
+pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> {
+    let seconds = |value: f64, flag: &str| {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| format!("--{flag} must be a positive number of seconds"))
+    };
+    let media_dir = args
+        .dir
+        .or(file.media)
+        .unwrap_or_else(|| PathBuf::from(CHECKOUT).join("www/media"));
+    let www_dir = match args.www.or(file.www) {
+        Some(www) => Some(www),
+        None => Some(PathBuf::from(CHECKOUT).join("www")).filter(|www| www.is_dir()),
+    };
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(1024);
+    if max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    let ip_rules = if args.rules_in_order.is_empty() {
+        IpRules(
+            file.ip_rule
+                .iter()
+                .map(config_file::FileRule::to_rule)
+                .collect(),
+        )
+    } else {
+        let rules = args
+            .rules_in_order
+            .iter()
+            .map(|(action, text)| IpRule::parse(*action, text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("--allow/--deny {error}"))?;
+        IpRules(rules)
+    };
+    let trusted_proxies = if args.trusted_proxy.is_empty() {
+        file.trusted_proxies.iter().map(|cidr| cidr.0).collect()
+    } else {
+        args.trusted_proxy
+            .iter()
+            .map(|text| ip_rules::parse_net(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("--trusted-proxy {error}"))?
+    };
+    let protect = if args.protect.is_empty() {
+        file.protect.into_iter().map(|prefix| prefix.0).collect()
+    } else {
+        args.protect
+    };
+    let keys = if args.keys.keys.is_empty() && args.keys.key_files.is_empty() {
+        KeyArgs {
+            keys: file.keys.into_iter().map(|key| key.0).collect(),
+            key_files: file.key_files,
+            token_name: args.keys.token_name.or(file.token_name),
+        }
+    } else {
+        KeyArgs {
+            token_name: args.keys.token_name.or(file.token_name),
+            ..args.keys
+        }
+    };
+    let protection = protection_from(&protect, keys)?;
+    let cache_control = args
+        .cache_control
+        .or(file.cache_control)
+        .unwrap_or_else(|| "no-cache".to_owned());
+    Ok(Config {
+        media_dir,
+        www_dir,
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        cache_control: Some(cache_control).filter(|v| v != "off"),
+        cors: !args.no_cors && file.cors != Some(false),
+        header_timeout: seconds(
+            args.header_timeout.or(file.header_timeout).unwrap_or(10.0),
+            "header-timeout",
+        )?,
+        send_timeout: seconds(
+            args.send_timeout.or(file.send_timeout).unwrap_or(60.0),
+            "send-timeout",
+        )?,
+        max_connections,
+        max_header_bytes: args
+            .max_header_bytes
+            .or(file.max_header_bytes)
+            .unwrap_or(16 * 1024),
+        allow_symlinks_outside: args.follow_symlinks_outside
+            || file.follow_symlinks_outside == Some(true),
+        access_log: !(args.quiet || file.quiet == Some(true)),
+        shutdown_grace: seconds(
+            args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30.0),
+            "shutdown-grace",
+        )?,
+        protection,
+        ip_rules,
+        trusted_proxies,
+    })
+}
+
+/// `caudal check-config FILE`: what `serve --config FILE` would do, or why not.
+pub fn check_config(path: &std::path::Path) -> ExitCode {
+    let file = match config_file::load(path) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("caudal: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let parsed = command
+        .try_get_matches_from(["serve"])
+        .and_then(|matches| ServeArgs::from_arg_matches(&matches));
+    let args = match parsed {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("caudal: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config_from(args, file) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("caudal: {}: {message}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}: ok", path.display());
+    println!("listen: {}", config.listen);
+    println!("media: {}", config.media_dir.display());
+    if let Some(www) = &config.www_dir {
+        println!("www: {}", www.display());
+    }
+    println!(
+        "cache-control: {}",
+        config.cache_control.as_deref().unwrap_or("off")
+    );
+    match &config.protection {
+        Some(protection) => println!(
+            "protected: {} (token {}, {} key{})",
+            protection.prefixes.join(", "),
+            protection.token_name,
+            protection.verifier.keys().len(),
+            if protection.verifier.keys().len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ),
+        None => println!("protected: nothing"),
+    }
+    for rule in &config.ip_rules.0 {
+        println!("ip rule: {rule}");
+    }
+    let proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !proxies.is_empty() {
+        println!("trusted proxies: {}", proxies.join(", "));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--protect` and the keys: none of either, nothing is protected.
+fn protection_from(
+    protect: &[String],
+    keys: KeyArgs,
+) -> Result<Option<access::Protection>, String> {
+    if keys.keys.is_empty() && keys.key_files.is_empty() {
+        if protect.is_empty() {
+            return Ok(None);
+        }
+        return Err(
+            "--protect needs the keys that sign its tokens: --key HEX or --key-file PATH".into(),
+        );
+    }
+    let key_set =
+        token_tools::load_keys(&keys.keys, &keys.key_files).map_err(|error| error.to_string())?;
+    let prefixes = if protect.is_empty() {
+        vec!["/media/".to_owned()]
+    } else {
+        protect.to_vec()
+    };
+    if let Some(bad) = prefixes.iter().find(|prefix| !prefix.starts_with('/')) {
+        return Err(format!(
+            "--protect {bad}: a prefix is a URL path, starting with /"
+        ));
+    }
+    let token_name = keys.token_name();
+    if http::HeaderName::from_bytes(token_name.as_bytes()).is_err()
+        || token_name.contains(['=', ';', '&'])
+    {
+        return Err(format!(
+            "--token-name {token_name}: not usable as a header, cookie and query name"
+        ));
+    }
+    Ok(Some(access::Protection {
+        verifier: Verifier::new(key_set),
+        prefixes,
+        token_name,
+    }))
+}
