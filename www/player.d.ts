@@ -71,6 +71,10 @@ export interface CaudalStats {
   aborted: number | null;
   /** Failed requests that were retried. */
   errors: number;
+  /** Requests the server refused (HTTP 401/403: the token); null in native mode. */
+  refused: number | null;
+  /** Times `options.authorize` was asked for a new URL; null in native mode. */
+  authorizations: number | null;
   duration: number | null;
   position: number;
   /** Buffered time ranges, [start, end] seconds. */

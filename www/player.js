@@ -294,6 +294,8 @@
       requests: null,
       aborted: null,
       errors: this.lastError ? 1 : 0,
+      refused: null,
+      authorizations: null,
       readyState: v.readyState,
       error: this.lastError
     };

@@ -233,8 +233,10 @@ impl Policy {
         if self.requests.take(id, &mut self.timers).is_none() {
             return;
         }
+        self.stats.refused += 1;
         match self.authorization.refused(now, Refusal::from_body(body)) {
             AfterRefusal::Authorize => {
+                self.stats.authorizations += 1;
                 self.sync_authorize_timer();
                 self.actions.push_back(Action::Authorize);
             }
@@ -509,6 +511,7 @@ impl Policy {
             self.plan_fetch(now);
         }
         if self.state != State::Error && self.authorization.due(now) {
+            self.stats.authorizations += 1;
             self.actions.push_back(Action::Authorize);
         }
         self.sync_authorize_timer();
