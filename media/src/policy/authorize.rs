@@ -215,7 +215,10 @@ mod tests {
 
     #[test]
     fn the_first_line_of_the_body_tells_an_expired_token_from_a_bad_one() {
-        assert_eq!(Refusal::from_body("forbidden: token expired\n"), Refusal::Expired);
+        assert_eq!(
+            Refusal::from_body("forbidden: token expired\n"),
+            Refusal::Expired
+        );
         assert_eq!(
             Refusal::from_body("forbidden: token not yet valid"),
             Refusal::Expired
@@ -231,7 +234,10 @@ mod tests {
         assert_eq!(token_expiry(url), Some(1_700_000_000));
         let encoded = "http://h/a.mp4?x=1&__token__=st%3D1%7Eexp%3D12%7Eacl%3D%2F*";
         assert_eq!(token_expiry(encoded), Some(12));
-        assert_eq!(token_expiry("http://h/a.mp4?__token__=acl=/*~hmac=ab"), None);
+        assert_eq!(
+            token_expiry("http://h/a.mp4?__token__=acl=/*~hmac=ab"),
+            None
+        );
         assert_eq!(token_expiry("http://h/a.mp4?exp=5"), None);
         assert_eq!(token_expiry("http://h/a.mp4"), None);
     }
@@ -245,7 +251,11 @@ mod tests {
         a.set_expiry(now, Some(now + 3_600_000.0));
         assert_eq!(a.refresh_at(), Some(now + 3_570_000.0));
         a.set_expiry(now, Some(now + -1.0));
-        assert_eq!(a.refresh_at(), None, "an expired token waits for its refusal");
+        assert_eq!(
+            a.refresh_at(),
+            None,
+            "an expired token waits for its refusal"
+        );
         let mut off = Authorization::new(false);
         off.set_expiry(now, Some(now + 8000.0));
         assert_eq!(off.refresh_at(), None, "no authorize, nothing to ask");

@@ -56,9 +56,15 @@ fn an_expired_token_with_authorize_asks_once_then_fetches_the_same_bytes_again()
     let actions = drain(&mut p);
     assert_eq!(authorizations(&actions), 1);
     assert!(fails(&actions).is_empty());
-    assert!(fetches(&actions).is_empty(), "nothing fetched before the new URL");
+    assert!(
+        fetches(&actions).is_empty(),
+        "nothing fetched before the new URL"
+    );
     p.handle_timeout(at(5000.0));
-    assert!(fetches(&drain(&mut p)).is_empty(), "still waiting on the page");
+    assert!(
+        fetches(&drain(&mut p)).is_empty(),
+        "still waiting on the page"
+    );
     p.handle_authorized(at(20.0), Ok(None));
     let again = fetches(&drain(&mut p));
     assert_eq!(again.len(), 1);
@@ -117,7 +123,11 @@ fn a_token_is_refreshed_ahead_of_its_expiry_while_fetching_goes_on() {
     p.handle_timeout(t + 4500.0);
     assert_eq!(authorizations(&drain(&mut p)), 0, "asked once");
     p.handle_authorized(t + 4100.0, Ok(Some(t + 12_100.0)));
-    assert_eq!(p.poll_timeout(), Some(t + 8100.0), "the next one, ahead again");
+    assert_eq!(
+        p.poll_timeout(),
+        Some(t + 8100.0),
+        "the next one, ahead again"
+    );
     assert!(fails(&drain(&mut p)).is_empty());
 }
 
@@ -132,7 +142,11 @@ fn a_refusal_while_a_refresh_is_on_its_way_waits_for_it() {
     assert_eq!(authorizations(&actions), 0, "the answer on its way will do");
     assert!(fails(&actions).is_empty());
     p.handle_authorized(t + 4200.0, Ok(Some(t + 12_200.0)));
-    assert_eq!(fetches(&drain(&mut p)).len(), 1, "fetched again from the new URL");
+    assert_eq!(
+        fetches(&drain(&mut p)).len(),
+        1,
+        "fetched again from the new URL"
+    );
 }
 
 #[test]
