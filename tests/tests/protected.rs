@@ -279,3 +279,49 @@ fn a_bad_token_gives_exactly_one_forbidden_error_and_no_retries() {
         a_bad_token_fails_once,
     );
 }
+
+async fn an_expired_token_fails_once(browser: Browser) -> Result<()> {
+    let stage = protected_stage().await?;
+    let page = stage.open(&browser, &[]).await?;
+    let base = stage.linked_media_url(SAMPLE.name)?;
+    let fields = Fields {
+        scope: Scope::Acl(vec!["/media/*".into()]),
+        start: Some(unix_now() - 120),
+        expires: unix_now() - 60,
+        ip: None,
+        id: None,
+        data: None,
+    };
+    let url = format!(
+        "{base}?__token__={}",
+        sign::sign(&fields, &key()?, Options::default())
+    );
+    page.attach(&url, json!({})).await?;
+    page.play().await?;
+    page.wait_until(
+        "a caudal:error",
+        secs(20.0),
+        "window.__events.some(function (e) { return e.type === 'error'; })",
+    )
+    .await?;
+    tokio::time::sleep(secs(3.0)).await;
+    let errors = page.errors().await?;
+    ensure!(
+        errors.len() == 1,
+        "want exactly one caudal:error: {errors:?}"
+    );
+    let code = errors[0].detail.get("code").and_then(Value::as_str);
+    ensure!(code == Some("expired"), "code {code:?}: {errors:?}");
+    let requests = media_requests(&page).await?;
+    ensure!(requests.len() <= 2, "no retries: {requests:?}");
+    Ok(())
+}
+
+#[test]
+fn an_expired_token_without_authorize_gives_exactly_one_expired_error() {
+    browser_test(
+        "an_expired_token_without_authorize_gives_exactly_one_expired_error",
+        secs(60.0),
+        an_expired_token_fails_once,
+    );
+}
