@@ -59,13 +59,15 @@ fn signed(url: &str, ttl: u64) -> Result<String> {
 async fn protected_stage() -> Result<Stage> {
     let dir = media::temp_media(&[(SAMPLE.name, SAMPLE.bytes()?)])?;
     let mut stage = Stage::protected(dir, protection()?).await?;
-    stage
-        .add_link(LinkConfig {
-            trace: vec![(0.0, 2_000_000)],
-            rtt: Duration::from_millis(20),
-        })
-        .await?;
+    stage.add_link(slow_link()).await?;
     Ok(stage)
+}
+
+fn slow_link() -> LinkConfig {
+    LinkConfig {
+        trace: vec![(0.0, 2_000_000)],
+        rtt: Duration::from_millis(20),
+    }
 }
 
 /// The media requests the page made (Resource Timing: full URLs).
@@ -122,19 +124,38 @@ async fn answer_asks(page: &Page, base: &str, ttl: u64) -> Result<u64> {
     Ok(pending)
 }
 
-async fn plays_a_signed_url(browser: Browser) -> Result<()> {
-    let stage = protected_stage().await?;
-    let page = stage.open(&browser, &[]).await?;
-    let base = stage.linked_media_url(SAMPLE.name)?;
-    let url = signed(&base, 3600)?;
+/// A site with the built player (`player.js`, `pkg/`) and a test page
+/// `page.html` that loads it from its own origin.
+fn same_origin_site() -> Result<tempfile::TempDir> {
+    let site = tempfile::tempdir()?;
+    let www = caudal_tests::server::www_dir();
+    std::fs::copy(www.join("player.js"), site.path().join("player.js"))?;
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg)?;
+    for entry in std::fs::read_dir(www.join("pkg"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
+        }
+    }
+    let html = caudal_tests::page::test_page_html("/player.js", &[]);
+    std::fs::write(site.path().join("page.html"), html)?;
+    Ok(site)
+}
+
+/// Plays the signed URL on `page` and checks every media request carried
+/// the URL's token, none was refused, and there was no error.
+async fn plays_a_signed_url_on(page: &Page, base: &str) -> Result<()> {
+    let url = signed(base, 3600)?;
     page.attach(&url, json!({ "goal": 3, "behind": 4 })).await?;
     page.play().await?;
     page.wait_until("playback past 6 s", secs(30.0), "v.currentTime > 6")
         .await?;
     page.expect_no_errors().await?;
     let stats = page.stats().await?;
+    ensure!(stats.str("mode")? == "mse", "through MSE: {:?}", stats.0);
     ensure!(stats.num("refused")? == 0.0, "refusals: {:?}", stats.0);
-    let requests = media_requests(&page).await?;
+    let requests = media_requests(page).await?;
     ensure!(
         requests.len() >= 3,
         "expected several range requests with a 3 s goal, saw {requests:?}"
@@ -154,7 +175,27 @@ fn a_signed_url_plays_cross_origin_with_its_token_on_every_range_request() {
     browser_test(
         "a_signed_url_plays_cross_origin_with_its_token_on_every_range_request",
         secs(90.0),
-        plays_a_signed_url,
+        |browser| async move {
+            let stage = protected_stage().await?;
+            let page = stage.open(&browser, &[]).await?;
+            plays_a_signed_url_on(&page, &stage.linked_media_url(SAMPLE.name)?).await
+        },
+    );
+}
+
+#[test]
+fn a_signed_url_plays_on_the_media_own_origin_with_its_token_on_every_range_request() {
+    browser_test(
+        "a_signed_url_plays_on_the_media_own_origin_with_its_token_on_every_range_request",
+        secs(90.0),
+        |browser| async move {
+            let dir = media::temp_media(&[(SAMPLE.name, SAMPLE.bytes()?)])?;
+            let mut stage =
+                Stage::protected_with_www(dir, same_origin_site()?, protection()?).await?;
+            stage.add_link(slow_link()).await?;
+            let page = Page::open(&browser, &stage.link()?.url("/page.html")).await?;
+            plays_a_signed_url_on(&page, &stage.linked_media_url(SAMPLE.name)?).await
+        },
     );
 }
 
