@@ -100,6 +100,8 @@ pub(super) struct Authorization {
     /// When to ask ahead of expiry.
     refresh_at: Option<Millis>,
     last_asked: Option<Millis>,
+    /// When fetching waits on an answer: the answer must come by then.
+    answer_by: Option<Millis>,
 }
 
 impl Authorization {
@@ -115,9 +117,29 @@ impl Authorization {
         matches!(self.asked, Some(Asked::Refused(_)))
     }
 
-    /// When [`Authorization::due`] should be checked next.
+    /// When [`Authorization::due`] or [`Authorization::overdue`] should
+    /// be checked next.
     pub(super) fn refresh_at(&self) -> Option<Millis> {
+        if self.blocks_fetching() {
+            return self.answer_by;
+        }
         self.refresh_at
+    }
+
+    /// Fetching has waited on the page for too long: the error to end with.
+    pub(super) fn overdue(&mut self, now: Millis) -> Option<(ErrorCode, String)> {
+        let Some(Asked::Refused(refusal)) = self.asked else {
+            return None;
+        };
+        if !self.answer_by.is_some_and(|at| now >= at) {
+            return None;
+        }
+        self.asked = None;
+        self.answer_by = None;
+        Some((
+            refusal.code(),
+            "the media's token was refused and authorize() gave no new URL in time".into(),
+        ))
     }
 
     /// The current URL's token expires at `expires_at` (none: unknown).
@@ -152,7 +174,8 @@ impl Authorization {
     }
 
     /// The server refused a request, for `refusal`.
-    pub(super) fn refused(&mut self, now: Millis, refusal: Refusal) -> AfterRefusal {
+    /// `wait_ms`: how long the page may take to answer.
+    pub(super) fn refused(&mut self, now: Millis, refusal: Refusal, wait_ms: f64) -> AfterRefusal {
         let said = match refusal {
             Refusal::Expired => "the media's token has expired (or is not valid yet)",
             Refusal::Forbidden => "the server refused the media's token",
@@ -165,6 +188,7 @@ impl Authorization {
             // The answer to the ask ahead will do for this one too.
             Some(Asked::Ahead) => {
                 self.asked = Some(Asked::Refused(refusal));
+                self.answer_by = Some(now + wait_ms);
                 return AfterRefusal::Wait;
             }
             None => {}
@@ -182,6 +206,7 @@ impl Authorization {
         self.asked = Some(Asked::Refused(refusal));
         self.last_asked = Some(now);
         self.refresh_at = None;
+        self.answer_by = Some(now + wait_ms);
         AfterRefusal::Authorize
     }
 
@@ -195,6 +220,7 @@ impl Authorization {
         let Some(asked) = self.asked.take() else {
             return Ok(());
         };
+        self.answer_by = None;
         match (answer, asked) {
             (Ok(expires_at), _) => {
                 self.set_expiry(now, expires_at);

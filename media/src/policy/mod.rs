@@ -234,13 +234,17 @@ impl Policy {
             return;
         }
         self.stats.refused += 1;
-        match self.authorization.refused(now, Refusal::from_body(body)) {
+        let wait_ms = self.options.request_timeout_ms;
+        match self
+            .authorization
+            .refused(now, Refusal::from_body(body), wait_ms)
+        {
             AfterRefusal::Authorize => {
                 self.stats.authorizations += 1;
                 self.sync_authorize_timer();
                 self.actions.push_back(Action::Authorize);
             }
-            AfterRefusal::Wait => {}
+            AfterRefusal::Wait => self.sync_authorize_timer(),
             AfterRefusal::Fail(code, message) => self.fail(code, message),
         }
     }
@@ -509,6 +513,9 @@ impl Policy {
         if self.timers.is_expired(Timer::Retry, now) {
             self.timers.stop(Timer::Retry);
             self.plan_fetch(now);
+        }
+        if let Some((code, message)) = self.authorization.overdue(now) {
+            self.fail(code, message);
         }
         if self.state != State::Error && self.authorization.due(now) {
             self.stats.authorizations += 1;

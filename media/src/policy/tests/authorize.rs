@@ -155,3 +155,22 @@ fn a_plain_403_to_a_shell_that_reads_no_body_is_forbidden() {
     p.handle_response(at(10.0), id, 403, None);
     assert_eq!(fails(&drain(&mut p)), vec![ErrorCode::Forbidden]);
 }
+
+#[test]
+fn authorize_that_never_answers_after_a_refusal_ends_in_one_error() {
+    let (mut p, id, _) = started(with_authorize());
+    p.handle_refused(at(10.0), id, "forbidden: token expired");
+    drain(&mut p);
+    let deadline = p.poll_timeout().expect("a deadline for the answer");
+    assert!(deadline > at(5000.0), "the page has time to answer");
+    p.handle_timeout(at(5000.0));
+    assert_ne!(
+        p.state(),
+        State::Error,
+        "no error while the page may answer"
+    );
+    p.handle_timeout(deadline);
+    assert_eq!(fails(&drain(&mut p)), vec![ErrorCode::Expired]);
+    p.handle_authorized(deadline + 5.0, Ok(None));
+    assert!(drain(&mut p).is_empty(), "a late answer changes nothing");
+}
