@@ -17,6 +17,14 @@ export interface CaudalOptions {
   behind?: number;
   /** Most bytes held in the buffer. Default 96 MiB. `data-max-bytes` as an attribute. */
   maxBytes?: number;
+  /**
+   * For signed URLs (`caudal sign`, Akamai Auth Token 2.0 in `__token__=`): gives a
+   * fresh URL for the file. Called with the current URL some time before its token's
+   * `exp=` (30 s, or half the time left for a shorter token), so playback does not
+   * wait, and once when the server refuses an expired token; requests that follow
+   * use the new URL (resolved against the old one). Not an option as a data-* attribute.
+   */
+  authorize?: (url: string) => string | Promise<string>;
 }
 
 export type CaudalState =
@@ -63,6 +71,10 @@ export interface CaudalStats {
   aborted: number | null;
   /** Failed requests that were retried. */
   errors: number;
+  /** Requests the server refused (HTTP 401/403: the token); null in native mode. */
+  refused: number | null;
+  /** Times `options.authorize` was asked for a new URL; null in native mode. */
+  authorizations: number | null;
   duration: number | null;
   position: number;
   /** Buffered time ranges, [start, end] seconds. */
@@ -90,7 +102,11 @@ export interface CaudalStallDetail {
 }
 export interface CaudalErrorDetail {
   /**
-   * "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "internal" | "media-…".
+   * "format" | "unsupported" | "http" | "network" | "truncated" | "decode" | "internal" |
+   * "forbidden" | "expired" | "media-…".
+   * "forbidden": the server refused the URL's token (HTTP 403) and no `authorize` could
+   * help; "expired": the token expired (or is not valid yet) and `authorize` was not
+   * given, or its new URL was refused too. Both come once, never after retries.
    * "format", "unsupported" and "decode" are sent only after the file was handed to the
    * element and it could not play it either.
    */

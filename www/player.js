@@ -27,6 +27,12 @@
  *   caudal:state  detail {state, previous}  (+ mode, reason on native fallback)
  *   caudal:stall  detail {position}         (playback ran dry)
  *   caudal:error  detail {code, message}    (what failed and why)
+ *
+ * Signed URLs (`caudal sign`): the URL's query (its `__token__=`) goes on
+ * every request, the loader's early one too. options.authorize(url) ->
+ * url | Promise<url> gives a fresh one before the token's `exp=` and when
+ * the server refuses an expired token; a refusal it cannot mend ends in one
+ * caudal:error, code "forbidden" or "expired", never in retries.
  */
 (function () {
   'use strict';
@@ -288,6 +294,8 @@
       requests: null,
       aborted: null,
       errors: this.lastError ? 1 : 0,
+      refused: null,
+      authorizations: null,
       readyState: v.readyState,
       error: this.lastError
     };

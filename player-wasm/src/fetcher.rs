@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use caudal_media::policy::{OPEN_END, Outcome, RequestId};
+use caudal_media::policy::{OPEN_END, Outcome, REFUSAL_BODY_BYTES, RequestId};
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -22,6 +22,9 @@ pub trait FetchSink {
     /// The response head: status and file length (if the headers tell);
     /// false when the body is not wanted.
     fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool;
+    /// The server refused the request (401/403): the start of its body,
+    /// which says why. Nothing more comes for `id`.
+    fn refused(&self, id: RequestId, body: String);
     /// The next chunk of the body.
     fn data(&self, id: RequestId, chunk: Uint8Array);
     /// The request ended; nothing more comes for `id`.
@@ -74,6 +77,13 @@ async fn stream(sink: &impl FetchSink, source: Source, id: RequestId) -> Result<
         header("Content-Range").as_deref(),
         header("Content-Length").as_deref(),
     );
+    if matches!(status, 401 | 403) {
+        let body = refusal_body(&response).await;
+        if sink.is_live(id) {
+            sink.refused(id, body);
+        }
+        return Ok(());
+    }
     if !sink.response(id, status, total) {
         return Ok(());
     }
@@ -98,6 +108,37 @@ async fn stream(sink: &impl FetchSink, source: Source, id: RequestId) -> Result<
         let chunk: Uint8Array = Reflect::get(&result, &JsValue::from_str("value"))?.dyn_into()?;
         sink.data(id, chunk);
     }
+}
+
+/// The first [`REFUSAL_BODY_BYTES`] of a refusal's body (a one-line
+/// reason), as text; the rest is not read.
+async fn refusal_body(response: &Response) -> String {
+    let mut bytes = Vec::new();
+    let Some(body) = response.body() else {
+        return String::new();
+    };
+    let Ok(reader) = body.get_reader().dyn_into::<ReadableStreamDefaultReader>() else {
+        return String::new();
+    };
+    while bytes.len() < REFUSAL_BODY_BYTES {
+        let Ok(result) = JsFuture::from(reader.read()).await else {
+            break;
+        };
+        let done = Reflect::get(&result, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        let chunk = Reflect::get(&result, &JsValue::from_str("value"))
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok());
+        match chunk {
+            Some(chunk) if !done => bytes.extend(chunk.to_vec()),
+            _ => break,
+        }
+    }
+    let _ = reader.cancel();
+    bytes.truncate(REFUSAL_BODY_BYTES);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// `bytes=a-b` for the half-open `range` (HTTP ranges are inclusive);

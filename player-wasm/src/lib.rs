@@ -74,7 +74,9 @@ impl std::fmt::Debug for Player {
 impl Player {
     /// Attaches to `video` and streams `url` under Caudal's buffer policy.
     /// `options` may set `startup`, `goal`, `resume`, `behind` (seconds) and
-    /// `maxBytes`. `early` is what the loader started before this module
+    /// `maxBytes`, and `authorize(url) → url | Promise<url>`, which gives a
+    /// fresh signed URL when the token nears its `exp=` or is refused.
+    /// `early` is what the loader started before this module
     /// was ready: `{url, response: Promise<Response>, controller}` of a
     /// `GET url` with `Range: bytes=0-` (or undefined); the player takes
     /// it as its first request when it is for the same URL.
@@ -85,8 +87,13 @@ impl Player {
         early: JsValue,
     ) -> Player {
         let early = early_request(&early, &url);
+        let authorize = js_sys::Reflect::get(&options, &JsValue::from_str("authorize"))
+            .ok()
+            .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+        let mut policy = policy_options(&options);
+        policy.authorize = authorize.is_some();
         Player {
-            shared: player::Shared::attach(video, url, policy_options(&options), early),
+            shared: player::Shared::attach(video, url, policy, early, authorize),
         }
     }
 

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use caudal_media::index::Presentation;
 use caudal_media::policy::{
-    Action, ErrorCode, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId,
+    Action, ErrorCode, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId, token_expiry,
 };
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -52,7 +52,10 @@ type Listener = (
 
 struct Inner {
     policy: Policy,
+    /// Where the file is fetched from; `authorize` may replace it.
     url: String,
+    /// The page's `authorize(url) → url | Promise<url>`, for signed URLs.
+    authorize: Option<js_sys::Function>,
     video: HtmlVideoElement,
     media_source: Option<MediaSource>,
     object_url: Option<String>,
@@ -108,6 +111,7 @@ impl Shared {
         url: String,
         options: PolicyOptions,
         early: Option<Early>,
+        authorize: Option<js_sys::Function>,
     ) -> Shared {
         let wants_play = video.autoplay();
         // The policy decides when playback starts, not the browser's autoplay.
@@ -116,6 +120,7 @@ impl Shared {
         let shared = Shared(Rc::new(RefCell::new(Inner {
             policy: Policy::new(options),
             url,
+            authorize,
             video: video.clone(),
             media_source: None,
             object_url: None,
@@ -187,7 +192,12 @@ impl Shared {
         }
         shared.start_timer();
         let now = js::now();
-        shared.0.borrow_mut().policy.start(now);
+        {
+            let mut inner = shared.0.borrow_mut();
+            let expires_at = expiry_on_clock(now, &inner.url);
+            inner.policy.set_token_expiry(now, expires_at);
+            inner.policy.start(now);
+        }
         shared.drive();
         shared
     }
@@ -507,6 +517,7 @@ impl Shared {
                 .borrow_mut()
                 .events
                 .push(events::state(state, previous)),
+            Action::Authorize => self.authorize(),
             Action::SetDuration(duration) => self.0.borrow_mut().queue.set_duration(duration),
             Action::EndOfStream => self.0.borrow_mut().queue.end_of_stream(),
             // What Caudal cannot read or MSE will not take (a container it
@@ -576,6 +587,60 @@ impl Shared {
             Err(Refused::Quota) => inner.policy.handle_quota_exceeded(js::now()),
             Err(Refused::Error(message)) => inner.policy.handle_append_error(&message),
         }
+    }
+
+    /// Asks the page's `authorize(url)` for a new URL (a string, or a
+    /// Promise of one); the policy hears the answer. Called in a later
+    /// task, so the page's function never runs inside the player's own
+    /// borrow.
+    fn authorize(&self) {
+        let (function, url) = {
+            let inner = self.0.borrow();
+            (inner.authorize.clone(), inner.url.clone())
+        };
+        let shared = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let answer = match function {
+                None => Err("no authorize() was given".to_owned()),
+                Some(function) => match function.call1(&JsValue::NULL, &JsValue::from_str(&url)) {
+                    Ok(value) => {
+                        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
+                            .await
+                            .map_err(|e| js::error_message(&e))
+                    }
+                    Err(error) => Err(js::error_message(&error)),
+                },
+            };
+            shared.authorized(answer, &url);
+        });
+    }
+
+    /// `authorize` answered `answer` for `old_url`: later fetches use the
+    /// new URL (relative to the old one).
+    fn authorized(&self, answer: Result<JsValue, String>, old_url: &str) {
+        {
+            let mut inner = self.0.borrow_mut();
+            if inner.destroyed || inner.mode != Mode::Mse {
+                return;
+            }
+            let now = js::now();
+            let new_url = answer.and_then(|value| {
+                let text = value
+                    .as_string()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| "authorize() gave no URL string".to_owned())?;
+                web_sys::Url::new_with_base(&text, old_url)
+                    .map(|u| u.href())
+                    .map_err(|_| format!("authorize() gave no valid URL: {text:?}"))
+            });
+            let answer = new_url.map(|url| {
+                let expires_at = expiry_on_clock(now, &url);
+                inner.url = url;
+                expires_at
+            });
+            inner.policy.handle_authorized(now, answer);
+        }
+        self.drive();
     }
 
     /// The browser plays the file itself from now on.
@@ -675,6 +740,13 @@ impl Shared {
     }
 }
 
+/// When the token in `url` expires, on the policy's clock (`now` is
+/// [`js::now`]); the token says it in Unix seconds.
+fn expiry_on_clock(now: Millis, url: &str) -> Option<Millis> {
+    let exp = token_expiry(url)?;
+    Some(now + (exp as f64 * 1000.0 - js_sys::Date::now()))
+}
+
 /// Fetches report here: the policy hears of them, then drives.
 impl FetchSink for Shared {
     fn is_live(&self, id: RequestId) -> bool {
@@ -692,6 +764,15 @@ impl FetchSink for Shared {
             .handle_response(js::now(), id, status, total);
         self.drive();
         self.is_live(id) && (200..300).contains(&status)
+    }
+
+    fn refused(&self, id: RequestId, body: String) {
+        {
+            let mut inner = self.0.borrow_mut();
+            inner.requests.remove(id.0);
+            inner.policy.handle_refused(js::now(), id, &body);
+        }
+        self.drive();
     }
 
     fn data(&self, id: RequestId, chunk: Uint8Array) {

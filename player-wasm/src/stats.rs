@@ -39,6 +39,11 @@ pub fn to_js(
         ("requests", JsValue::from_f64(f64::from(stats.requests))),
         ("aborted", JsValue::from_f64(f64::from(stats.aborted))),
         ("errors", JsValue::from_f64(f64::from(stats.retries))),
+        ("refused", JsValue::from_f64(f64::from(stats.refused))),
+        (
+            "authorizations",
+            JsValue::from_f64(f64::from(stats.authorizations)),
+        ),
         ("duration", js::opt_number(stats.duration)),
         ("position", JsValue::from_f64(position)),
         ("reason", reason.map_or(JsValue::NULL, JsValue::from_str)),

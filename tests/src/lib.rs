@@ -175,6 +175,31 @@ impl Stage {
         Self::with(server, Some(dir)).await
     }
 
+    /// A media dir made by the test, its `/media/` under `protection`
+    /// (signed tokens, `caudal serve --protect /media/`).
+    pub async fn protected(
+        dir: tempfile::TempDir,
+        protection: caudal_server::access::Protection,
+    ) -> Result<Stage> {
+        let server =
+            TestServer::start_with(dir.path(), Some(&server::www_dir()), Some(protection)).await?;
+        Self::with(server, Some(dir)).await
+    }
+
+    /// [`protected`](Self::protected), with a site (`www/`) made by the
+    /// test: for a page on the media's own origin.
+    pub async fn protected_with_www(
+        media: tempfile::TempDir,
+        www: tempfile::TempDir,
+        protection: caudal_server::access::Protection,
+    ) -> Result<Stage> {
+        let server =
+            TestServer::start_with(media.path(), Some(www.path()), Some(protection)).await?;
+        let mut stage = Self::with(server, Some(media)).await?;
+        stage._www = Some(www);
+        Ok(stage)
+    }
+
     /// A media dir and a site (`www/`) made by the test.
     pub async fn with_media_and_www(
         media: tempfile::TempDir,

@@ -19,7 +19,17 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `media_dir` under `/media/` and, when given, `www_dir` at `/`.
     pub async fn start(media_dir: &Path, www_dir: Option<&Path>) -> Result<TestServer> {
+        Self::start_with(media_dir, www_dir, None).await
+    }
+
+    /// Like [`start`](Self::start), with `protection` (`--protect`, `--key`).
+    pub async fn start_with(
+        media_dir: &Path,
+        www_dir: Option<&Path>,
+        protection: Option<caudal_server::access::Protection>,
+    ) -> Result<TestServer> {
         let mut config = caudal_server::Config::new(media_dir);
+        config.protection = protection;
         config.www_dir = www_dir.map(Path::to_path_buf);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.access_log = false;

@@ -67,6 +67,10 @@ pub enum Action {
     SetDuration(f64),
     /// Every byte is appended: `MediaSource.endOfStream()`.
     EndOfStream,
+    /// Ask the page's `authorize(url)` for a new URL (the token is about to
+    /// expire, or the server refused it); answer with
+    /// `Policy::handle_authorized`. Later fetches use the new URL.
+    Authorize,
     /// Give up: the `caudal:error` event. Nothing more will be asked.
     Fail { code: ErrorCode, message: String },
 }

@@ -18,6 +18,11 @@ pub enum ErrorCode {
     Truncated,
     /// The browser rejected appended media.
     Decode,
+    /// The server refused the media's token (HTTP 403), for good.
+    Forbidden,
+    /// The media's token expired (or is not valid yet) and no new URL
+    /// opened it.
+    Expired,
     /// A defect in the player itself (a panic): the shell reports it and
     /// hands the file to the browser.
     Internal,
@@ -32,6 +37,8 @@ impl ErrorCode {
             ErrorCode::Network => "network",
             ErrorCode::Truncated => "truncated",
             ErrorCode::Decode => "decode",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Expired => "expired",
             ErrorCode::Internal => "internal",
         }
     }

@@ -25,6 +25,7 @@
 //! | `requests.rs` | the two request slots (media run, index bytes elsewhere) |
 //! | `response.rs` | what a response status means, and whether a body came whole |
 //! | `retry.rs` | backoff after a failure, and when to give up |
+//! | `authorize.rs` | signed URLs: a refusal's reason, asking `authorize` for a new URL |
 //! | `timer.rs` | the timer table (retry, idle requests); `poll_timeout` is its minimum |
 //! | `link.rs` | throughput and RTT, and the request size they call for |
 //! | `playback.rs` | hold and release: startup and resume thresholds, stalls |
@@ -37,6 +38,7 @@
 
 mod action;
 mod append;
+mod authorize;
 mod buffer;
 mod error;
 mod goal;
@@ -61,6 +63,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 pub use action::{Action, Outcome, RequestId};
+pub use authorize::{REFUSAL_BODY_BYTES, Refusal, token_expiry};
 pub use error::ErrorCode;
 pub use millis::Millis;
 pub use options::PolicyOptions;
@@ -70,6 +73,7 @@ pub use throughput::ThroughputEstimator;
 
 use crate::index::{ContainerIndexer, MediaError, MediaIndex};
 use append::Appender;
+use authorize::{AfterRefusal, Authorization};
 use buffer::Buffered;
 use index_feed::IndexFeed;
 use link::Link;
@@ -97,6 +101,7 @@ pub struct Policy {
     schedule: Schedule,
     requests: Requests,
     retry: Retry,
+    authorization: Authorization,
     timers: TimerTable,
     link: Link,
     playback: Playback,
@@ -133,6 +138,7 @@ impl Policy {
 
     fn build(options: PolicyOptions, indexer: Option<Box<dyn ContainerIndexer>>) -> Self {
         let plain_mp4 = crate::mp4::default_plain_mp4();
+        let authorization = Authorization::new(options.authorize);
         Policy {
             options,
             state: State::Idle,
@@ -145,6 +151,7 @@ impl Policy {
             schedule: Schedule::default(),
             requests: Requests::default(),
             retry: Retry::default(),
+            authorization,
             timers: TimerTable::default(),
             link: Link::default(),
             playback: Playback::default(),
@@ -194,6 +201,59 @@ impl Policy {
         self.set_state(State::Loading);
         self.actions.push_back(Action::Hold);
         self.plan_fetch(now);
+    }
+
+    /// The URL's token expires at `expires_at` (the shell's clock; none:
+    /// no expiry known). With `authorize`, a new URL is asked for ahead of
+    /// it ([`Action::Authorize`]).
+    pub fn set_token_expiry(&mut self, now: Millis, expires_at: Option<Millis>) {
+        self.authorization.set_expiry(now, expires_at);
+        self.sync_authorize_timer();
+    }
+
+    /// The page answered an [`Action::Authorize`]: `Ok` with the new URL's
+    /// token expiry (the shell fetches from the new URL from now on), or
+    /// why it gave none.
+    pub fn handle_authorized(&mut self, now: Millis, answer: Result<Option<Millis>, String>) {
+        if self.state == State::Error {
+            return;
+        }
+        let answered = self.authorization.answered(now, answer);
+        self.sync_authorize_timer();
+        match answered {
+            Ok(()) => self.plan_fetch(now),
+            Err((code, message)) => self.fail(code, message),
+        }
+    }
+
+    /// The server refused request `id` (HTTP 401 or 403) with `body` (the
+    /// first [`REFUSAL_BODY_BYTES`] of it): a token that expired is
+    /// replaced through `authorize` once; otherwise, or again, one error.
+    pub fn handle_refused(&mut self, now: Millis, id: RequestId, body: &str) {
+        if self.requests.take(id, &mut self.timers).is_none() {
+            return;
+        }
+        self.stats.refused += 1;
+        let wait_ms = self.options.request_timeout_ms;
+        match self
+            .authorization
+            .refused(now, Refusal::from_body(body), wait_ms)
+        {
+            AfterRefusal::Authorize => {
+                self.stats.authorizations += 1;
+                self.sync_authorize_timer();
+                self.actions.push_back(Action::Authorize);
+            }
+            AfterRefusal::Wait => self.sync_authorize_timer(),
+            AfterRefusal::Fail(code, message) => self.fail(code, message),
+        }
+    }
+
+    fn sync_authorize_timer(&mut self) {
+        match self.authorization.refresh_at() {
+            Some(at) => self.timers.set(Timer::Authorize, at),
+            None => self.timers.stop(Timer::Authorize),
+        }
     }
 
     /// The viewer moved the playhead to `to` seconds.
@@ -301,6 +361,7 @@ impl Policy {
         self.stats.bytes_fetched += len;
         self.link.on_data(arrival.first, len, arrival.elapsed_ms);
         self.retry.reset();
+        self.authorization.delivered();
         if media {
             self.schedule.advance_to(offset + len);
         }
@@ -453,6 +514,14 @@ impl Policy {
             self.timers.stop(Timer::Retry);
             self.plan_fetch(now);
         }
+        if let Some((code, message)) = self.authorization.overdue(now) {
+            self.fail(code, message);
+        }
+        if self.state != State::Error && self.authorization.due(now) {
+            self.stats.authorizations += 1;
+            self.actions.push_back(Action::Authorize);
+        }
+        self.sync_authorize_timer();
     }
 
     /// The next thing for the shell to do.
@@ -500,6 +569,7 @@ impl Policy {
             self.actions.push_back(Action::Abort { id: request.id });
         }
         self.timers.stop(Timer::Retry);
+        self.timers.stop(Timer::Authorize);
         self.set_state(State::Error);
         self.actions.push_back(Action::Fail { code, message });
     }
@@ -650,7 +720,10 @@ impl Policy {
     }
 
     fn plan_fetch(&mut self, now: Millis) {
-        if self.timers.is_set(Timer::Retry) || matches!(self.state, State::Error | State::Idle) {
+        if self.timers.is_set(Timer::Retry)
+            || self.authorization.blocks_fetching()
+            || matches!(self.state, State::Error | State::Idle)
+        {
             return;
         }
         if !self.requests.side_busy()

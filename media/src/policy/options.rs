@@ -31,6 +31,9 @@ pub struct PolicyOptions {
     pub retry_max_ms: f64,
     /// A request that delivers nothing for this long is aborted and retried.
     pub request_timeout_ms: f64,
+    /// The page can give a new URL (`authorize`): an expiring token is
+    /// refreshed ahead, a refused one replaced once.
+    pub authorize: bool,
 }
 
 impl Default for PolicyOptions {
@@ -54,6 +57,7 @@ impl Default for PolicyOptions {
             retry_base_ms: 250.0,
             retry_max_ms: 8000.0,
             request_timeout_ms: 10_000.0,
+            authorize: false,
         }
     }
 }

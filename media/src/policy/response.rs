@@ -41,6 +41,10 @@ pub(super) fn reply(status: u16, start: u64, total: Option<u64>, index_wanted: b
             ErrorCode::Http,
             "the server refused the byte range (416)".into(),
         ),
+        401 | 403 => Reply::Fail(
+            ErrorCode::Forbidden,
+            format!("the server refused the media (HTTP {status})"),
+        ),
         500..=599 => Reply::Retry(format!("server error {status}")),
         _ => Reply::Fail(
             ErrorCode::Http,

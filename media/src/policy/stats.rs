@@ -10,6 +10,10 @@ pub struct Stats {
     pub requests: u32,
     pub aborted: u32,
     pub retries: u32,
+    /// Requests the server refused (HTTP 401/403: a token it would not take).
+    pub refused: u32,
+    /// Times the page's `authorize` was asked for a new URL.
+    pub authorizations: u32,
     /// The link's bits per second, exactly as the policy's decisions read
     /// it (request size, startup and resume thresholds, seeks).
     pub throughput: Option<f64>,

@@ -12,10 +12,12 @@ pub(super) enum Timer {
     MediaIdle,
     /// The side request (index bytes elsewhere) likewise.
     SideIdle,
+    /// Ask for a new URL before the token expires.
+    Authorize,
 }
 
 impl Timer {
-    const COUNT: usize = 3;
+    const COUNT: usize = 4;
 
     /// The idle timer of the media request or of the side request.
     pub(super) fn idle(media: bool) -> Timer {
@@ -31,6 +33,7 @@ impl Timer {
             Timer::Retry => 0,
             Timer::MediaIdle => 1,
             Timer::SideIdle => 2,
+            Timer::Authorize => 3,
         }
     }
 }

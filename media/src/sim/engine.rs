@@ -449,7 +449,11 @@ impl<'a> Sim<'a> {
                     self.flows.clear();
                     self.error = Some((code, message));
                 }
-                Action::Stall { .. } | Action::State { .. } | Action::SetDuration(_) => {}
+                // The simulator's URLs carry no token to refresh.
+                Action::Stall { .. }
+                | Action::State { .. }
+                | Action::SetDuration(_)
+                | Action::Authorize => {}
             }
         }
     }

@@ -8,6 +8,7 @@ use crate::index::{
     Container, ContainerIndexer, MediaError, MediaIndex, Segment, Step, Track, TrackKind,
 };
 
+mod authorize;
 mod evict;
 mod fetch;
 mod index;
