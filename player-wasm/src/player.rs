@@ -9,6 +9,10 @@
 //! stats object, the native fallback; fetches report back through
 //! [`FetchSink`].
 
+mod authorize;
+mod native;
+
+use authorize::expiry_on_clock;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -589,114 +593,6 @@ impl Shared {
         }
     }
 
-    /// Asks the page's `authorize(url)` for a new URL (a string, or a
-    /// Promise of one); the policy hears the answer. Called in a later
-    /// task, so the page's function never runs inside the player's own
-    /// borrow.
-    fn authorize(&self) {
-        let (function, url) = {
-            let inner = self.0.borrow();
-            (inner.authorize.clone(), inner.url.clone())
-        };
-        let shared = self.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let answer = match function {
-                None => Err("no authorize() was given".to_owned()),
-                Some(function) => match function.call1(&JsValue::NULL, &JsValue::from_str(&url)) {
-                    Ok(value) => {
-                        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value))
-                            .await
-                            .map_err(|e| js::error_message(&e))
-                    }
-                    Err(error) => Err(js::error_message(&error)),
-                },
-            };
-            shared.authorized(answer, &url);
-        });
-    }
-
-    /// `authorize` answered `answer` for `old_url`: later fetches use the
-    /// new URL (relative to the old one).
-    fn authorized(&self, answer: Result<JsValue, String>, old_url: &str) {
-        {
-            let mut inner = self.0.borrow_mut();
-            if inner.destroyed || inner.mode != Mode::Mse {
-                return;
-            }
-            let now = js::now();
-            let new_url = answer.and_then(|value| {
-                let text = value
-                    .as_string()
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| "authorize() gave no URL string".to_owned())?;
-                web_sys::Url::new_with_base(&text, old_url)
-                    .map(|u| u.href())
-                    .map_err(|_| format!("authorize() gave no valid URL: {text:?}"))
-            });
-            let answer = new_url.map(|url| {
-                let expires_at = expiry_on_clock(now, &url);
-                inner.url = url;
-                expires_at
-            });
-            inner.policy.handle_authorized(now, answer);
-        }
-        self.drive();
-    }
-
-    /// The browser plays the file itself from now on.
-    fn fall_back(&self, reason: &str) {
-        let mut inner = self.0.borrow_mut();
-        inner.requests.abort_all();
-        if let Some(early) = inner.early.take() {
-            early.controller.abort();
-        }
-        inner.mode = Mode::Native;
-        inner.rescue.live.set(false);
-        inner.source_buffer = None;
-        inner.media_source = None;
-        let object_url = inner.object_url.take();
-        fallback::play_natively(
-            &inner.video,
-            object_url,
-            &inner.url,
-            inner.hold.wants_play(),
-            inner.hold.viewer_rate(),
-        );
-        inner.fallback_reason = Some(reason.to_owned());
-        if inner.native_error.is_none() {
-            inner.native_error = Some((ErrorCode::Unsupported, reason.to_owned()));
-        }
-        let event = events::native(inner.policy.state(), reason);
-        inner.events.push(event);
-        let video = inner.video.clone();
-        drop(inner);
-        self.listen(video.unchecked_ref(), "error", |s, _| s.native_failed());
-    }
-
-    /// The browser could not play the file either: one `caudal:error`.
-    fn native_failed(&self) {
-        {
-            let mut inner = self.0.borrow_mut();
-            if inner.mode != Mode::Native {
-                return;
-            }
-            let Some((code, message)) = inner.native_error.take() else {
-                return;
-            };
-            let why = inner
-                .video
-                .error()
-                .map(|e| e.message())
-                .filter(|m| !m.is_empty())
-                .map_or_else(String::new, |m| format!(" ({m})"));
-            let message = format!("{message}; the browser cannot play it either{why}");
-            inner.events.push(events::error(code, &message));
-            inner.events.push(events::native_failed());
-            inner.native_failed = true;
-        }
-        self.drive();
-    }
-
     // ------------------------------------------------------------ the JS API
 
     pub fn stats(&self) -> JsValue {
@@ -738,13 +634,6 @@ impl Shared {
         inner.source_buffer = None;
         inner.media_source = None;
     }
-}
-
-/// When the token in `url` expires, on the policy's clock (`now` is
-/// [`js::now`]); the token says it in Unix seconds.
-fn expiry_on_clock(now: Millis, url: &str) -> Option<Millis> {
-    let exp = token_expiry(url)?;
-    Some(now + (exp as f64 * 1000.0 - js_sys::Date::now()))
 }
 
 /// Fetches report here: the policy hears of them, then drives.
