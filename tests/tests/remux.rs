@@ -5,7 +5,7 @@
 //! natively (edit lists, composition offsets), and a seek lands within one
 //! GOP and plays on.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use caudal_tests::*;
 use serde_json::{Value, json};
 
@@ -266,7 +266,22 @@ fn plain_mp4_corpus_plays_remuxed_with_native_duration_and_seeks() {
         secs(120.0),
         |browser| async move {
             for &(name, frame, gop) in CORPUS {
-                plays_remuxed(&browser, name, frame, gop).await?;
+                // The first-picture check reads pixels with
+                // `requestVideoFrameCallback` + `drawImage`, which now and
+                // then draws a frame not yet decoded (seen about one run in
+                // five on this machine, a picture far from both of native's
+                // first two): that one check gets a second try on a fresh
+                // page, said in the output; any other failure, or the same
+                // one twice, fails the test.
+                match plays_remuxed(&browser, name, frame, gop).await {
+                    Err(first) if first.to_string().contains("first picture") => {
+                        say(&format!("  {name}: retrying once after: {first:#}"));
+                        plays_remuxed(&browser, name, frame, gop)
+                            .await
+                            .with_context(|| format!("{name}: failed twice; first: {first:#}"))?;
+                    }
+                    other => other?,
+                }
                 say(&format!("  {name}: remuxed, duration and seek ok"));
             }
             Ok(())
