@@ -69,35 +69,39 @@
     // wasm-bindgen "web" target: the default export is init(); the single
     // object argument is its non-deprecated calling convention.
     return mod.default({ module_or_path: wasmResponse }).then(function () {
-      mod.setRemuxerLoader(loadRemuxer);
+      mod.setRemuxerLoader(loadReader);
       wasm = mod;
       mark('ready');
     });
   });
 
-  // The remuxer (plain MP4 -> fragmented MP4) is a module of its own, a
-  // third of the player's code: loaded the first time a file needs it, or
-  // at attach when the URL names an MP4 (most are plain), so that it comes
-  // beside the file's first bytes instead of after them.
-  // The fragment rewrite (fragmented MP4s whose fragments MSE would
-  // misread) is another, loaded only when a file needs it.
+  // The player reads no container itself: each format's reader is a
+  // module of its own (plain MP4s: the remuxer that turns them into
+  // fragments; fragmented MP4; WebM; MP3), loaded the first time a file
+  // of that format comes — at attach when the URL names the format, so
+  // that it comes beside the file's first bytes instead of after them.
+  // The rewrites (fMP4 fragments MSE would misread, untidy WebM) are
+  // another, loaded only when a file needs them. The names are stamped
+  // with content hashes at build time.
+  var MODULES = {
+    remux: ['pkg/caudal_remux.js', 'pkg/caudal_remux_bg.wasm'],
+    fmp4: ['pkg/caudal_fmp4.js', 'pkg/caudal_fmp4_bg.wasm'],
+    webm: ['pkg/caudal_webm.js', 'pkg/caudal_webm_bg.wasm'],
+    mp3: ['pkg/caudal_mp3.js', 'pkg/caudal_mp3_bg.wasm'],
+    rewrite: ['pkg/caudal_rewrite.js', 'pkg/caudal_rewrite_bg.wasm']
+  };
   var modules = {};
-  function loadRemuxer(which) {
-    var name = which === 'rewrite' ? 'rewrite' : 'remux';
+  function loadReader(name) {
+    var files = MODULES[name];
+    if (!files) return Promise.reject(new Error('no reader module ' + name));
     if (!modules[name]) {
-      var url = name === 'rewrite'
-        ? new URL('pkg/caudal_rewrite.js', base)
-        : new URL('pkg/caudal_remux.js', base);
       // Its wasm too is fetched beside its glue, not after it.
-      var wasmUrl = name === 'rewrite'
-        ? new URL('pkg/caudal_rewrite_bg.wasm', base)
-        : new URL('pkg/caudal_remux_bg.wasm', base);
-      var moduleWasm = fetch(wasmUrl.href);
+      var moduleWasm = fetch(new URL(files[1], base).href);
       moduleWasm.catch(function () {}); // reported through the import
-      var loading = import(url.href).then(function (mod) {
+      var loading = import(new URL(files[0], base).href).then(function (mod) {
         return mod.default({ module_or_path: moduleWasm })
           .then(function () {
-            mark(name === 'rewrite' ? 'rewrite-ready' : 'remuxer-ready');
+            mark(name + '-ready');
             return mod.RemuxSession;
           });
       });
@@ -106,8 +110,15 @@
     }
     return modules[name];
   }
-  function likelyPlainMp4(href) {
-    return /\.(mp4|m4v|m4a|mov|3gp)$/i.test(new URL(href).pathname);
+  // The reader module a URL's extension names, if any.
+  function formatOf(href) {
+    var path = new URL(href).pathname;
+    // Most MP4s are plain: the remuxer (CMAF names are fragmented).
+    if (/\.(mp4|m4v|m4a|mov|3gp)$/i.test(path)) return 'remux';
+    if (/\.(cmfv|cmfa)$/i.test(path)) return 'fmp4';
+    if (/\.(webm|mkv|mka|weba)$/i.test(path)) return 'webm';
+    if (/\.mp3$/i.test(path)) return 'mp3';
+    return null;
   }
 
   // The file's first request, sent by the loader while the player's code
@@ -350,7 +361,8 @@
     var href = new URL(url, document.baseURI).href;
     // While the player's code loads, the file's first bytes come already.
     var early = !wasm && window.MediaSource ? earlyRequest(href) : undefined;
-    if (likelyPlainMp4(href)) loadRemuxer();
+    var format = formatOf(href);
+    if (format) loadReader(format);
     // Without the wasm (blocked, failed to load) the browser plays natively.
     return ready.then(function () {
       return new MsePlayer(video, href, options, early);

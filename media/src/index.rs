@@ -141,6 +141,9 @@ impl MediaIndex {
 pub enum Handover {
     /// A plain MP4, to be remuxed.
     PlainMp4,
+    /// An MP4 whose `moov` has an `mvex` (or that starts with fragments):
+    /// the fMP4 reader's ([`mp4::Mp4Triage`](crate::mp4::Mp4Triage)).
+    FragmentedMp4,
     /// A fragmented MP4 whose fragments must be rewritten
     /// ([`MediaError::NeedsRewrite`]).
     RewriteFragments,
@@ -156,6 +159,11 @@ pub enum Handover {
 /// elsewhere (the player loads the remuxer, and the rewrites of fMP4 fragments and
 /// of WebM, as wasm modules of their own, only for the files that need them).
 pub type OnDemand = Box<dyn FnOnce(Handover) -> Box<dyn ContainerIndexer>>;
+
+/// Makes the reader of a file whose first bytes announce `Format`, when
+/// the readers live elsewhere: the player's main module carries none, and
+/// runs each in the on-demand module of its format.
+pub type MakeReader = Box<dyn FnOnce(crate::probe::Format) -> Box<dyn ContainerIndexer>>;
 
 /// The first error an indexer met. It keeps answering with it: a reader
 /// never resumes from the half-changed state the error left behind.

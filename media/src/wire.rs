@@ -14,7 +14,8 @@
 //! little-endian (`u8`, `u32` counts and lengths, `u64` offsets), seconds are
 //! `f64` bits, strings and byte strings are a `u32` length then the bytes.
 
-use crate::index::{Container, MediaError, MediaIndex, Segment, Step, Track, TrackKind};
+use crate::index::{Container, Handover, MediaError, MediaIndex, Segment, Step, Track, TrackKind};
+use crate::probe::Format;
 
 /// First byte of every message: both modules come from one build, but a
 /// browser cache may still pair a player with an older remuxer.
@@ -31,6 +32,48 @@ pub enum Reply {
     Fragments(Vec<Vec<u8>>),
     /// The call failed.
     Failed(RemoteError),
+    /// The reader handed the file over to a reader this module does not
+    /// have (an fMP4 whose fragments need the rewrite): the player makes a
+    /// session of that reader, in its module, and feeds it everything again.
+    HandOver(Handover),
+}
+
+/// Which reader a module's session runs: a container's own reader, or one
+/// a reader handed the file over to. Its [`code`](SessionReader::code) is
+/// what crosses JavaScript to the session's constructor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionReader {
+    Container(Format),
+    Handed(Handover),
+}
+
+/// Every session reader, in code order.
+const SESSION_READERS: [SessionReader; 7] = [
+    SessionReader::Container(Format::Mp4),
+    SessionReader::Container(Format::WebM),
+    SessionReader::Container(Format::Mp3),
+    SessionReader::Handed(Handover::PlainMp4),
+    SessionReader::Handed(Handover::RewriteFragments),
+    SessionReader::Handed(Handover::TidyWebm),
+    SessionReader::Handed(Handover::FragmentedMp4),
+];
+
+impl SessionReader {
+    pub fn code(self) -> u8 {
+        match self {
+            SessionReader::Container(Format::Mp4) => 0,
+            SessionReader::Container(Format::WebM) => 1,
+            SessionReader::Container(Format::Mp3) => 2,
+            SessionReader::Handed(Handover::PlainMp4) => 3,
+            SessionReader::Handed(Handover::RewriteFragments) => 4,
+            SessionReader::Handed(Handover::TidyWebm) => 5,
+            SessionReader::Handed(Handover::FragmentedMp4) => 6,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<SessionReader> {
+        SESSION_READERS.get(usize::from(code)).copied()
+    }
 }
 
 /// Which [`MediaError`] the remuxer met: the kinds the player tells apart
@@ -162,6 +205,9 @@ pub fn encode(reply: &Reply) -> Vec<u8> {
             out.extend([3, error_tag(error.kind)]);
             put_bytes(&mut out, error.message.as_bytes());
         }
+        Reply::HandOver(handed) => {
+            out.extend([4, SessionReader::Handed(*handed).code()]);
+        }
     }
     out
 }
@@ -201,6 +247,18 @@ pub fn decode(bytes: &[u8]) -> Result<Reply, WireError> {
             let kind = error_kind(r.u8()?)?;
             let message = r.string()?;
             Reply::Failed(RemoteError { kind, message })
+        }
+        4 => {
+            let tag = r.u8()?;
+            match SessionReader::from_code(tag) {
+                Some(SessionReader::Handed(handed)) => Reply::HandOver(handed),
+                _ => {
+                    return Err(WireError::Tag {
+                        what: "hand-over",
+                        tag,
+                    });
+                }
+            }
         }
         tag => return Err(WireError::Tag { what: "reply", tag }),
     };
@@ -477,6 +535,14 @@ mod tests {
             index.segments.clear();
             replies.push(Reply::Index(Some(index)));
         }
+        for handed in [
+            Handover::PlainMp4,
+            Handover::RewriteFragments,
+            Handover::TidyWebm,
+            Handover::FragmentedMp4,
+        ] {
+            replies.push(Reply::HandOver(handed));
+        }
         for kind in ERROR_KINDS {
             replies.push(Reply::Failed(RemoteError {
                 kind,
@@ -491,6 +557,27 @@ mod tests {
         for reply in every_reply() {
             assert_eq!(decode(&encode(&reply)), Ok(reply.clone()), "{reply:?}");
         }
+    }
+
+    #[test]
+    fn every_session_reader_has_its_own_code() {
+        for (code, reader) in SESSION_READERS.iter().enumerate() {
+            assert_eq!(usize::from(reader.code()), code);
+            assert_eq!(SessionReader::from_code(reader.code()), Some(*reader));
+        }
+        assert_eq!(SessionReader::from_code(SESSION_READERS.len() as u8), None);
+    }
+
+    #[test]
+    fn a_hand_over_names_a_handed_reader_not_a_container() {
+        // Code 0 is the MP4 container's reader: no reader hands over to it.
+        assert!(matches!(
+            decode(&[WIRE_VERSION, 4, 0]),
+            Err(WireError::Tag {
+                what: "hand-over",
+                ..
+            })
+        ));
     }
 
     #[test]

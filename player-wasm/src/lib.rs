@@ -42,6 +42,11 @@ mod timer;
 use caudal_media::policy::PolicyOptions;
 use wasm_bindgen::prelude::*;
 
+/// The allocator of this module (see Cargo.toml): talc, for its size.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The player's version (the crate version, e.g. `"0.1.0"`).
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -36,7 +36,7 @@ use crate::in_flight::InFlight;
 use crate::js;
 use crate::mse_queue::MseQueue;
 use crate::panic::Rescue;
-use crate::remux_bridge::RemuxBridge;
+use crate::remux_bridge;
 use crate::source_buffer::{self, Refused};
 use crate::stats;
 use crate::timer::{self, Alarm, Change, JsTimer};
@@ -151,8 +151,8 @@ impl Shared {
             shared.fall_back("this browser has no Media Source Extensions");
             return shared;
         }
-        // Plain MP4s and untidy WebMs are read by the remuxer module, loaded
-        // when one comes.
+        // Each container is read in its reader module, loaded beside the
+        // file or when the first bytes tell the format.
         let weak = Rc::downgrade(&shared.0);
         let progress: Rc<dyn Fn()> = Rc::new(move || {
             if let Some(inner) = weak.upgrade() {
@@ -163,8 +163,8 @@ impl Shared {
             .0
             .borrow_mut()
             .policy
-            .set_plain_mp4(Some(Box::new(move |why| {
-                Box::new(RemuxBridge::new(progress, why))
+            .set_readers(Some(Box::new(move |format| {
+                remux_bridge::reader_for(progress, format)
             })));
         match MediaSource::new() {
             Ok(media_source) => {

@@ -1,18 +1,26 @@
-//! The readers that live in the player's on-demand modules (`player-remux`,
-//! built twice): the plain-MP4 remuxer (`caudal_remux`), and the fMP4
-//! fragment rewrite and the WebM normaliser (`caudal_rewrite`) — which one
-//! is [`Handover`].
+//! The readers, which live in the player's on-demand modules
+//! (`player-remux`, built once per module): `caudal_remux` (the plain-MP4
+//! remuxer), `caudal_fmp4`, `caudal_webm`, `caudal_mp3`, and
+//! `caudal_rewrite` (the fMP4 fragment rewrite, the WebM normaliser) — which
+//! one is [`SessionReader`]. For an MP4 the main module runs
+//! [`Mp4Triage`] first, which reads box headers only: a plain MP4 (most
+//! files) then loads only the remuxer's module.
 //!
-//! The remuxer is a third of the player's code and only plain MP4s need it;
-//! the rewrites only files MSE would misread. `player.js` hands this module
-//! a loader ([`set_remuxer_loader`]); the first such file calls it with the
-//! module's name, and the session is made for the reader asked for. Until the module
-//! is there, the reader answers [`Step::Pending`] and keeps nothing (the
-//! policy holds the bytes, once); once it is, the player is told to look
-//! again ([`Policy::handle_indexer_progress`]) and the reader asks to be
-//! fed everything again ([`Step::Replay`]), into a `RemuxSession`.
-//! What the module answers comes as [`caudal_media::wire`] messages,
-//! decoded here with the codec the module encodes them with.
+//! The main module reads no container itself: every page loads it, and
+//! each format's reader is needed only by that format's files.
+//! `player.js` hands this module a loader ([`set_remuxer_loader`]); the
+//! first file of a format calls it with the module's name (`player.js` may
+//! have started it beside the file, from its URL), and the session is made
+//! for the reader asked for. Until the module is there, the reader answers
+//! [`Step::Pending`] and keeps nothing (the policy holds the bytes, once);
+//! once it is, the player is told to look again
+//! ([`Policy::handle_indexer_progress`]) and the reader asks to be fed
+//! everything again ([`Step::Replay`]), into a `RemuxSession`. A session
+//! whose reader hands the file over to a reader of another module
+//! ([`Reply::HandOver`]: an fMP4 whose fragments need the rewrite) is
+//! replaced the same way. What the module answers comes as
+//! [`caudal_media::wire`] messages, decoded here with the codec the module
+//! encodes them with.
 //!
 //! [`Policy::handle_indexer_progress`]: caudal_media::policy::Policy::handle_indexer_progress
 
@@ -23,7 +31,9 @@ use std::rc::Rc;
 use caudal_media::index::{
     ContainerIndexer, Handover, MediaError, MediaIndex, Presentation, Repackager, Step,
 };
-use caudal_media::wire::{self, Reply};
+use caudal_media::mp4::Mp4Triage;
+use caudal_media::probe::Format;
+use caudal_media::wire::{self, Reply, SessionReader};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -88,76 +98,100 @@ enum Slot {
     Failed(MediaError),
 }
 
-/// A reader backed by the remuxer module.
+/// A reader backed by one of the reader modules.
 pub struct RemuxBridge {
     slot: Rc<RefCell<Slot>>,
     index: Option<MediaIndex>,
+    /// Makes the player look at this reader again.
+    progress: Rc<dyn Fn()>,
+}
+
+/// The loader's name for the module that has `reads`.
+fn module_of(reads: SessionReader) -> &'static str {
+    match reads {
+        SessionReader::Container(Format::Mp4) | SessionReader::Handed(Handover::FragmentedMp4) => {
+            "fmp4"
+        }
+        SessionReader::Handed(Handover::PlainMp4) => "remux",
+        SessionReader::Container(Format::WebM) => "webm",
+        SessionReader::Container(Format::Mp3) => "mp3",
+        SessionReader::Handed(Handover::RewriteFragments | Handover::TidyWebm) => "rewrite",
+    }
+}
+
+/// The reader of a file whose first bytes announce `format`: for an MP4
+/// the triage, which hands it to the remuxer's or the fMP4 reader's module.
+pub fn reader_for(progress: Rc<dyn Fn()>, format: Format) -> Box<dyn ContainerIndexer> {
+    match format {
+        Format::Mp4 => Box::new(Mp4Triage::new(Box::new(move |why| {
+            Box::new(RemuxBridge::new(progress, SessionReader::Handed(why)))
+        }))),
+        other => Box::new(RemuxBridge::new(progress, SessionReader::Container(other))),
+    }
 }
 
 impl RemuxBridge {
-    /// Starts loading the module that reads files handed over for `why`;
-    /// `progress` is called once it is ready (or failed), to make the
-    /// player look at this reader again.
-    pub fn new(progress: Rc<dyn Fn()>, why: Handover) -> RemuxBridge {
-        // `RemuxSession::new(handed)` in player-remux (`handover_code`).
-        let code = match why {
-            Handover::PlainMp4 => 0u8,
-            Handover::TidyWebm => 1u8,
-            Handover::RewriteFragments => 2u8,
-        };
+    /// Starts loading the module that has the reader `reads`; `progress`
+    /// is called once it is ready (or failed), to make the player look at
+    /// this reader again.
+    pub fn new(progress: Rc<dyn Fn()>, reads: SessionReader) -> RemuxBridge {
         let slot = Rc::new(RefCell::new(Slot::Loading));
-        let loader = LOADER.with(|l| l.borrow().clone());
-        // The loader's name for the module.
-        let module = JsValue::from_str(match why {
-            Handover::PlainMp4 => "remux",
-            Handover::RewriteFragments | Handover::TidyWebm => "rewrite",
-        });
-        match loader.map(|f| f.call1(&JsValue::NULL, &module)) {
-            Some(Ok(promise)) => {
-                let promise: Promise = promise.unchecked_into();
-                let ok_slot = slot.clone();
-                let ok_progress = progress.clone();
-                let on_load = Closure::once(move |class: JsValue| {
-                    let session = class
-                        .dyn_into::<Function>()
-                        .and_then(|c| {
-                            js_sys::Reflect::construct(&c, &Array::of1(&JsValue::from(code)))
-                        })
-                        .map(JsCast::unchecked_into::<RemuxSession>);
-                    let next = match session {
-                        Ok(session) => Slot::Ready {
-                            session,
-                            fed: false,
-                        },
-                        Err(e) => Slot::Failed(thrown(&e)),
-                    };
-                    *ok_slot.borrow_mut() = next;
-                    ok_progress();
-                });
-                let err_slot = slot.clone();
-                let on_error = Closure::once(move |e: JsValue| {
-                    *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
-                        truncated: false,
-                        message: format!(
-                            "the remuxer module did not load: {}",
-                            js::error_message(&e)
-                        ),
-                    });
-                    progress();
-                });
-                let _ = promise.then2(&on_load, &on_error);
-                on_load.forget();
-                on_error.forget();
-            }
-            _ => {
-                *slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
-                    truncated: false,
-                    message: "the remuxer module has no loader (player.js)".into(),
-                });
-            }
+        load(&slot, progress.clone(), reads);
+        RemuxBridge {
+            slot,
+            index: None,
+            progress,
         }
-        RemuxBridge { slot, index: None }
     }
+}
+
+/// Puts a session of `reads` into `slot` once its module is loaded (or
+/// the failure), then calls `progress`.
+fn load(slot: &Rc<RefCell<Slot>>, progress: Rc<dyn Fn()>, reads: SessionReader) {
+    *slot.borrow_mut() = Slot::Loading;
+    let code = reads.code();
+    let loader = LOADER.with(|l| l.borrow().clone());
+    let module = JsValue::from_str(module_of(reads));
+    let Some(Ok(promise)) = loader.map(|f| f.call1(&JsValue::NULL, &module)) else {
+        *slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
+            truncated: false,
+            message: "the reader modules have no loader (player.js)".into(),
+        });
+        return;
+    };
+    let promise: Promise = promise.unchecked_into();
+    let ok_slot = slot.clone();
+    let ok_progress = progress.clone();
+    let on_load = Closure::once(move |class: JsValue| {
+        let session = class
+            .dyn_into::<Function>()
+            .and_then(|c| js_sys::Reflect::construct(&c, &Array::of1(&JsValue::from(code))))
+            .map(JsCast::unchecked_into::<RemuxSession>);
+        let next = match session {
+            Ok(session) => Slot::Ready {
+                session,
+                fed: false,
+            },
+            Err(e) => Slot::Failed(thrown(&e)),
+        };
+        *ok_slot.borrow_mut() = next;
+        ok_progress();
+    });
+    let err_slot = slot.clone();
+    let on_error = Closure::once(move |e: JsValue| {
+        *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
+            truncated: false,
+            message: format!(
+                "the {} reader module did not load: {}",
+                module_of(reads),
+                js::error_message(&e)
+            ),
+        });
+        progress();
+    });
+    let _ = promise.then2(&on_load, &on_error);
+    on_load.forget();
+    on_error.forget();
 }
 
 /// A call that threw, as a [`MediaError`].
@@ -176,7 +210,7 @@ fn reply(answer: Result<Vec<u8>, JsValue>) -> Result<Reply, MediaError> {
         Ok(reply) => Ok(reply),
         Err(e) => Err(MediaError::Elsewhere {
             truncated: false,
-            message: format!("the remuxer module's answer is malformed: {e}"),
+            message: format!("the reader module's answer is malformed: {e}"),
         }),
     }
 }
@@ -188,11 +222,19 @@ fn out_of_turn(reply: &Reply) -> MediaError {
         Reply::Index(_) => "an index",
         Reply::Fragments(_) => "fragments",
         Reply::Failed(_) => "an error",
+        Reply::HandOver(_) => "a hand-over",
     };
     MediaError::Elsewhere {
         truncated: false,
-        message: format!("the remuxer module answered {what} out of turn"),
+        message: format!("the reader module answered {what} out of turn"),
     }
+}
+
+/// What a feed moved the session's reader to.
+enum Fed {
+    Step(Step),
+    /// The file goes to this reader, in another module.
+    HandedOver(Handover),
 }
 
 fn feed(
@@ -200,9 +242,10 @@ fn feed(
     offset: u64,
     data: &[u8],
     file_len: Option<u64>,
-) -> Result<Step, MediaError> {
+) -> Result<Fed, MediaError> {
     match reply(session.feed(offset as f64, data, file_len.map(|l| l as f64)))? {
-        Reply::Step(step) => Ok(step),
+        Reply::Step(step) => Ok(Fed::Step(step)),
+        Reply::HandOver(handed) => Ok(Fed::HandedOver(handed)),
         other => Err(out_of_turn(&other)),
     }
 }
@@ -238,7 +281,20 @@ impl ContainerIndexer for RemuxBridge {
                 Ok(Step::Replay { from: 0 })
             }
             Slot::Ready { session, .. } => {
-                let step = feed(session, offset, data, file_len)?;
+                let step = match feed(session, offset, data, file_len)? {
+                    Fed::Step(step) => step,
+                    Fed::HandedOver(handed) => {
+                        // Its module's session is fed everything again.
+                        drop(slot);
+                        self.index = None;
+                        load(
+                            &self.slot,
+                            self.progress.clone(),
+                            SessionReader::Handed(handed),
+                        );
+                        return Ok(Step::Pending);
+                    }
+                };
                 // An incomplete index (a WebM without Cues) grows as the
                 // media bytes are fed: only the new units cross over.
                 match self.index.as_mut() {
@@ -255,11 +311,13 @@ impl ContainerIndexer for RemuxBridge {
                 }
                 match step {
                     Step::NeedBytes { offset, len } => Ok(Step::NeedBytes { offset, len }),
-                    // The remuxer is all there: it never waits on code.
+                    // A session's reader is all there: it never waits on
+                    // code (a hand-over is answered as one, above).
                     Step::Ready | Step::Pending if self.index.is_some() => Ok(Step::Ready),
+                    Step::Replay { from } => Ok(Step::Replay { from }),
                     _ => Err(MediaError::Elsewhere {
                         truncated: false,
-                        message: "the remuxer module said ready without an index".into(),
+                        message: "the reader module said ready without an index".into(),
                     }),
                 }
             }

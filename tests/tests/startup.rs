@@ -206,6 +206,14 @@ async fn player_assets_are_negotiated_and_cached_immutably() -> Result<()> {
         ("caudal_player-", ".js"),
         ("caudal_remux-", ".wasm"),
         ("caudal_remux-", ".js"),
+        ("caudal_fmp4-", ".wasm"),
+        ("caudal_fmp4-", ".js"),
+        ("caudal_webm-", ".wasm"),
+        ("caudal_webm-", ".js"),
+        ("caudal_mp3-", ".wasm"),
+        ("caudal_mp3-", ".js"),
+        ("caudal_rewrite-", ".wasm"),
+        ("caudal_rewrite-", ".js"),
     ] {
         ensure!(
             names
@@ -288,7 +296,7 @@ fn a_second_visit_requests_no_hashed_player_asset() {
                 .wait_until(
                     "the remuxer module to be ready",
                     secs(20.0),
-                    "performance.getEntriesByName('caudal:remuxer-ready').length > 0",
+                    "performance.getEntriesByName('caudal:remux-ready').length > 0",
                 )
                 .await?;
             let on_first = hashed_asset_requests(&link.requests());
@@ -304,7 +312,7 @@ fn a_second_visit_requests_no_hashed_player_asset() {
                 .wait_until(
                     "the remuxer module to be ready on the second visit",
                     secs(20.0),
-                    "performance.getEntriesByName('caudal:remuxer-ready').length > 0",
+                    "performance.getEntriesByName('caudal:remux-ready').length > 0",
                 )
                 .await?;
             second

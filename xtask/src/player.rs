@@ -1,20 +1,21 @@
 //! `cargo xtask build-player`: the wasm player, ready for the browser.
 //!
-//! Three modules: the player (`caudal-player`), the remuxer it loads only
-//! for plain MP4s (`caudal-player-remux`), and the fragment rewrite it
-//! loads only for fragmented MP4s MSE would misread (the same crate built
-//! with its `rewrite` feature, so that neither carries the other's code).
-//! For each, cargo builds it for
-//! `wasm32-unknown-unknown` with the size-tuned `wasm` profile — one cargo
-//! run per module, so that the player's build does not get `caudal-media`'s
-//! remuxer feature from the other — then the wasm-bindgen library (the same
-//! code as the `wasm-bindgen` CLI, pinned to the macro's exact version)
-//! writes the ES module and the final `.wasm` into `www/pkg/`. Then each
-//! file gets its content-hashed name, `www/player.js` (the template, with
-//! the plain names) is stamped into `www/pkg/player.js`, and every file
-//! gets its brotli and gzip copies ([`crate::player_assets`]). Before the
-//! hashing, `wasm-opt -Oz` shrinks each wasm and terser minifies each script
-//! ([`crate::npm`]): bytes every first-time viewer waits for.
+//! Six modules: the player (`caudal-player`), which every page loads and
+//! which reads no container itself, and the readers it loads per format
+//! (`caudal-player-remux`, built once per module with one feature each, so
+//! that no module carries another's code): `caudal_remux` (plain MP4s),
+//! `caudal_fmp4`, `caudal_webm`, `caudal_mp3`, and `caudal_rewrite`
+//! (fragmented MP4s and WebMs MSE would misread). For each, cargo builds it
+//! for `wasm32-unknown-unknown` with the size-tuned `wasm` profile — one
+//! cargo run per module, so that features do not unify across them — then
+//! the wasm-bindgen library (the same code as the `wasm-bindgen` CLI,
+//! pinned to the macro's exact version) writes the ES module and the final
+//! `.wasm` into `www/pkg/`. Then each file gets its content-hashed name,
+//! `www/player.js` (the template, with the plain names) is stamped into
+//! `www/pkg/player.js`, and every file gets its brotli and gzip copies
+//! ([`crate::player_assets`]). Before the hashing, `wasm-opt -Oz` shrinks
+//! each wasm and terser minifies each script ([`crate::npm`]): bytes every
+//! first-time viewer waits for.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,26 +40,50 @@ struct Module {
     out_name: &'static str,
     /// `cargo build` feature arguments.
     features: &'static [&'static str],
+    /// What `build` says it is, over its sizes.
+    what: &'static str,
 }
 
 const PLAYER: Module = Module {
     package: "caudal-player",
     out_name: "caudal_player",
     features: &[],
+    what: "player (every page)",
 };
-/// Loaded by `player.js` the first time a file is a plain MP4.
-const REMUXER: Module = Module {
-    package: "caudal-player-remux",
-    out_name: "caudal_remux",
-    features: &[],
-};
-/// Loaded by `player.js` the first time a fragmented MP4's fragments need
-/// rewriting.
-const REWRITE: Module = Module {
-    package: "caudal-player-remux",
-    out_name: "caudal_rewrite",
-    features: &["--no-default-features", "--features", "rewrite"],
-};
+/// The reader modules, each loaded by `player.js` the first time a file
+/// needs it (or beside the file, when its URL names the format).
+const READERS: [Module; 5] = [
+    Module {
+        package: "caudal-player-remux",
+        out_name: "caudal_remux",
+        features: &["--no-default-features", "--features", "remux"],
+        what: "remuxer (plain MP4s)",
+    },
+    Module {
+        package: "caudal-player-remux",
+        out_name: "caudal_fmp4",
+        features: &["--no-default-features", "--features", "fmp4"],
+        what: "fragmented-MP4 reader",
+    },
+    Module {
+        package: "caudal-player-remux",
+        out_name: "caudal_webm",
+        features: &["--no-default-features", "--features", "webm"],
+        what: "WebM reader",
+    },
+    Module {
+        package: "caudal-player-remux",
+        out_name: "caudal_mp3",
+        features: &["--no-default-features", "--features", "mp3"],
+        what: "MP3 reader",
+    },
+    Module {
+        package: "caudal-player-remux",
+        out_name: "caudal_rewrite",
+        features: &["--no-default-features", "--features", "rewrite"],
+        what: "rewrites (only fMP4s and WebMs MSE would misread)",
+    },
+];
 
 /// What `build` wrote into `www/pkg/`: content-hashed names, each with
 /// its `.br` and `.gz`, and the loader stamped with them.
@@ -66,10 +91,8 @@ const REWRITE: Module = Module {
 pub struct Player {
     pub js: PathBuf,
     pub wasm: PathBuf,
-    pub remuxer_js: PathBuf,
-    pub remuxer_wasm: PathBuf,
-    pub rewrite_js: PathBuf,
-    pub rewrite_wasm: PathBuf,
+    /// Each reader module's (js, wasm), in [`READERS`] order.
+    pub readers: Vec<(PathBuf, PathBuf)>,
     /// `pkg/player.js`, served as `/player.js`.
     pub loader: PathBuf,
 }
@@ -88,20 +111,15 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         .with_context(|| format!("could not create {}", out_dir.display()))?;
     let npm = NpmTools::ensure(ws)?;
     let (js, wasm) = build_module(ws, &npm, &PLAYER, &out_dir)?;
-    let (remuxer_js, remuxer_wasm) = build_module(ws, &npm, &REMUXER, &out_dir)?;
-    let (rewrite_js, rewrite_wasm) = build_module(ws, &npm, &REWRITE, &out_dir)?;
+    let mut readers = Vec::new();
+    for module in &READERS {
+        readers.push(build_module(ws, &npm, module, &out_dir)?);
+    }
     let template = ws.www().join("player.js");
     let loader = out_dir.join("player.js");
-    let modules = [
-        &js,
-        &wasm,
-        &remuxer_js,
-        &remuxer_wasm,
-        &rewrite_js,
-        &rewrite_wasm,
-    ];
-    let names: Vec<(String, String)> = modules
-        .iter()
+    let names: Vec<(String, String)> = [&js, &wasm]
+        .into_iter()
+        .chain(readers.iter().flat_map(|(js, wasm)| [js, wasm]))
         .map(|(plain, hashed)| {
             (
                 format!("'pkg/{plain}'"),
@@ -117,31 +135,20 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     let player = Player {
         js: js.1,
         wasm: wasm.1,
-        remuxer_js: remuxer_js.1,
-        remuxer_wasm: remuxer_wasm.1,
-        rewrite_js: rewrite_js.1,
-        rewrite_wasm: rewrite_wasm.1,
+        readers: readers
+            .into_iter()
+            .map(|(js, wasm)| (js.1, wasm.1))
+            .collect(),
         loader,
     };
-    compress_and_report(
-        ws,
-        "player (every page)",
-        &[&player.wasm, &player.js, &player.loader],
-    )?;
-    compress_and_report(
-        ws,
-        "remuxer (loaded for plain MP4s only)",
-        &[&player.remuxer_wasm, &player.remuxer_js],
-    )?;
-    compress_and_report(
-        ws,
-        "rewrites (loaded only for fMP4s and WebM MSE would misread)",
-        &[&player.rewrite_wasm, &player.rewrite_js],
-    )?;
+    compress_and_report(ws, PLAYER.what, &[&player.wasm, &player.js, &player.loader])?;
+    for (module, (js, wasm)) in READERS.iter().zip(&player.readers) {
+        compress_and_report(ws, module.what, &[wasm, js])?;
+    }
     Ok(player)
 }
 
-/// Both modules, optimized as for the browser but with their function names,
+/// Every module, optimized as for the browser but with their function names,
 /// into `target/player-names/`: what `twiggy top` needs to say where the
 /// bytes go. Nothing there is served.
 pub fn build_with_names(ws: &Workspace) -> Result<()> {
@@ -150,7 +157,7 @@ pub fn build_with_names(ws: &Workspace) -> Result<()> {
     let out_dir = ws.target_dir.join("player-names");
     fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
-    for module in [&PLAYER, &REMUXER, &REWRITE] {
+    for module in std::iter::once(&PLAYER).chain(&READERS) {
         let input = cargo_build(ws, module)?;
         bindgen(&input, &out_dir, module.out_name, Names::Keep)?;
         let wasm = out_dir.join(format!("{}_bg.wasm", module.out_name));

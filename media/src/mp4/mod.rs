@@ -7,7 +7,10 @@
 //! arrive and builds a [`MediaIndex`](crate::index::MediaIndex) from them,
 //! with `fragments` (units from `sidx`, `moof` and `mdat`) and `tail` (the
 //! `mfra` at the end of the file) beside it. [`Mp4Indexer`] starts as the
-//! fMP4 reader and hands over to a plain-MP4 reader when the `moov` says so.
+//! fMP4 reader and hands over to a plain-MP4 reader when the `moov` says so;
+//! [`Mp4Triage`] only tells which of the two a file needs, from its box
+//! headers (the player's main module, whose MP4 readers are on-demand
+//! modules).
 //!
 //! Only what the player needs is read: track ids, kinds and RFC 6381 codec
 //! strings (`moov`), the fragment defaults (`mvex`), a whole-file `sidx` when
@@ -23,10 +26,12 @@ pub mod normalise;
 pub mod rechunk;
 pub mod samples;
 mod tail;
+mod triage;
 pub mod write;
 
 pub use either::{Mp4Indexer, default_plain_mp4};
 pub use indexer::Fmp4Indexer;
+pub use triage::Mp4Triage;
 
 /// The `container` name used in [`MediaError`](crate::index::MediaError)s.
 pub(crate) const CONTAINER: &str = "mp4";

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use super::held::Held;
 use super::timeline;
-use crate::index::{ContainerIndexer, MediaError, MediaIndex, OnDemand, Presentation, Step};
+use crate::index::{
+    ContainerIndexer, MakeReader, MediaError, MediaIndex, OnDemand, Presentation, Step,
+};
 use crate::probe;
 
 /// Separate fetches for the index (e.g. Cues at the end) before giving up.
@@ -22,6 +24,8 @@ pub(super) struct IndexFeed {
     indexer: Option<Box<dyn ContainerIndexer>>,
     /// Makes the plain-MP4 reader, if the file turns out to be one.
     plain_mp4: Option<OnDemand>,
+    /// Makes the container's reader, when it is not this build's own.
+    readers: Option<MakeReader>,
     /// The indexer said [`Step::Pending`]: waiting on its code, not bytes.
     pending: bool,
     /// Index bytes to fetch beside the media run.
@@ -50,6 +54,7 @@ impl IndexFeed {
             head: Vec::new(),
             indexer,
             plain_mp4,
+            readers: None,
             pending: false,
             need: None,
             fetches: 0,
@@ -63,6 +68,10 @@ impl IndexFeed {
 
     pub(super) fn set_plain_mp4(&mut self, make: Option<OnDemand>) {
         self.plain_mp4 = make;
+    }
+
+    pub(super) fn set_readers(&mut self, make: Option<MakeReader>) {
+        self.readers = make;
     }
 
     pub(super) fn index(&self) -> Option<&MediaIndex> {
@@ -128,7 +137,11 @@ impl IndexFeed {
         {
             return Ok(None);
         }
-        self.indexer = Some(probe::indexer_with(&self.head, self.plain_mp4.take())?);
+        let format = probe::format_of(&self.head)?;
+        self.indexer = Some(match self.readers.take() {
+            Some(make) => make(format),
+            None => own_reader(format, self.plain_mp4.take())?,
+        });
         self.frontier = 0;
         Ok(Some(std::mem::take(&mut self.head)))
     }
@@ -281,4 +294,25 @@ impl IndexFeed {
     pub(super) fn take_early(&mut self) -> (u64, Vec<u8>) {
         self.held.take_early()
     }
+}
+
+/// This build's own reader for `format` (feature `readers`).
+#[cfg(feature = "readers")]
+fn own_reader(
+    format: probe::Format,
+    plain: Option<OnDemand>,
+) -> Result<Box<dyn ContainerIndexer>, MediaError> {
+    Ok(probe::reader_for(format, plain))
+}
+
+/// A build without readers (the player's main module) reads nothing itself.
+#[cfg(not(feature = "readers"))]
+fn own_reader(
+    _format: probe::Format,
+    _plain: Option<OnDemand>,
+) -> Result<Box<dyn ContainerIndexer>, MediaError> {
+    Err(MediaError::Unsupported {
+        container: "media",
+        what: "a build without container readers, given none".into(),
+    })
 }

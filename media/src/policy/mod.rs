@@ -136,6 +136,15 @@ impl Policy {
         self.feed.set_plain_mp4(make);
     }
 
+    /// Each container is read by what `make` makes for its [`Format`]
+    /// (instead of this crate's readers, or at all in a build without
+    /// them: the player's main module).
+    ///
+    /// [`Format`]: crate::probe::Format
+    pub fn set_readers(&mut self, make: Option<crate::index::MakeReader>) {
+        self.feed.set_readers(make);
+    }
+
     fn build(options: PolicyOptions, indexer: Option<Box<dyn ContainerIndexer>>) -> Self {
         let plain_mp4 = crate::mp4::default_plain_mp4();
         let authorization = Authorization::new(options.authorize);

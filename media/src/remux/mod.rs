@@ -63,6 +63,7 @@ pub fn plain_mp4() -> crate::index::OnDemand {
 pub fn reader_for(why: Handover) -> Box<dyn crate::index::ContainerIndexer> {
     match why {
         Handover::PlainMp4 => Box::new(Mp4Remuxer::new(PlanOptions::default())),
+        Handover::FragmentedMp4 => Box::new(crate::mp4::Mp4Indexer::new()),
         Handover::RewriteFragments => Box::new(crate::mp4::Fmp4Indexer::rewriting()),
         Handover::TidyWebm => Box::new(crate::webm::tidy::TidyReader::new()),
     }
