@@ -130,6 +130,17 @@ pub fn reader_for(progress: Rc<dyn Fn()>, format: Format) -> Box<dyn ContainerIn
     }
 }
 
+/// The module that has `reads`, in a sentence.
+fn module_title(reads: SessionReader) -> &'static str {
+    match module_of(reads) {
+        "remux" => "remuxer",
+        "fmp4" => "fragmented-MP4 reader",
+        "webm" => "WebM reader",
+        "mp3" => "MP3 reader",
+        _ => "rewrite",
+    }
+}
+
 impl RemuxBridge {
     /// Starts loading the module that has the reader `reads`; `progress`
     /// is called once it is ready (or failed), to make the player look at
@@ -182,8 +193,8 @@ fn load(slot: &Rc<RefCell<Slot>>, progress: Rc<dyn Fn()>, reads: SessionReader) 
         *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
             truncated: false,
             message: format!(
-                "the {} reader module did not load: {}",
-                module_of(reads),
+                "the {} module did not load: {}",
+                module_title(reads),
                 js::error_message(&e)
             ),
         });
