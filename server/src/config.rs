@@ -7,6 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::access::{IpRules, Protection};
+use crate::metrics::MetricsAccess;
 
 /// How a `caudal` server behaves. [`Config::new`] gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct Config {
     pub ip_rules: IpRules,
     /// Peers whose `Forwarded` / `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether `/metrics` is served, and to which clients.
+    pub metrics: MetricsAccess,
 }
 
 impl Config {
@@ -62,6 +65,7 @@ impl Config {
             protection: None,
             ip_rules: IpRules::default(),
             trusted_proxies: Vec::new(),
+            metrics: MetricsAccess::default(),
         }
     }
 }

@@ -44,6 +44,16 @@ pub struct FileConfig {
     /// `[[ip_rule]]` tables, tried in order.
     #[serde(default)]
     pub ip_rule: Vec<FileRule>,
+    /// `[metrics]`: whether `/metrics` is served, and to whom.
+    pub metrics: Option<FileMetrics>,
+}
+
+/// `[metrics]`: `enabled` (default true), `allow` (CIDRs; default loopback).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    pub enabled: Option<bool>,
+    pub allow: Option<Vec<Cidr>>,
 }
 
 /// One `[[ip_rule]]`: `action = "allow"|"deny"`, `prefix`, `from` (CIDRs).

@@ -27,6 +27,7 @@ pub mod config_file;
 pub mod engine;
 pub mod listing;
 pub mod media_tools;
+pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod safe_path;

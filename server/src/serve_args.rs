@@ -9,6 +9,7 @@ use std::time::Duration;
 use caudal_server::Config;
 use caudal_server::access::{self, Action, IpRule, IpRules, Verifier, ip_rules};
 use caudal_server::config_file::{self, FileConfig};
+use caudal_server::metrics::{self, MetricsAccess};
 use caudal_server::token_tools;
 use clap::FromArgMatches;
 
@@ -66,6 +67,12 @@ pub struct ServeArgs {
     /// A reverse proxy whose Forwarded / X-Forwarded-For names the client (repeatable).
     #[arg(long, value_name = "CIDR")]
     pub trusted_proxy: Vec<String>,
+    /// Clients that may read /metrics (repeatable) [default: 127.0.0.0/8, ::1].
+    #[arg(long, value_name = "CIDR")]
+    pub metrics_allow: Vec<String>,
+    /// Do not serve /metrics (it answers 404).
+    #[arg(long)]
+    pub no_metrics: bool,
     /// The rules in command-line order (filled from the parsed matches).
     #[arg(skip)]
     pub rules_in_order: Vec<(Action, String)>,
@@ -156,6 +163,22 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         }
     };
     let protection = protection_from(&protect, keys)?;
+    let file_metrics = file.metrics.unwrap_or_default();
+    let metrics = MetricsAccess {
+        enabled: !args.no_metrics && file_metrics.enabled != Some(false),
+        allow: if args.metrics_allow.is_empty() {
+            file_metrics
+                .allow
+                .map(|nets| nets.iter().map(|cidr| cidr.0).collect())
+                .unwrap_or_else(metrics::loopback)
+        } else {
+            args.metrics_allow
+                .iter()
+                .map(|text| ip_rules::parse_net(text))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| format!("--metrics-allow {error}"))?
+        },
+    };
     let cache_control = args
         .cache_control
         .or(file.cache_control)
@@ -192,6 +215,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         protection,
         ip_rules,
         trusted_proxies,
+        metrics,
     })
 }
 
@@ -256,6 +280,17 @@ pub fn check_config(path: &std::path::Path) -> ExitCode {
         .collect();
     if !proxies.is_empty() {
         println!("trusted proxies: {}", proxies.join(", "));
+    }
+    if config.metrics.enabled {
+        let allowed: Vec<String> = config
+            .metrics
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        println!("metrics: /metrics for {}", allowed.join(", "));
+    } else {
+        println!("metrics: off");
     }
     ExitCode::SUCCESS
 }

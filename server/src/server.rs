@@ -65,6 +65,8 @@ impl Server {
             www,
             cache_control,
             files: Default::default(),
+            metrics: Default::default(),
+            metrics_access: config.metrics.clone(),
         });
         Ok(Server {
             listener,
@@ -90,7 +92,8 @@ impl Server {
             config,
             state,
         } = self;
+        let metrics = state.metrics.clone();
         let service = pipeline::service(state, &config);
-        crate::net::serve(listener, service, &config, shutdown).await;
+        crate::net::serve(listener, service, &config, &metrics, shutdown).await;
     }
 }

@@ -57,6 +57,9 @@ key_files = ["keys.txt"]
 token_name = "__token__"
 trusted_proxies = ["10.0.0.0/8"]
 
+[metrics]
+allow = ["127.0.0.2"]
+
 [[ip_rule]]
 action = "deny"
 prefix = "/media/big.mp4"
@@ -145,6 +148,13 @@ async fn a_full_config_serves_protects_and_yields_to_flags() {
         "{summary}"
     );
     assert!(summary.contains("trusted proxies: 10.0.0.0/8"), "{summary}");
+    assert!(
+        summary.contains("metrics: /metrics for 127.0.0.2/32"),
+        "{summary}"
+    );
+    // The file's `[metrics] allow` leaves 127.0.0.1 out.
+    let metrics = request(&client, Method::GET, &url("/metrics"), &[]).await;
+    assert_eq!(metrics.status, 403);
 }
 
 #[test]
@@ -185,4 +195,13 @@ fn an_unknown_key_or_a_bad_cidr_is_an_error_naming_its_line() {
         .expect("run caudal");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&at));
+
+    // In a table too: `[metrics]` knows `enabled` and `allow` only.
+    std::fs::write(&file, "[metrics]\nenabled = true\nallowed = []\n").expect("write");
+    let (ok, _, error) = check_config(&file);
+    assert!(!ok);
+    assert!(
+        error.contains(&format!("{}:3:1:", file.display())) && error.contains("allowed"),
+        "{error}"
+    );
 }

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tower_http::add_extension::AddExtension;
 
 use crate::config::Config;
+use crate::metrics::{Metrics, Refusal};
 
 pub mod connection;
 pub mod limits;
@@ -32,6 +33,7 @@ pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     config: &Config,
+    metrics: &Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) where
     S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -62,6 +64,7 @@ pub async fn serve<S, B>(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(target: "caudal::refused", %peer, limit = config.max_connections,
                 "connection refused with 503: too many connections");
+            metrics.refused(Refusal::Limits);
             tokio::spawn(limits::refuse_busy(stream));
             continue;
         };
@@ -75,15 +78,19 @@ pub async fn serve<S, B>(
         );
         let connection = graceful.watch(connection);
         let header_timeout = config.header_timeout;
+        let active = metrics.connection();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 if error.is_timeout() {
                     tracing::info!(target: "caudal::refused", %peer, ?header_timeout,
                         "connection closed: request head not received in time");
+                    metrics.refused(Refusal::Limits);
                 } else {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
             }
+            drop(active);
             drop(slot);
         });
     }

@@ -1,7 +1,9 @@
 //! One log line per request: client address, method, path, range, status,
 //! bytes actually sent, and milliseconds until the body finished (or was dropped, e.g. by a
 //! client that went away). Bytes are counted as the body is polled, so a cut
-//! connection logs what really left, not what Content-Length promised.
+//! connection logs what really left, not what Content-Length promised. The
+//! same end records the request in the metrics ([`crate::metrics`]): this
+//! is the one stage that sees every response, refusals included, end.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +20,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::ip_gate::resolve_client;
 use crate::access::ip_rules;
+use crate::metrics::{Metrics, Route};
 use crate::net::connection::ConnectionContext;
 
 /// Tower layer adding the access log.
@@ -27,6 +30,7 @@ pub struct AccessLogLayer {
     /// `--trusted-proxy`: the line then also names the client behind the
     /// proxy (`for=ADDR`) when it is not the peer.
     pub trusted: Arc<Vec<IpNet>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl<S> tower::Layer<S> for AccessLogLayer {
@@ -37,6 +41,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
             inner,
             enabled: self.enabled,
             trusted: self.trusted.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -46,6 +51,7 @@ pub struct AccessLog<S> {
     inner: S,
     enabled: bool,
     trusted: Arc<Vec<IpNet>>,
+    metrics: Arc<Metrics>,
 }
 
 /// What is known about a request when it arrives.
@@ -58,7 +64,6 @@ struct Line {
     method: http::Method,
     path: String,
     range: Option<String>,
-    start: Instant,
 }
 
 impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for AccessLog<S>
@@ -97,23 +102,30 @@ where
                     .headers()
                     .get(http::header::RANGE)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                start: Instant::now(),
             }
         });
+        let start = Instant::now();
+        let route = Route::of(request.uri().path());
+        let head = request.method() == http::Method::HEAD;
+        let metrics = Some(self.metrics.clone());
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
             let status = response.status().as_u16();
-            let expected = match &line {
-                Some(line) if line.method == http::Method::HEAD => Some(0),
-                _ => response
+            let expected = if head {
+                Some(0)
+            } else {
+                response
                     .headers()
                     .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse().ok()),
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
             };
             Ok(response.map(|body| LoggedBody {
                 body,
                 line,
+                metrics,
+                route,
+                start,
                 status,
                 sent: 0,
                 expected,
@@ -122,11 +134,16 @@ where
     }
 }
 
-/// A response body that counts what it yields and logs once, at its end.
+/// A response body that counts what it yields and, once, at its end,
+/// logs and records it.
 #[derive(Debug)]
 pub struct LoggedBody<B> {
     body: B,
     line: Option<Line>,
+    /// Taken at the end: recorded once.
+    metrics: Option<Arc<Metrics>>,
+    route: Route,
+    start: Instant,
     status: u16,
     sent: u64,
     /// Content-Length, when known: a drop before it is reached is a cut.
@@ -134,7 +151,12 @@ pub struct LoggedBody<B> {
 }
 
 impl<B> LoggedBody<B> {
-    fn log(&mut self, outcome: &str) {
+    fn end(&mut self, outcome: &str) {
+        if let Some(metrics) = self.metrics.take() {
+            let cut = self.expected.is_some_and(|expected| self.sent < expected);
+            let seconds = self.start.elapsed().as_secs_f64();
+            metrics.response(self.route, self.status, self.sent, cut, seconds);
+        }
         if let Some(line) = self.line.take() {
             tracing::info!(
                 target: "caudal::access",
@@ -147,7 +169,7 @@ impl<B> LoggedBody<B> {
                 line.range.as_deref().unwrap_or("-"),
                 self.status,
                 self.sent,
-                line.start.elapsed().as_secs_f64() * 1000.0,
+                self.start.elapsed().as_secs_f64() * 1000.0,
                 outcome,
             );
         }
@@ -181,8 +203,8 @@ impl<B: Body + Unpin> Body for LoggedBody<B> {
                     self.sent += bytes::Buf::remaining(data) as u64;
                 }
             }
-            Poll::Ready(Some(Err(_))) => self.log(" (body error)"),
-            Poll::Ready(None) => self.log(""),
+            Poll::Ready(Some(Err(_))) => self.end(" (body error)"),
+            Poll::Ready(None) => self.end(""),
             Poll::Pending => {}
         }
         polled
@@ -203,6 +225,6 @@ impl<B> Drop for LoggedBody<B> {
         // without polling to the end, or a client that went away mid-body.
         let cut = self.expected.is_some_and(|expected| self.sent < expected);
         let outcome = if cut { " (cut short)" } else { "" };
-        self.log(outcome);
+        self.end(outcome);
     }
 }

@@ -18,6 +18,7 @@ use ipnet::IpNet;
 use super::token_gate::{GateBody, forbidden};
 use crate::access::IpRules;
 use crate::access::{forwarded, ip_rules};
+use crate::metrics::{Metrics, Refusal};
 use crate::net::connection::ConnectionContext;
 
 /// The client address as the access stages see it; `None`: a proxy said
@@ -42,6 +43,7 @@ impl ClientAddr {
 struct Rules {
     rules: IpRules,
     trusted: Vec<IpNet>,
+    metrics: Arc<Metrics>,
 }
 
 /// Tower layer adding the stage.
@@ -51,9 +53,13 @@ pub struct IpGateLayer {
 }
 
 impl IpGateLayer {
-    pub fn new(rules: IpRules, trusted: Vec<IpNet>) -> Self {
+    pub fn new(rules: IpRules, trusted: Vec<IpNet>, metrics: Arc<Metrics>) -> Self {
         IpGateLayer {
-            rules: Arc::new(Rules { rules, trusted }),
+            rules: Arc::new(Rules {
+                rules,
+                trusted,
+                metrics,
+            }),
         }
     }
 }
@@ -101,6 +107,7 @@ where
                 request.method(),
                 path,
             );
+            self.rules.metrics.refused(Refusal::Ip);
             let response = forbidden("forbidden", request.method() == http::Method::HEAD);
             return Box::pin(async move { Ok(response) });
         }

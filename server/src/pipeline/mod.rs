@@ -5,16 +5,19 @@
 //!
 //! 0. the connection context ([`crate::net::connection`]), put into the
 //!    request's extensions by the transport before any stage runs;
-//! 1. [`access_log`]: one line per request, with the client address;
+//! 1. [`access_log`]: one line per request, with the client address, and
+//!    the request's metrics ([`crate::metrics`]) when its body ends;
 //! 2. [`cors`]: CORS headers and preflight answers;
 //! 3. [`ip_gate`]: the client address (behind `--trusted-proxy`, the one
 //!    the proxy names) and the `--allow` / `--deny` IP rules;
 //! 4. [`token_gate`]: access control — paths under `--protect` need a
 //!    signed token ([`crate::access`]), checked before anything is read from
 //!    disk; a valid token in the query is handed back as a cookie;
-//! 5. *(slot: metrics — per-request counters and timings — goes here)*;
-//! 6. [`file_request`]: Range and the preconditions, taken out of the head;
-//! 7. [`routes`]: warp picks the handler by path.
+//! 5. [`file_request`]: Range and the preconditions, taken out of the head;
+//! 6. [`routes`]: warp picks the handler by path (`/metrics` among them).
+//!
+//! Refusals are counted where they are answered (the gates, [`path_safety`],
+//! the transport's limits).
 //!
 //! A file answer then runs [`serve_file`]'s stages: method, [`path_safety`],
 //! [`content_coding`] (site files only), the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
@@ -36,6 +39,7 @@ pub mod content_coding;
 pub mod cors;
 pub mod file_request;
 pub mod ip_gate;
+pub mod metrics_page;
 pub mod path_safety;
 pub mod respond;
 pub mod routes;
@@ -65,18 +69,23 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let metrics = state.metrics.clone();
     ServiceBuilder::new()
         .layer(access_log::AccessLogLayer {
             enabled: config.access_log,
             trusted: Arc::new(config.trusted_proxies.clone()),
+            metrics: metrics.clone(),
         })
         .option_layer(cors::layer(config.cors, config.protection.as_ref()))
         .layer(ip_gate::IpGateLayer::new(
             config.ip_rules.clone(),
             config.trusted_proxies.clone(),
+            metrics.clone(),
         ))
-        .layer(token_gate::TokenGateLayer::new(config.protection.clone()))
-        // slot: metrics
+        .layer(token_gate::TokenGateLayer::new(
+            config.protection.clone(),
+            metrics,
+        ))
         .layer(file_request::FileRequestLayer)
         .service(warp::service(routes::routes(state)))
 }

@@ -10,6 +10,7 @@ use http::StatusCode;
 use super::respond::{self, HttpResponse};
 use crate::body::file::OpenFile;
 use crate::body::file_cache::FileCache;
+use crate::metrics::{Metrics, Refusal};
 use crate::safe_path::{self, PathError, Root};
 
 /// The file `raw_path` names under `root` (its decoded relative path and an
@@ -24,11 +25,13 @@ pub fn open(
     Ok((relative, file))
 }
 
-/// Refusals are logged with their reason and answered with their status.
-pub fn refuse(raw_path: &str, refusal: &PathError) -> HttpResponse {
+/// Refusals are logged with their reason, counted, and answered with their
+/// status (a plain "not found" is neither logged nor counted).
+pub fn refuse(raw_path: &str, refusal: &PathError, metrics: &Metrics) -> HttpResponse {
     let status = refusal.status();
     if status != StatusCode::NOT_FOUND || matches!(refusal, PathError::Hidden) {
         tracing::warn!(target: "caudal::refused", path = raw_path, %refusal, status = status.as_u16());
+        metrics.refused(Refusal::Path);
     }
     let text = match status {
         StatusCode::BAD_REQUEST => "bad request: malformed path\n",

@@ -4,6 +4,7 @@
 //! |----------------|----------------------------------------|
 //! | `/media/<path>`| files of the media directory           |
 //! | `/api/media`   | JSON listing of the media directory    |
+//! | `/metrics`     | the server's metrics, for allowed clients ([`super::metrics_page`]) |
 //! | `/<path>`      | the web player and demo page (`www/`)  |
 //!
 //! Every file answer goes through [`super::serve_file`].
@@ -16,6 +17,8 @@ use http::{Method, StatusCode};
 use warp::{Filter, Reply};
 
 use super::file_request::FileRequestHeaders;
+use super::ip_gate::ClientAddr;
+use super::metrics_page;
 use super::respond::{self, HttpResponse};
 use super::serve_file::{Mount, serve_file};
 use super::state::AppState;
@@ -33,6 +36,11 @@ pub fn routes(
         .and(warp::method())
         .and(with_state.clone())
         .then(media_listing);
+    let metrics = warp::path!("metrics")
+        .and(warp::method())
+        .and(warp::ext::optional::<ClientAddr>())
+        .and(with_state.clone())
+        .map(|method, client, state: Arc<AppState>| metrics_page::answer(&method, client, &state));
     let media = warp::path("media")
         .and(warp::path::tail())
         .and(warp::method())
@@ -67,7 +75,7 @@ pub fn routes(
                 serve_file(www, &state, Mount::Site, path, &method, &headers)
             },
         );
-    api.or(media).unify().or(site).unify()
+    api.or(metrics).unify().or(media).unify().or(site).unify()
 }
 
 async fn media_listing(method: Method, state: Arc<AppState>) -> HttpResponse {

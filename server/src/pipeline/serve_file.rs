@@ -56,11 +56,11 @@ pub fn serve_file(
     };
     let requested = match safe_path::decode(raw_path) {
         Ok(requested) => requested,
-        Err(refusal) => return path_safety::refuse(raw_path, &refusal),
+        Err(refusal) => return path_safety::refuse(raw_path, &refusal, &state.metrics),
     };
     let (on_disk, plain) = match path_safety::open(root, &state.files, disk_path) {
         Ok(opened) => opened,
-        Err(refusal) => return path_safety::refuse(raw_path, &refusal),
+        Err(refusal) => return path_safety::refuse(raw_path, &refusal, &state.metrics),
     };
     // The type goes by the name on disk, not as spelled in the URL (`a%2Emp4`).
     let content_type = caudal_media::mime::content_type_for(&on_disk.to_string_lossy());

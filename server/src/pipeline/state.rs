@@ -1,9 +1,12 @@
-//! What the handlers share: the served roots, the configured Cache-Control
-//! and the open-file cache.
+//! What the handlers share: the served roots, the configured Cache-Control,
+//! the open-file cache and the metrics.
+
+use std::sync::Arc;
 
 use http::header::HeaderValue;
 
 use crate::body::file_cache::FileCache;
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::safe_path::Root;
 
 /// What the handlers share.
@@ -13,4 +16,7 @@ pub struct AppState {
     pub www: Option<Root>,
     pub cache_control: Option<HeaderValue>,
     pub files: FileCache,
+    pub metrics: Arc<Metrics>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }

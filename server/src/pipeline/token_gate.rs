@@ -19,6 +19,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::cache_headers;
 use super::ip_gate::ClientAddr;
 use crate::access::{Decision, Offered, Protection, Refusal, carrier, cookie_grant};
+use crate::metrics::{self, Metrics};
 
 /// Tower layer adding the token stage; with no protection it lets all through.
 #[derive(Debug, Clone)]
@@ -29,16 +30,21 @@ pub struct TokenGateLayer {
 #[derive(Debug)]
 struct Gate {
     protection: Protection,
+    metrics: Arc<Metrics>,
     /// The header that may carry the token (its name as a header name).
     header: Option<HeaderName>,
 }
 
 impl TokenGateLayer {
-    pub fn new(protection: Option<Protection>) -> Self {
+    pub fn new(protection: Option<Protection>, metrics: Arc<Metrics>) -> Self {
         TokenGateLayer {
             gate: protection.map(|protection| {
                 let header = HeaderName::from_bytes(protection.token_name.as_bytes()).ok();
-                Arc::new(Gate { protection, header })
+                Arc::new(Gate {
+                    protection,
+                    metrics,
+                    header,
+                })
             }),
         }
     }
@@ -83,6 +89,12 @@ where
         };
         let cookie = match gate.decide(&request) {
             Decision::Refused(refusal) => {
+                gate.metrics.refused(match refusal {
+                    Refusal::Expired { .. } | Refusal::NotYetValid { .. } => {
+                        metrics::Refusal::TokenExpired
+                    }
+                    _ => metrics::Refusal::Token,
+                });
                 let response = refused(&refusal, request.method() == http::Method::HEAD);
                 return Box::pin(async move { Ok(response) });
             }
