@@ -246,6 +246,37 @@ async fn an_acl_token_in_the_query_comes_back_as_a_cookie_that_opens_the_folder(
         part.header("set-cookie").is_none(),
         "a cookie-carried token is not re-sent"
     );
+    // A player's later range requests carry both: the query's token is
+    // the cookie it holds, so no cookie again; a new token in the query
+    // (refreshed) replaces the cookie.
+    let both = request(
+        &client,
+        Method::GET,
+        &server.url(&format!("/media/sub/inner.webm?__token__={grant}")),
+        &later,
+    )
+    .await;
+    assert_eq!(both.status, 206);
+    assert!(
+        both.header("set-cookie").is_none(),
+        "the cookie is held already"
+    );
+    let fresh = token(acl("/media/sub/*"), Some("127.0.0.1"));
+    let refreshed = request(
+        &client,
+        Method::GET,
+        &server.url(&format!("/media/sub/inner.webm?__token__={fresh}")),
+        &later,
+    )
+    .await;
+    assert_eq!(refreshed.status, 206);
+    assert!(
+        refreshed
+            .header("set-cookie")
+            .is_some_and(|c| c.starts_with(&format!("__token__={fresh};"))),
+        "a new token in the query becomes the cookie: {:?}",
+        refreshed.header("set-cookie")
+    );
     // A URL token (one path) gives no cookie; nor does a refused one.
     let one = token(Scope::Url("/media/small.mp4".into()), None);
     let url_token = request(

@@ -48,34 +48,45 @@ impl Algorithm {
 /// The HMAC of `text` under `key`, as lowercase hex.
 pub fn sign(algorithm: Algorithm, key: &Key, text: &str) -> String {
     match algorithm {
-        Algorithm::Sha256 => {
-            hex::encode(mac::<Hmac<sha2::Sha256>>(key, text).finalize().into_bytes())
-        }
-        Algorithm::Sha1 => hex::encode(mac::<Hmac<sha1::Sha1>>(key, text).finalize().into_bytes()),
-        Algorithm::Md5 => hex::encode(mac::<Hmac<md5::Md5>>(key, text).finalize().into_bytes()),
+        Algorithm::Sha256 => hex::encode(
+            mac::<Hmac<sha2::Sha256>>(key, &[text])
+                .finalize()
+                .into_bytes(),
+        ),
+        Algorithm::Sha1 => hex::encode(
+            mac::<Hmac<sha1::Sha1>>(key, &[text])
+                .finalize()
+                .into_bytes(),
+        ),
+        Algorithm::Md5 => hex::encode(mac::<Hmac<md5::Md5>>(key, &[text]).finalize().into_bytes()),
     }
 }
 
-/// Whether `signature` is the HMAC of `text` under `key`, compared in constant time.
-pub fn verify(algorithm: Algorithm, key: &Key, text: &str, signature: &[u8]) -> bool {
+/// Whether `signature` is the HMAC of the text `parts` make, one after the
+/// other, under `key`, compared in constant time. (In parts: a URL token's
+/// signed text is its fields and a `~url=` the server adds, hashed without
+/// being put together.)
+pub fn verify(algorithm: Algorithm, key: &Key, parts: &[&str], signature: &[u8]) -> bool {
     match algorithm {
-        Algorithm::Sha256 => mac::<Hmac<sha2::Sha256>>(key, text)
+        Algorithm::Sha256 => mac::<Hmac<sha2::Sha256>>(key, parts)
             .verify_slice(signature)
             .is_ok(),
-        Algorithm::Sha1 => mac::<Hmac<sha1::Sha1>>(key, text)
+        Algorithm::Sha1 => mac::<Hmac<sha1::Sha1>>(key, parts)
             .verify_slice(signature)
             .is_ok(),
-        Algorithm::Md5 => mac::<Hmac<md5::Md5>>(key, text)
+        Algorithm::Md5 => mac::<Hmac<md5::Md5>>(key, parts)
             .verify_slice(signature)
             .is_ok(),
     }
 }
 
-fn mac<M: Mac + hmac::digest::KeyInit>(key: &Key, text: &str) -> M {
+fn mac<M: Mac + hmac::digest::KeyInit>(key: &Key, parts: &[&str]) -> M {
     // HMAC takes keys of any length (long ones are hashed first), so this cannot fail.
     let mut mac = <M as Mac>::new_from_slice(key.bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(text.as_bytes());
+    for part in parts {
+        mac.update(part.as_bytes());
+    }
     mac
 }
 
@@ -90,17 +101,26 @@ mod tests {
         let text = "what do ya want for nothing?";
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         assert_eq!(sign(Algorithm::Sha256, &key, text), expected);
+        let signature = hex::decode(expected).expect("hex");
+        assert!(verify(Algorithm::Sha256, &key, &[text], &signature));
+        // The same text in parts is the same HMAC.
         assert!(verify(
             Algorithm::Sha256,
             &key,
-            text,
-            &hex::decode(expected).expect("hex")
+            &["what do ya", " want for ", "", "nothing?"],
+            &signature
         ));
         assert!(!verify(
             Algorithm::Sha256,
             &key,
-            "what do ya want for nothing!",
-            &hex::decode(expected).expect("hex")
+            &["what do ya want for nothing!"],
+            &signature
+        ));
+        assert!(!verify(
+            Algorithm::Sha256,
+            &key,
+            &["what do ya want for nothing"],
+            &signature
         ));
     }
 

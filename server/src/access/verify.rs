@@ -17,7 +17,7 @@ use super::acl;
 use super::escape;
 use super::keys::KeySet;
 use super::signature::{self, Algorithm};
-use super::token::{FIELD_DELIMITER, Malformed, Token};
+use super::token::{Malformed, Token};
 
 /// The request a token is offered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct Grant {
     pub data: Option<String>,
     /// Which configured key signed it (0: the first, the signing key).
     pub key_index: usize,
+    /// It grants by `acl` patterns (only such a token becomes a cookie).
+    pub acl: bool,
 }
 
 /// Why a token does not open the request.
@@ -126,23 +128,22 @@ impl Verifier {
         match Token::parse(text) {
             Err(malformed) if text.contains('%') => {
                 let decoded = percent_decode_str(text).decode_utf8_lossy();
-                if Token::parse(&decoded).is_err() {
-                    return Err(malformed.into());
+                match Token::parse(&decoded) {
+                    Ok(token) => self.verify_parsed(token, now, request),
+                    Err(_) => Err(malformed.into()),
                 }
-                self.verify_as_written(&decoded, now, request)
             }
             Err(malformed) => Err(malformed.into()),
-            Ok(_) => self.verify_as_written(text, now, request),
+            Ok(token) => self.verify_parsed(token, now, request),
         }
     }
 
-    fn verify_as_written(
+    fn verify_parsed(
         &self,
-        text: &str,
+        token: Token<'_>,
         now: u64,
         request: Request<'_>,
     ) -> Result<Grant, Refusal> {
-        let token = Token::parse(text)?;
         let key_index = self.signer(&token, request.path)?;
         if let Some(start) = token.start
             && now < start
@@ -154,13 +155,14 @@ impl Verifier {
                 expires: token.expires,
             });
         }
+        let by_acl = token.acl.is_some();
         if let Some(patterns) = token.acl
             && !acl::allows(patterns, request.path)
         {
             return Err(Refusal::WrongPath);
         }
         if let Some(url) = token.url
-            && !path_forms(request.path).iter().any(|form| form == url)
+            && !path_forms(request.path).any(|form| form == url)
         {
             return Err(Refusal::WrongPath);
         }
@@ -174,6 +176,7 @@ impl Verifier {
             id: token.id.map(str::to_owned),
             data: token.data.map(str::to_owned),
             key_index,
+            acl: by_acl,
         })
     }
 
@@ -182,43 +185,49 @@ impl Verifier {
         let algorithm = Algorithm::for_len(token.hmac.len())
             .filter(|algorithm| self.algorithms.contains(algorithm))
             .ok_or(Refusal::BadSignature)?;
-        let texts: Vec<String> = if token.acl.is_some() || token.url.is_some() {
-            vec![token.signed.to_owned()]
-        } else {
-            path_forms(path)
-                .into_iter()
-                .map(|form| format!("{}{FIELD_DELIMITER}url={form}", token.signed))
-                .collect()
+        let signed_by = |parts: &[&str]| {
+            self.keys
+                .iter()
+                .position(|key| signature::verify(algorithm, key, parts, &token.hmac))
         };
-        self.keys
-            .iter()
-            .position(|key| {
-                texts
-                    .iter()
-                    .any(|text| signature::verify(algorithm, key, text, &token.hmac))
-            })
-            .ok_or(Refusal::BadSignature)
+        if token.acl.is_some() || token.url.is_some() {
+            return signed_by(&[token.signed]).ok_or(Refusal::BadSignature);
+        }
+        // A URL token signs a `url=` it does not carry: the path, in one of
+        // the forms a signer may have written it, each made only when the
+        // ones before it did not verify (most signers write it as sent).
+        let mut tried: Vec<String> = Vec::new();
+        for form in path_forms(path) {
+            if tried.contains(&form) {
+                continue;
+            }
+            if let Some(index) = signed_by(&[token.signed, URL_FIELD, &form]) {
+                return Ok(index);
+            }
+            tried.push(form);
+        }
+        Err(Refusal::BadSignature)
     }
 }
 
-/// The forms a URL token's signer may have written the path in: as sent,
-/// percent-decoded, and each in both `escape_early` forms.
-fn path_forms(path: &str) -> Vec<String> {
-    let decoded = percent_decode_str(path).decode_utf8_lossy().into_owned();
-    let mut forms: Vec<String> = Vec::with_capacity(6);
-    for form in [
-        path.to_owned(),
-        escape::python(path),
-        escape::javascript(path),
-        escape::python(&decoded),
-        escape::javascript(&decoded),
-        decoded,
-    ] {
-        if !forms.contains(&form) {
-            forms.push(form);
-        }
-    }
-    forms
+/// What a URL token's signed text has before the path: the field
+/// delimiter, then `url=`.
+const URL_FIELD: &str = "~url=";
+
+/// The forms a URL token's signer may have written the path in, the
+/// commonest first: as sent, each `escape_early` form, then the same of
+/// the percent-decoded path (some repeat: the caller skips those). Each is
+/// made only when asked for.
+fn path_forms(path: &str) -> impl Iterator<Item = String> + '_ {
+    let decoded = move || percent_decode_str(path).decode_utf8_lossy();
+    (0..6).map(move |form| match form {
+        0 => path.to_owned(),
+        1 => escape::python(path),
+        2 => escape::javascript(path),
+        3 => escape::python(&decoded()),
+        4 => escape::javascript(&decoded()),
+        _ => decoded().into_owned(),
+    })
 }
 
 /// Whether the token's `ip` (possibly percent-encoded by `escape_early`)
@@ -240,6 +249,12 @@ mod tests {
     use crate::access::sign::{self, Fields, Options, Scope};
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn the_url_field_follows_the_field_delimiter() {
+        let delimiter = crate::access::token::FIELD_DELIMITER;
+        assert_eq!(URL_FIELD, format!("{delimiter}url="));
+    }
     const OLD_KEY: &str = "fedcba9876543210fedcba9876543210";
     const NOW: u64 = 1_700_001_000;
 

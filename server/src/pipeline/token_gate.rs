@@ -102,7 +102,8 @@ where
                 let future = self.inner.call(request);
                 return Box::pin(async move { Ok(future.await?.map(GateBody::Inner)) });
             }
-            Decision::Granted(_) => gate.cookie_for(&request),
+            Decision::Granted(grant) if grant.acl => gate.cookie_for(&request),
+            Decision::Granted(_) => None,
         };
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -120,12 +121,23 @@ where
 }
 
 impl Gate {
-    /// The `Set-Cookie` for a granted request whose token came in the query
-    /// ([`crate::access::cookie_grant`]); the query is looked at first, so
-    /// a token there is the one that was granted.
+    /// The `Set-Cookie` for a request granted by an ACL token that came in
+    /// the query ([`crate::access::cookie_grant`]); the query is looked at
+    /// first, so a token there is the one that was granted. None when the
+    /// request carries that token as its cookie already (a player's range
+    /// requests after the first).
     fn cookie_for<B>(&self, request: &Request<B>) -> Option<HeaderValue> {
         let name = self.protection.token_name.as_str();
         let token = carrier::from_query(request.uri().query()?, name)?;
+        let held = request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|cookies| carrier::from_cookies(cookies, name) == Some(token));
+        if held {
+            return None;
+        }
         let protected = self.protection.prefix_for(request.uri().path())?;
         let cookie = cookie_grant::set_cookie(name, token, protected)?;
         HeaderValue::from_str(&cookie).ok()
