@@ -32,7 +32,7 @@ use self::files::{FILE_NAME, FILE_SIZE, RANGE_SIZE, ScratchDir};
 pub use self::options::Args;
 use self::options::ServerKind;
 use self::report::Row;
-use self::wrk::Workload;
+use self::wrk::{Workload, WrkStats};
 use crate::tools;
 use crate::workspace::Workspace;
 
@@ -100,17 +100,38 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
             nginx: None,
             caudal: None,
             caudal_token: None,
+            caudal_runs: Vec::new(),
+            caudal_token_runs: Vec::new(),
             caudal_peak_rss_kib: None,
         };
-        for server in &servers {
-            let stats = wrk::measure(&wrk, server, workload, options.seconds)?;
-            match server.kind {
-                ServerKind::Nginx => row.nginx = Some(stats),
+        let mut runs: Vec<(ServerKind, Vec<WrkStats>)> =
+            servers.iter().map(|s| (s.kind, Vec::new())).collect();
+        for round in 0..options.rounds {
+            // Alternate the order, so that neither server always runs
+            // first after a pause or last on a warm machine.
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..servers.len()).collect()
+            } else {
+                (0..servers.len()).rev().collect()
+            };
+            for at in order {
+                let stats = wrk::measure(&wrk, &servers[at], workload, options.seconds)?;
+                runs[at].1.push(stats);
+            }
+        }
+        for (server, (kind, stats)) in servers.iter().zip(runs) {
+            let median = report::median(&stats);
+            match kind {
+                ServerKind::Nginx => row.nginx = median,
                 ServerKind::Caudal => {
-                    row.caudal = Some(stats);
+                    row.caudal = median;
+                    row.caudal_runs = stats;
                     row.caudal_peak_rss_kib = Some(check::peak_rss_kib(server.process.pid())?);
                 }
-                ServerKind::CaudalToken => row.caudal_token = Some(stats),
+                ServerKind::CaudalToken => {
+                    row.caudal_token = median;
+                    row.caudal_token_runs = stats;
+                }
             }
         }
         rows.push(row);

@@ -17,6 +17,13 @@ pub struct Args {
     /// checking tokens).
     #[arg(long)]
     pub token: bool,
+    /// Measure each server this many times per workload, in alternating
+    /// order (A B, B A, ...): the table gives each one's median run, and the
+    /// ratios are given per round too (runs a few seconds apart differ by
+    /// several percent on a small machine).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
 }
 
 impl Args {

@@ -13,6 +13,9 @@ pub struct Row {
     pub caudal: Option<WrkStats>,
     /// caudal with a signed token on every request (`--token`).
     pub caudal_token: Option<WrkStats>,
+    /// Every round's run, in round order (the two above are the medians).
+    pub caudal_runs: Vec<WrkStats>,
+    pub caudal_token_runs: Vec<WrkStats>,
     /// caudal's peak resident set (VmHWM, KiB) once this workload is done.
     pub caudal_peak_rss_kib: Option<u64>,
 }
@@ -68,6 +71,25 @@ pub fn print(options: &Args, rows: &[Row]) {
                 requests_cell(row.caudal_token.as_ref()),
                 requests_cell(row.caudal.as_ref()),
             );
+            if row.caudal_runs.len() > 1 {
+                let rounds: Vec<String> = row
+                    .caudal_runs
+                    .iter()
+                    .zip(&row.caudal_token_runs)
+                    .map(|(plain, token)| {
+                        format!(
+                            "{:.3}",
+                            token.requests_per_sec / plain.requests_per_sec.max(1.0)
+                        )
+                    })
+                    .collect();
+                println!(
+                    "  {:<26} (medians of {} rounds; per round: {})",
+                    "",
+                    rounds.len(),
+                    rounds.join(", ")
+                );
+            }
         }
     }
 
@@ -94,6 +116,15 @@ pub fn print(options: &Args, rows: &[Row]) {
         println!("errors during the runs:");
         problems.iter().for_each(|line| println!("  {line}"));
     }
+}
+
+/// The run with the median rate (the lower middle one of an even count).
+pub fn median(runs: &[WrkStats]) -> Option<WrkStats> {
+    let mut sorted: Vec<&WrkStats> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    sorted
+        .get(sorted.len().saturating_sub(1) / 2)
+        .map(|run| (*run).clone())
 }
 
 fn requests_cell(stats: Option<&WrkStats>) -> String {
@@ -143,4 +174,31 @@ fn problems(rows: &[Row]) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: f64) -> WrkStats {
+        WrkStats {
+            requests_per_sec: rate,
+            ..WrkStats::default()
+        }
+    }
+
+    #[test]
+    fn the_median_run_is_the_middle_rate_or_the_lower_middle() {
+        let rates = |runs: &[f64]| median(&runs.iter().map(|&r| run(r)).collect::<Vec<_>>());
+        assert_eq!(
+            rates(&[3.0, 1.0, 2.0]).map(|r| r.requests_per_sec),
+            Some(2.0)
+        );
+        assert_eq!(
+            rates(&[4.0, 1.0, 3.0, 2.0]).map(|r| r.requests_per_sec),
+            Some(2.0)
+        );
+        assert_eq!(rates(&[5.0]).map(|r| r.requests_per_sec), Some(5.0));
+        assert!(rates(&[]).is_none());
+    }
 }
