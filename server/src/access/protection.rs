@@ -70,6 +70,12 @@ impl Protection {
         if !self.covers(offered.path) {
             return Decision::Open;
         }
+        self.decide_covered(offered, now)
+    }
+
+    /// [`decide`](Protection::decide) for a path the caller found
+    /// [`covers`](Protection::covers)ed already.
+    pub fn decide_covered(&self, offered: &Offered<'_>, now: u64) -> Decision {
         let name = self.token_name.as_str();
         let token = offered
             .query

@@ -16,7 +16,7 @@ use percent_encoding::percent_decode_str;
 use super::acl;
 use super::escape;
 use super::keys::KeySet;
-use super::signature::{self, Algorithm};
+use super::signature::{self, Algorithm, PreparedSha256};
 use super::token::{Malformed, Token};
 
 /// The request a token is offered for.
@@ -92,14 +92,18 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     keys: KeySet,
+    /// Each key's HMAC-SHA256, ready (in `keys` order).
+    prepared: Vec<PreparedSha256>,
     algorithms: Vec<Algorithm>,
 }
 
 impl Verifier {
     /// A verifier accepting HMAC-SHA256 tokens signed by any of `keys`.
     pub fn new(keys: KeySet) -> Verifier {
+        let prepared = keys.iter().map(PreparedSha256::new).collect();
         Verifier {
             keys,
+            prepared,
             algorithms: vec![Algorithm::Sha256],
         }
     }
@@ -185,10 +189,15 @@ impl Verifier {
         let algorithm = Algorithm::for_len(token.hmac.len())
             .filter(|algorithm| self.algorithms.contains(algorithm))
             .ok_or(Refusal::BadSignature)?;
-        let signed_by = |parts: &[&str]| {
-            self.keys
+        let signed_by = |parts: &[&str]| match algorithm {
+            Algorithm::Sha256 => self
+                .prepared
                 .iter()
-                .position(|key| signature::verify(algorithm, key, parts, &token.hmac))
+                .position(|key| key.verify(parts, &token.hmac)),
+            _ => self
+                .keys
+                .iter()
+                .position(|key| signature::verify(algorithm, key, parts, &token.hmac)),
         };
         if token.acl.is_some() || token.url.is_some() {
             return signed_by(&[token.signed]).ok_or(Refusal::BadSignature);
@@ -196,8 +205,11 @@ impl Verifier {
         // A URL token signs a `url=` it does not carry: the path, in one of
         // the forms a signer may have written it, each made only when the
         // ones before it did not verify (most signers write it as sent).
-        let mut tried: Vec<String> = Vec::new();
-        for form in path_forms(path) {
+        if let Some(index) = signed_by(&[token.signed, URL_FIELD, path]) {
+            return Ok(index);
+        }
+        let mut tried: Vec<String> = vec![path.to_owned()];
+        for form in path_forms(path).skip(1) {
             if tried.contains(&form) {
                 continue;
             }

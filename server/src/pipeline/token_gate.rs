@@ -150,11 +150,21 @@ impl Gate {
             return Decision::Open;
         }
         let headers = request.headers();
-        let cookies: Vec<&str> = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect();
+        // The query is looked at first: with the token there, the cookies
+        // are never read.
+        let name = self.protection.token_name.as_str();
+        let in_query = uri
+            .query()
+            .is_some_and(|query| carrier::from_query(query, name).is_some());
+        let cookies: Vec<&str> = if in_query {
+            Vec::new()
+        } else {
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect()
+        };
         let client = ClientAddr::of(request);
         let offered = Offered {
             path,
@@ -170,7 +180,7 @@ impl Gate {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
-        let decision = self.protection.decide(&offered, now);
+        let decision = self.protection.decide_covered(&offered, now);
         match &decision {
             Decision::Refused(refusal) => tracing::warn!(
                 target: "caudal::token",
