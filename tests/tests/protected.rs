@@ -2,10 +2,8 @@
 //! Token 2.0, `caudal serve --protect /media/`), the page on another
 //! origin. A signed URL plays, its token on every request; a token that
 //! expires mid-playback is replaced through `authorize` with no stall; a
-//! bad token ends in exactly one `caudal:error`, not in retries.
-//!
-//! Not here yet: the cookie exchange (a token traded for a cookie), whose
-//! server side is still being built.
+//! bad token ends in exactly one `caudal:error`, not in retries; a token
+//! traded once for a cookie opens the folder to plain URLs.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -180,6 +178,74 @@ fn a_signed_url_plays_cross_origin_with_its_token_on_every_range_request() {
             let page = stage.open(&browser, &[]).await?;
             plays_a_signed_url_on(&page, &stage.linked_media_url(SAMPLE.name)?).await
         },
+    );
+}
+
+/// The cookie exchange: one request with an ACL token in the query comes
+/// back with `Set-Cookie` (`HttpOnly`, the ACL's folder as its path); then
+/// the player plays the file by its plain URL, the browser sending the
+/// cookie on every range request, with no token in any URL.
+async fn plays_by_cookie(browser: Browser) -> Result<()> {
+    let dir = media::temp_media(&[(SAMPLE.name, SAMPLE.bytes()?)])?;
+    let mut stage = Stage::protected_with_www(dir, same_origin_site()?, protection()?).await?;
+    stage.add_link(slow_link()).await?;
+    let page = Page::open(&browser, &stage.link()?.url("/page.html")).await?;
+    let plain = stage.linked_media_url(SAMPLE.name)?;
+    // Without the cookie, the plain URL is refused.
+    let before = page
+        .js(
+            "return fetch(arguments[0], { headers: { Range: 'bytes=0-0' } })\
+                 .then(function (r) { return r.status; }, function (e) { return '' + e; });",
+            vec![Value::from(plain.clone())],
+        )
+        .await?;
+    ensure!(
+        before == json!(403),
+        "the plain URL before the exchange: {before}"
+    );
+    let exchange = page
+        .js(
+            "return fetch(arguments[0], { headers: { Range: 'bytes=0-0' } })\
+                 .then(function (r) { return [r.status, document.cookie]; },\
+                       function (e) { return '' + e; });",
+            vec![Value::from(signed(&plain, 3600)?)],
+        )
+        .await?;
+    ensure!(
+        exchange == json!([206, ""]),
+        "the exchange: want 206 and a cookie the page cannot read (HttpOnly), got {exchange}"
+    );
+    page.js("performance.clearResourceTimings();", vec![])
+        .await?;
+    page.attach(&plain, json!({ "goal": 3, "behind": 4 }))
+        .await?;
+    page.play().await?;
+    page.wait_until("playback past 6 s", secs(30.0), "v.currentTime > 6")
+        .await?;
+    page.expect_no_errors().await?;
+    let stats = page.stats().await?;
+    ensure!(stats.str("mode")? == "mse", "through MSE: {:?}", stats.0);
+    ensure!(stats.num("refused")? == 0.0, "refusals: {:?}", stats.0);
+    let requests = media_requests(&page).await?;
+    ensure!(
+        requests.len() >= 3,
+        "expected several range requests with a 3 s goal, saw {requests:?}"
+    );
+    for request in &requests {
+        ensure!(
+            token_of(request).is_none(),
+            "a range request with a token in its URL: {request}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_token_traded_for_a_cookie_plays_the_plain_url() {
+    browser_test(
+        "a_token_traded_for_a_cookie_plays_the_plain_url",
+        secs(90.0),
+        plays_by_cookie,
     );
 }
 
