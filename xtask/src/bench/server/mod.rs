@@ -31,7 +31,7 @@ use anyhow::{Context, Result};
 use self::files::{FILE_NAME, FILE_SIZE, RANGE_SIZE, ScratchDir};
 pub use self::options::Args;
 use self::options::ServerKind;
-use self::report::Row;
+use self::report::{Goal, Row};
 use self::wrk::{Workload, WrkStats};
 use crate::tools;
 use crate::workspace::Workspace;
@@ -62,12 +62,14 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
             connections: 256,
             script: Some(files::write_range_script(scratch.path())?),
             body_size: RANGE_SIZE,
+            goal: Goal::RequestsPerSec,
         },
         Workload {
             name: "whole file",
             connections: 16,
             script: None,
             body_size: FILE_SIZE,
+            goal: Goal::BytesPerSec,
         },
     ];
 
@@ -97,6 +99,7 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     for workload in &workloads {
         let mut row = Row {
             workload: format!("{} ({} conns)", workload.name, workload.connections),
+            goal: workload.goal,
             nginx: None,
             caudal: None,
             caudal_token: None,

@@ -44,7 +44,8 @@ pub fn start(nginx: &Path, scratch: &Path, media_dir: &Path) -> Result<RunningSe
 }
 
 /// An nginx configured the way one would serve static media in production:
-/// sendfile, no access log, long keep-alive, one worker per core.
+/// sendfile, open file descriptors cached, no access log, long keep-alive,
+/// one worker per core.
 fn config(scratch: &Path, media_dir: &Path, addr: SocketAddr) -> String {
     let tmp = scratch.display();
     let workers = cpu_count();
@@ -63,6 +64,9 @@ http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_errors on;
     keepalive_requests 100000;
     default_type application/octet-stream;
 

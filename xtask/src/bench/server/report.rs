@@ -5,10 +5,19 @@ use super::options::{Args, ServerKind};
 use super::wrk::{WARMUP_SECONDS, WRK_THREADS, WrkStats};
 use crate::bench::machine::{cpu_count, cpu_model};
 
+/// What a workload is judged on against nginx (issue 14's goals: at least
+/// nginx's requests/s on 64 KiB ranges, its GB/s on whole files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    RequestsPerSec,
+    BytesPerSec,
+}
+
 /// Results of one workload across the servers.
 #[derive(Debug)]
 pub struct Row {
     pub workload: String,
+    pub goal: Goal,
     pub nginx: Option<WrkStats>,
     pub caudal: Option<WrkStats>,
     /// caudal with a signed token on every request (`--token`).
@@ -54,6 +63,11 @@ pub fn print(options: &Args, rows: &[Row]) {
         );
     }
     println!("(GB = 10^9 bytes, headers included; * = the run had errors, see below)");
+    for row in rows {
+        if let Some(line) = verdict(row) {
+            println!("{line}");
+        }
+    }
 
     if rows.iter().any(|row| row.caudal_token.is_some()) {
         println!();
@@ -116,6 +130,26 @@ pub fn print(options: &Args, rows: &[Row]) {
         println!("errors during the runs:");
         problems.iter().for_each(|line| println!("  {line}"));
     }
+}
+
+/// The goal's line for `row`: caudal's rate over nginx's, at least 1.0×.
+fn verdict(row: &Row) -> Option<String> {
+    let (nginx, caudal) = (row.nginx.as_ref()?, row.caudal.as_ref()?);
+    let (what, ratio) = match row.goal {
+        Goal::RequestsPerSec => (
+            "requests/s",
+            caudal.requests_per_sec / nginx.requests_per_sec,
+        ),
+        Goal::BytesPerSec => ("GB/s", caudal.bytes_per_sec / nginx.bytes_per_sec),
+    };
+    if !ratio.is_finite() {
+        return None;
+    }
+    let met = if ratio >= 1.0 { "met" } else { "NOT met" };
+    Some(format!(
+        "goal: {} caudal {what} >= 1.0x nginx's: {ratio:.2}x, {met}",
+        row.workload
+    ))
 }
 
 /// The run with the median rate (the lower middle one of an even count).
@@ -185,6 +219,32 @@ mod tests {
             requests_per_sec: rate,
             ..WrkStats::default()
         }
+    }
+
+    #[test]
+    fn the_verdict_judges_ranges_by_requests_and_whole_files_by_bytes() {
+        let stats = |requests_per_sec, bytes_per_sec| WrkStats {
+            requests_per_sec,
+            bytes_per_sec,
+            ..WrkStats::default()
+        };
+        let row = |goal, nginx, caudal| Row {
+            workload: "w".into(),
+            goal,
+            nginx: Some(nginx),
+            caudal: Some(caudal),
+            caudal_token: None,
+            caudal_runs: Vec::new(),
+            caudal_token_runs: Vec::new(),
+            caudal_peak_rss_kib: None,
+        };
+        let ranges = row(Goal::RequestsPerSec, stats(100.0, 9.0), stats(90.0, 10.0));
+        assert_eq!(
+            verdict(&ranges).as_deref(),
+            Some("goal: w caudal requests/s >= 1.0x nginx's: 0.90x, NOT met")
+        );
+        let whole = row(Goal::BytesPerSec, stats(100.0, 9.0), stats(90.0, 10.0));
+        assert!(verdict(&whole).is_some_and(|line| line.ends_with("1.11x, met")));
     }
 
     #[test]

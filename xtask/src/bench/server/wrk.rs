@@ -23,6 +23,8 @@ pub struct Workload {
     /// Body bytes of each successful response, to catch a server that answers
     /// 200 with the whole file where a range was asked (wrk counts both as success).
     pub body_size: u64,
+    /// What caudal is judged on against nginx.
+    pub goal: super::report::Goal,
 }
 
 /// What wrk reported for one run.
