@@ -7,7 +7,8 @@
 //!
 //! - [`server`]: `caudal` against nginx under wrk;
 //! - [`remux`]: the MP4 remux natively and in wasm against mp4box.js;
-//! - [`qoe`]: playback in Chromium, Caudal against `<video>` and hls.js.
+//! - [`qoe`]: playback in Chromium, Caudal against `<video>` and hls.js;
+//! - [`server::many`]: many viewers of one file, caudal against nginx.
 //!
 //! What they share sits in leaf modules: [`inputs`] (media encoded once
 //! with ffmpeg, pinned npm packages) and [`machine`] (the CPU line of the
@@ -55,6 +56,15 @@ pub enum Bench {
     /// where the time goes on the slowest scenario (each request, Resource
     /// Timing, the player's marks) against the link's physical limit.
     Qoe(qoe::Args),
+    /// Many viewers of one file: caudal against nginx.
+    ///
+    /// N viewers (default 50, 200, 1000), each reading ranges of one file at
+    /// the media's bit rate the way a player does, all asking for the first
+    /// chunk at the same instant; against caudal and nginx, each started
+    /// afresh per N. Prints CPU seconds per GB delivered, peak memory, p50/p99
+    /// time to first byte (cold and later), viewers that fell behind, and the
+    /// ratios caudal/nginx.
+    Many(server::many::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -63,5 +73,6 @@ pub fn run(ws: &Workspace, bench: &Bench) -> Result<()> {
         Bench::Server(args) => server::run(ws, args),
         Bench::Remux(args) => remux::run(ws, args),
         Bench::Qoe(args) => qoe::run(ws, args),
+        Bench::Many(args) => server::many::run(ws, args),
     }
 }

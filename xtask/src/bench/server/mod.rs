@@ -18,6 +18,7 @@
 
 mod check;
 mod files;
+pub mod many;
 mod nginx;
 mod options;
 mod process;

@@ -129,7 +129,7 @@ fn output(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn start_caudal_with(
+pub fn start_caudal_with(
     bin: &Path,
     media_dir: &Path,
     extra: &[&str],

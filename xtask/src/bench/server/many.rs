@@ -1,0 +1,300 @@
+//! `cargo xtask bench many`: N viewers of one file, against caudal and
+//! against nginx in the same run.
+//!
+//! Each viewer is a client that plays the file the way a player does (the
+//! `many` binary of `caudal-tests`): all N ask for the first chunk at the
+//! same instant (a cold start), then each keeps `--ahead` seconds buffered
+//! at the media's bit rate, a chunk at a time, over one keep-alive
+//! connection. For each N and server it prints the server's CPU seconds per
+//! GB delivered (user + system time of its processes, from `/proc`), its
+//! peak memory, p50/p99 time to first byte (cold and later requests), the
+//! viewers whose buffer ran dry, and caudal over nginx. Each server is
+//! started afresh for each N, so that its peak memory is that N's.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::files::{FILE_NAME, FILE_SIZE, ScratchDir};
+use super::options::ServerKind;
+use super::process::{self, RunningServer};
+use super::{check, nginx};
+use crate::tools;
+use crate::workspace::Workspace;
+
+/// `cargo xtask bench many [--viewers N,...] [--seconds S] [--bitrate BPS]`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Concurrent viewers (repeatable or a comma list).
+    #[arg(long, value_delimiter = ',', default_values_t = [50, 200, 1000])]
+    pub viewers: Vec<usize>,
+    /// Seconds each viewer plays.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// The media's bit rate, bits per second.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub bitrate: u64,
+    /// Benchmark one server only.
+    #[arg(long, value_enum, value_name = "SERVER")]
+    pub only: Option<ServerKind>,
+}
+
+/// What the `many` client printed.
+#[derive(Debug, Clone)]
+struct Load {
+    cold_ttfb_ms: [Option<f64>; 2],
+    ttfb_ms: [Option<f64>; 2],
+    behind: u64,
+    bytes: u64,
+    failures: u64,
+    first_failure: Option<String>,
+}
+
+impl Load {
+    /// The client's JSON line.
+    fn parse(text: &[u8]) -> Result<Load> {
+        let value: Value = serde_json::from_slice(text).with_context(|| {
+            format!(
+                "the many client printed {:?}",
+                String::from_utf8_lossy(text)
+            )
+        })?;
+        let pair = |name: &str| [0, 1].map(|i| value[name][i].as_f64());
+        let count = |name: &str| {
+            value[name]
+                .as_u64()
+                .with_context(|| format!("no {name} in the many client's report: {value}"))
+        };
+        Ok(Load {
+            cold_ttfb_ms: pair("cold_ttfb_ms"),
+            ttfb_ms: pair("ttfb_ms"),
+            behind: count("behind")?,
+            bytes: count("bytes")?,
+            failures: count("failures")?,
+            first_failure: value["first_failure"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+/// One server under one load.
+#[derive(Debug, Clone)]
+struct Measured {
+    load: Load,
+    cpu_seconds: f64,
+    peak_kib: u64,
+}
+
+impl Measured {
+    fn cpu_per_gb(&self) -> f64 {
+        self.cpu_seconds / (self.load.bytes as f64 / 1e9).max(1e-9)
+    }
+}
+
+pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
+    let nginx_bin = match options.only {
+        None | Some(ServerKind::Nginx) => Some(tools::ensure_program("nginx", &["nginx"])?),
+        _ => None,
+    };
+    let with_caudal = options.only != Some(ServerKind::Nginx);
+    let caudal_bin = with_caudal
+        .then(|| ws.build_release_bin("caudal-server", "caudal"))
+        .transpose()?;
+    let client = ws.build_release_bin("caudal-tests", "many")?;
+    let ticks = clock_ticks()?;
+
+    let scratch = ScratchDir::create()?;
+    let media_dir = scratch.path().join("media");
+    fs::create_dir(&media_dir).context("creating the media directory")?;
+    super::files::write_random_file(&media_dir.join(FILE_NAME), FILE_SIZE)?;
+
+    let mut rows: Vec<(usize, Option<Measured>, Option<Measured>)> = Vec::new();
+    for &viewers in &options.viewers {
+        let mut nginx_row = None;
+        let mut caudal_row = None;
+        if let Some(bin) = &nginx_bin {
+            let server = nginx::start(bin, scratch.path(), &media_dir)?;
+            nginx_row = Some(measure(&client, &server, viewers, options, ticks)?);
+        }
+        if let Some(bin) = &caudal_bin {
+            let cap = (viewers + 64).to_string();
+            let server = process::start_caudal_with(
+                bin,
+                &media_dir,
+                &["--max-connections", &cap],
+                ServerKind::Caudal,
+            )?;
+            caudal_row = Some(measure(&client, &server, viewers, options, ticks)?);
+        }
+        rows.push((viewers, nginx_row, caudal_row));
+    }
+    print(options, &rows);
+    Ok(())
+}
+
+/// Runs the load against `server`, with its CPU time and peak memory.
+fn measure(
+    client: &Path,
+    server: &RunningServer,
+    viewers: usize,
+    options: &Args,
+    ticks: f64,
+) -> Result<Measured> {
+    eprintln!(
+        "bench many: {} viewers of {} for {} s",
+        viewers,
+        server.kind.name(),
+        options.seconds
+    );
+    let pids = server_pids(server.process.pid());
+    let before = cpu_ticks(&pids)?;
+    let out = Command::new(client)
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--path", &server.path()])
+        .args(["--file-len", &FILE_SIZE.to_string()])
+        .args(["--viewers", &viewers.to_string()])
+        .args(["--seconds", &options.seconds.to_string()])
+        .args(["--bitrate", &options.bitrate.to_string()])
+        .output()
+        .context("running the many client")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the many client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = cpu_ticks(&pids)?;
+    let load = Load::parse(&out.stdout)?;
+    let mut peak_kib = 0;
+    for pid in &pids {
+        peak_kib += check::peak_rss_kib(*pid)?;
+    }
+    Ok(Measured {
+        load,
+        cpu_seconds: (after - before) as f64 / ticks,
+        peak_kib,
+    })
+}
+
+/// `pid` and its children (nginx's workers).
+fn server_pids(pid: u32) -> Vec<u32> {
+    let mut pids = vec![pid];
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if stat_fields(child).is_some_and(|fields| fields.get(1) == Some(&pid.to_string())) {
+            pids.push(child);
+        }
+    }
+    pids
+}
+
+/// The fields of `/proc/PID/stat` after the command name: state, ppid, ...
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
+}
+
+/// User + system clock ticks of `pids`.
+fn cpu_ticks(pids: &[u32]) -> Result<u64> {
+    let mut total = 0;
+    for pid in pids {
+        let fields = stat_fields(*pid).with_context(|| format!("reading /proc/{pid}/stat"))?;
+        // utime and stime are the 14th and 15th fields: 12th and 13th here.
+        for at in [11, 12] {
+            total += fields
+                .get(at)
+                .and_then(|f| f.parse::<u64>().ok())
+                .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
+        }
+    }
+    Ok(total)
+}
+
+fn clock_ticks() -> Result<f64> {
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .context("running getconf CLK_TCK")?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("getconf CLK_TCK printed no number")
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
+}
+
+fn print(options: &Args, rows: &[(usize, Option<Measured>, Option<Measured>)]) {
+    println!();
+    println!(
+        "machine: {} CPUs, {}",
+        crate::bench::machine::cpu_count(),
+        crate::bench::machine::cpu_model()
+    );
+    println!(
+        "one {} MiB file; each viewer {:.1} Mbit/s for {} s, 8 s ahead, 2 s chunks; all ask the first chunk at once",
+        FILE_SIZE >> 20,
+        options.bitrate as f64 / 1e6,
+        options.seconds
+    );
+    println!();
+    println!(
+        "{:>7} {:<7} | {:>9} | {:>8} | {:>15} | {:>15} | {:>6} | {:>8}",
+        "viewers",
+        "server",
+        "CPU s/GB",
+        "peak MiB",
+        "cold TTFB p50/99",
+        "TTFB p50/p99",
+        "behind",
+        "failures"
+    );
+    println!("{}", "-".repeat(96));
+    for (viewers, nginx, caudal) in rows {
+        for (name, measured) in [("nginx", nginx), ("caudal", caudal)] {
+            let Some(m) = measured else { continue };
+            println!(
+                "{:>7} {:<7} | {:>9.2} | {:>8.1} | {:>7}/{:<7} | {:>7}/{:<7} | {:>6} | {:>8}",
+                viewers,
+                name,
+                m.cpu_per_gb(),
+                m.peak_kib as f64 / 1024.0,
+                ms(m.load.cold_ttfb_ms[0]),
+                ms(m.load.cold_ttfb_ms[1]),
+                ms(m.load.ttfb_ms[0]),
+                ms(m.load.ttfb_ms[1]),
+                m.load.behind,
+                m.load.failures,
+            );
+            if let Some(failure) = &m.load.first_failure {
+                println!("        first failure: {failure}");
+            }
+        }
+        if let (Some(n), Some(c)) = (nginx, caudal) {
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+                _ => "-".to_owned(),
+            };
+            println!(
+                "{:>7} caudal/nginx: CPU per GB {:.2}x, peak memory {:.2}x, cold TTFB p99 {}, TTFB p99 {}",
+                viewers,
+                c.cpu_per_gb() / n.cpu_per_gb().max(1e-9),
+                c.peak_kib as f64 / (n.peak_kib as f64).max(1.0),
+                ratio(c.load.cold_ttfb_ms[1], n.load.cold_ttfb_ms[1]),
+                ratio(c.load.ttfb_ms[1], n.load.ttfb_ms[1]),
+            );
+        }
+    }
+}
