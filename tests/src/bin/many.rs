@@ -43,6 +43,11 @@ struct Args {
     /// Seconds of media per request.
     #[arg(long, default_value_t = 2.0)]
     chunk_seconds: f64,
+    /// Instead of playing: open the connections, make one one-byte range
+    /// request on each, print `ready`, and hold them idle this many seconds
+    /// (the memory of idle keep-alive connections).
+    #[arg(long)]
+    idle: Option<f64>,
 }
 
 /// What one viewer saw.
@@ -65,6 +70,9 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if let Some(seconds) = args.idle {
+        return hold_idle(&args, seconds).await;
+    }
     let args = Arc::new(args);
     let barrier = Arc::new(Barrier::new(args.viewers));
     let mut tasks = Vec::with_capacity(args.viewers);
@@ -99,6 +107,22 @@ async fn run(args: Args) -> Result<()> {
         "first_failure": failures.first(),
     });
     println!("{report}");
+    Ok(())
+}
+
+/// Opens `--viewers` keep-alive connections, one one-byte request on each,
+/// then holds them idle for `seconds`.
+async fn hold_idle(args: &Args, seconds: f64) -> Result<()> {
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut streams = Vec::with_capacity(args.viewers);
+    for _ in 0..args.viewers {
+        let mut stream = TcpStream::connect(args.addr).await.context("connect")?;
+        fetch(&mut stream, args, 0, 1, &mut buffer).await?;
+        streams.push(stream);
+    }
+    println!("ready");
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    drop(streams);
     Ok(())
 }
 

@@ -8,8 +8,10 @@
 //! connection. For each N and server it prints the server's CPU seconds per
 //! GB delivered (user + system time of its processes, from `/proc`), its
 //! peak memory, p50/p99 time to first byte (cold and later requests), the
-//! viewers whose buffer ran dry, and caudal over nginx. Each server is
-//! started afresh for each N, so that its peak memory is that N's.
+//! viewers whose buffer ran dry, and caudal over nginx; then, on a fresh
+//! server, the resident memory per idle keep-alive connection (N
+//! connections held after one request each). Each server is started afresh
+//! for each N, so that its peak memory is that N's.
 
 use std::fs;
 use std::path::Path;
@@ -85,6 +87,8 @@ struct Measured {
     load: Load,
     cpu_seconds: f64,
     peak_kib: u64,
+    /// Resident memory per idle keep-alive connection (after one request).
+    idle_bytes_per_connection: Option<f64>,
 }
 
 impl Measured {
@@ -114,19 +118,25 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     for &viewers in &options.viewers {
         let mut nginx_row = None;
         let mut caudal_row = None;
+        let cap = (viewers + 64).to_string();
+        let caudal_args = ["--max-connections", cap.as_str()];
         if let Some(bin) = &nginx_bin {
             let server = nginx::start(bin, scratch.path(), &media_dir)?;
-            nginx_row = Some(measure(&client, &server, viewers, options, ticks)?);
+            let mut measured = measure(&client, &server, viewers, options, ticks)?;
+            drop(server);
+            let fresh = nginx::start(bin, scratch.path(), &media_dir)?;
+            measured.idle_bytes_per_connection = Some(idle_memory(&client, &fresh, viewers)?);
+            nginx_row = Some(measured);
         }
         if let Some(bin) = &caudal_bin {
-            let cap = (viewers + 64).to_string();
-            let server = process::start_caudal_with(
-                bin,
-                &media_dir,
-                &["--max-connections", &cap],
-                ServerKind::Caudal,
-            )?;
-            caudal_row = Some(measure(&client, &server, viewers, options, ticks)?);
+            let start =
+                || process::start_caudal_with(bin, &media_dir, &caudal_args, ServerKind::Caudal);
+            let server = start()?;
+            let mut measured = measure(&client, &server, viewers, options, ticks)?;
+            drop(server);
+            let fresh = start()?;
+            measured.idle_bytes_per_connection = Some(idle_memory(&client, &fresh, viewers)?);
+            caudal_row = Some(measured);
         }
         rows.push((viewers, nginx_row, caudal_row));
     }
@@ -174,7 +184,51 @@ fn measure(
         load,
         cpu_seconds: (after - before) as f64 / ticks,
         peak_kib,
+        idle_bytes_per_connection: None,
     })
+}
+
+/// Resident bytes `server` holds per idle keep-alive connection: its
+/// resident memory while `viewers` connections wait after one request
+/// each, less what it held before them, over their number.
+fn idle_memory(client: &Path, server: &RunningServer, viewers: usize) -> Result<f64> {
+    use std::io::{BufRead, BufReader};
+    let pids = server_pids(server.process.pid());
+    let before = resident_kib(&pids)?;
+    let mut child = Command::new(client)
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--path", &server.path()])
+        .args(["--file-len", &FILE_SIZE.to_string()])
+        .args(["--viewers", &viewers.to_string()])
+        .args(["--idle", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running the many client (idle)")?;
+    let stdout = child.stdout.take().context("the idle client's stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    anyhow::ensure!(line.trim() == "ready", "the idle client said {line:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let during = resident_kib(&pids)?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "the idle client failed");
+    Ok(during.saturating_sub(before) as f64 * 1024.0 / viewers.max(1) as f64)
+}
+
+/// The current resident memory (VmRSS) of `pids`, KiB.
+fn resident_kib(pids: &[u32]) -> Result<u64> {
+    let mut total = 0;
+    for pid in pids {
+        let path = format!("/proc/{pid}/status");
+        let status = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .with_context(|| format!("no VmRSS in {path}"))?;
+        total += kib;
+    }
+    Ok(total)
 }
 
 /// `pid` and its children (nginx's workers).
@@ -251,26 +305,29 @@ fn print(options: &Args, rows: &[(usize, Option<Measured>, Option<Measured>)]) {
     );
     println!();
     println!(
-        "{:>7} {:<7} | {:>9} | {:>8} | {:>15} | {:>15} | {:>6} | {:>8}",
+        "{:>7} {:<7} | {:>9} | {:>8} | {:>9} | {:>15} | {:>15} | {:>6} | {:>8}",
         "viewers",
         "server",
         "CPU s/GB",
         "peak MiB",
+        "idle KiB",
         "cold TTFB p50/99",
         "TTFB p50/p99",
         "behind",
         "failures"
     );
-    println!("{}", "-".repeat(96));
+    println!("{}", "-".repeat(108));
     for (viewers, nginx, caudal) in rows {
         for (name, measured) in [("nginx", nginx), ("caudal", caudal)] {
             let Some(m) = measured else { continue };
             println!(
-                "{:>7} {:<7} | {:>9.2} | {:>8.1} | {:>7}/{:<7} | {:>7}/{:<7} | {:>6} | {:>8}",
+                "{:>7} {:<7} | {:>9.2} | {:>8.1} | {:>9} | {:>7}/{:<7} | {:>7}/{:<7} | {:>6} | {:>8}",
                 viewers,
                 name,
                 m.cpu_per_gb(),
                 m.peak_kib as f64 / 1024.0,
+                m.idle_bytes_per_connection
+                    .map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b / 1024.0)),
                 ms(m.load.cold_ttfb_ms[0]),
                 ms(m.load.cold_ttfb_ms[1]),
                 ms(m.load.ttfb_ms[0]),
