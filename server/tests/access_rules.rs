@@ -6,11 +6,10 @@
 #[allow(dead_code)] // each test binary uses part of the harness
 mod common;
 
-use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use caudal_server::access::{Fields, Key, Options, Scope, sign};
-use common::{TestServer, WAIT, client, request, small_content};
+use common::{TestServer, client, client_from, request, small_content};
 use reqwest::Method;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -37,16 +36,6 @@ fn token(scope: Scope, ip: Option<&str>) -> String {
 
 fn acl(pattern: &str) -> Scope {
     Scope::Acl(vec![pattern.to_owned()])
-}
-
-/// A client whose connections come from `from` (a loopback address).
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(WAIT)
-        .local_address(from.parse::<IpAddr>().expect("ip"))
-        .build()
-        .expect("reqwest client")
 }
 
 async fn status(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> u16 {

@@ -7,22 +7,12 @@
 #[allow(dead_code)] // each test binary uses part of the harness
 mod common;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{SMALL_LEN, TestServer, WAIT, client, request};
+use common::{SMALL_LEN, TestServer, client, client_from, request};
 use reqwest::Method;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(WAIT)
-        .local_address(from.parse::<IpAddr>().expect("ip"))
-        .build()
-        .expect("reqwest client")
-}
 
 /// The value of the sample `name` (with its labels) in `text`.
 fn sample(text: &str, name: &str) -> Option<f64> {

@@ -141,11 +141,11 @@ fn same_origin_site() -> Result<tempfile::TempDir> {
     Ok(site)
 }
 
-/// Plays the signed URL on `page` and checks every media request carried
-/// the URL's token, none was refused, and there was no error.
-async fn plays_a_signed_url_on(page: &Page, base: &str) -> Result<()> {
-    let url = signed(base, 3600)?;
-    page.attach(&url, json!({ "goal": 3, "behind": 4 })).await?;
+/// Attaches `url` with a 3 s goal and plays it past 6 s through MSE with
+/// no error and no refusal; returns the media requests (several, with that
+/// goal).
+async fn plays_past_six_seconds(page: &Page, url: &str) -> Result<Vec<String>> {
+    page.attach(url, json!({ "goal": 3, "behind": 4 })).await?;
     page.play().await?;
     page.wait_until("playback past 6 s", secs(30.0), "v.currentTime > 6")
         .await?;
@@ -158,6 +158,14 @@ async fn plays_a_signed_url_on(page: &Page, base: &str) -> Result<()> {
         requests.len() >= 3,
         "expected several range requests with a 3 s goal, saw {requests:?}"
     );
+    Ok(requests)
+}
+
+/// Plays the signed URL on `page` and checks every media request carried
+/// the URL's token, none was refused, and there was no error.
+async fn plays_a_signed_url_on(page: &Page, base: &str) -> Result<()> {
+    let url = signed(base, 3600)?;
+    let requests = plays_past_six_seconds(page, &url).await?;
     let token = token_of(&url);
     for request in &requests {
         ensure!(
@@ -217,20 +225,7 @@ async fn plays_by_cookie(browser: Browser) -> Result<()> {
     );
     page.js("performance.clearResourceTimings();", vec![])
         .await?;
-    page.attach(&plain, json!({ "goal": 3, "behind": 4 }))
-        .await?;
-    page.play().await?;
-    page.wait_until("playback past 6 s", secs(30.0), "v.currentTime > 6")
-        .await?;
-    page.expect_no_errors().await?;
-    let stats = page.stats().await?;
-    ensure!(stats.str("mode")? == "mse", "through MSE: {:?}", stats.0);
-    ensure!(stats.num("refused")? == 0.0, "refusals: {:?}", stats.0);
-    let requests = media_requests(&page).await?;
-    ensure!(
-        requests.len() >= 3,
-        "expected several range requests with a 3 s goal, saw {requests:?}"
-    );
+    let requests = plays_past_six_seconds(&page, &plain).await?;
     for request in &requests {
         ensure!(
             token_of(request).is_none(),

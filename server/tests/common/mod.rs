@@ -235,6 +235,17 @@ fn parse_ready_line(line: &str) -> Option<SocketAddr> {
 }
 
 /// An HTTP client that never uses a proxy and gives up after [`WAIT`].
+/// A client whose connections come from `from` (a loopback address: the
+/// tests' way to be a client the rules do not allow).
+pub fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(WAIT)
+        .local_address(from.parse::<std::net::IpAddr>().expect("ip"))
+        .build()
+        .expect("reqwest client")
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
