@@ -41,7 +41,14 @@ pub struct Args {
     pub bitrate: u64,
     /// Benchmark one server only.
     #[arg(long, value_enum, value_name = "SERVER")]
-    pub only: Option<ServerKind>,
+    pub only: Option<Only>,
+}
+
+/// The servers `bench many` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Nginx,
+    Caudal,
 }
 
 /// What the `many` client printed.
@@ -99,10 +106,10 @@ impl Measured {
 
 pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     let nginx_bin = match options.only {
-        None | Some(ServerKind::Nginx) => Some(tools::ensure_program("nginx", &["nginx"])?),
-        _ => None,
+        None | Some(Only::Nginx) => Some(tools::ensure_program("nginx", &["nginx"])?),
+        Some(Only::Caudal) => None,
     };
-    let with_caudal = options.only != Some(ServerKind::Nginx);
+    let with_caudal = options.only != Some(Only::Nginx);
     let caudal_bin = with_caudal
         .then(|| ws.build_release_bin("caudal-server", "caudal"))
         .transpose()?;
