@@ -36,7 +36,7 @@ type HandedOut = Rc<Cell<Option<Handover>>>;
 /// features), named directly so that other modules' readers are not linked
 /// in; one it does not have answers with an error.
 fn reader(what: SessionReader, out: &HandedOut) -> Box<dyn ContainerIndexer> {
-    #[cfg(any(feature = "fmp4", feature = "webm"))]
+    #[cfg(any(feature = "fmp4", feature = "webm", feature = "mp3"))]
     use caudal_media::probe::Format;
     let _ = out;
     match what {
@@ -62,9 +62,7 @@ fn reader(what: SessionReader, out: &HandedOut) -> Box<dyn ContainerIndexer> {
             ))))
         }
         #[cfg(feature = "mp3")]
-        SessionReader::Container(caudal_media::probe::Format::Mp3) => {
-            Box::new(caudal_media::mp3::Mp3Indexer::new())
-        }
+        SessionReader::Container(Format::Mp3) => Box::new(caudal_media::mp3::Mp3Indexer::new()),
         #[cfg(feature = "rewrite")]
         SessionReader::Handed(Handover::TidyWebm) => {
             Box::new(caudal_media::webm::tidy::TidyReader::new())

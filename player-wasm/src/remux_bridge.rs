@@ -106,16 +106,19 @@ pub struct RemuxBridge {
     progress: Rc<dyn Fn()>,
 }
 
-/// The loader's name for the module that has `reads`.
-fn module_of(reads: SessionReader) -> &'static str {
+/// The module that has `reads`: the loader's name for it, and its name in
+/// a sentence.
+fn module_of(reads: SessionReader) -> (&'static str, &'static str) {
     match reads {
         SessionReader::Container(Format::Mp4) | SessionReader::Handed(Handover::FragmentedMp4) => {
-            "fmp4"
+            ("fmp4", "fragmented-MP4 reader")
         }
-        SessionReader::Handed(Handover::PlainMp4) => "remux",
-        SessionReader::Container(Format::WebM) => "webm",
-        SessionReader::Container(Format::Mp3) => "mp3",
-        SessionReader::Handed(Handover::RewriteFragments | Handover::TidyWebm) => "rewrite",
+        SessionReader::Handed(Handover::PlainMp4) => ("remux", "remuxer"),
+        SessionReader::Container(Format::WebM) => ("webm", "WebM reader"),
+        SessionReader::Container(Format::Mp3) => ("mp3", "MP3 reader"),
+        SessionReader::Handed(Handover::RewriteFragments | Handover::TidyWebm) => {
+            ("rewrite", "rewrite")
+        }
     }
 }
 
@@ -127,17 +130,6 @@ pub fn reader_for(progress: Rc<dyn Fn()>, format: Format) -> Box<dyn ContainerIn
             Box::new(RemuxBridge::new(progress, SessionReader::Handed(why)))
         }))),
         other => Box::new(RemuxBridge::new(progress, SessionReader::Container(other))),
-    }
-}
-
-/// The module that has `reads`, in a sentence.
-fn module_title(reads: SessionReader) -> &'static str {
-    match module_of(reads) {
-        "remux" => "remuxer",
-        "fmp4" => "fragmented-MP4 reader",
-        "webm" => "WebM reader",
-        "mp3" => "MP3 reader",
-        _ => "rewrite",
     }
 }
 
@@ -162,7 +154,8 @@ fn load(slot: &Rc<RefCell<Slot>>, progress: Rc<dyn Fn()>, reads: SessionReader) 
     *slot.borrow_mut() = Slot::Loading;
     let code = reads.code();
     let loader = LOADER.with(|l| l.borrow().clone());
-    let module = JsValue::from_str(module_of(reads));
+    let (name, title) = module_of(reads);
+    let module = JsValue::from_str(name);
     let Some(Ok(promise)) = loader.map(|f| f.call1(&JsValue::NULL, &module)) else {
         *slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
             truncated: false,
@@ -192,11 +185,7 @@ fn load(slot: &Rc<RefCell<Slot>>, progress: Rc<dyn Fn()>, reads: SessionReader) 
     let on_error = Closure::once(move |e: JsValue| {
         *err_slot.borrow_mut() = Slot::Failed(MediaError::Elsewhere {
             truncated: false,
-            message: format!(
-                "the {} module did not load: {}",
-                module_title(reads),
-                js::error_message(&e)
-            ),
+            message: format!("the {title} module did not load: {}", js::error_message(&e)),
         });
         progress();
     });

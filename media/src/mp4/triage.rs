@@ -34,6 +34,18 @@ enum Walk {
     Moov { end: u64 },
 }
 
+impl Walk {
+    /// Where the file goes when the walk reaches the end of what it walks:
+    /// a whole `moov` without an `mvex` is plain; the file's end without a
+    /// `moov`, to the fMP4 reader, which says why.
+    fn ended(self) -> Handover {
+        match self {
+            Walk::Moov { .. } => Handover::PlainMp4,
+            Walk::Top => Handover::FragmentedMp4,
+        }
+    }
+}
+
 /// The MP4 reader that only tells which reader the file needs, then is it.
 pub struct Mp4Triage {
     make: Option<OnDemand>,
@@ -114,12 +126,7 @@ impl Mp4Triage {
                 Walk::Moov { end } => end,
             };
             if self.at >= end_of_box {
-                // The whole `moov` walked without an `mvex`: plain. The
-                // file's end without a `moov`: the fMP4 reader says why.
-                return self.hand_over(match self.walk {
-                    Walk::Moov { .. } => Handover::PlainMp4,
-                    Walk::Top => Handover::FragmentedMp4,
-                });
+                return self.hand_over(self.walk.ended());
             }
             let header = match BoxHeader::read(&self.header, self.at) {
                 Ok(HeaderRead::Complete(header)) => header,
@@ -161,12 +168,7 @@ impl Mp4Triage {
                 (walk, _) => match next {
                     Some(next) => self.move_to(next, offset, data),
                     // Size 0: to the end of the file, or of the `moov`.
-                    None => {
-                        return self.hand_over(match walk {
-                            Walk::Moov { .. } => Handover::PlainMp4,
-                            Walk::Top => Handover::FragmentedMp4,
-                        });
-                    }
+                    None => return self.hand_over(walk.ended()),
                 },
             }
         }

@@ -9,6 +9,7 @@
 //! as sent and percent-decoded, each also in both `escape_early` forms
 //! ([`super::escape`]).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use percent_encoding::percent_decode_str;
@@ -204,12 +205,10 @@ impl Verifier {
         }
         // A URL token signs a `url=` it does not carry: the path, in one of
         // the forms a signer may have written it, each made only when the
-        // ones before it did not verify (most signers write it as sent).
-        if let Some(index) = signed_by(&[token.signed, URL_FIELD, path]) {
-            return Ok(index);
-        }
-        let mut tried: Vec<String> = vec![path.to_owned()];
-        for form in path_forms(path).skip(1) {
+        // ones before it did not verify (most signers write it as sent,
+        // which costs no allocation).
+        let mut tried: Vec<Cow<'_, str>> = Vec::new();
+        for form in path_forms(path) {
             if tried.contains(&form) {
                 continue;
             }
@@ -229,16 +228,16 @@ const URL_FIELD: &str = "~url=";
 /// The forms a URL token's signer may have written the path in, the
 /// commonest first: as sent, each `escape_early` form, then the same of
 /// the percent-decoded path (some repeat: the caller skips those). Each is
-/// made only when asked for.
-fn path_forms(path: &str) -> impl Iterator<Item = String> + '_ {
+/// made only when asked for (the first is `path` itself, borrowed).
+fn path_forms(path: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     let decoded = move || percent_decode_str(path).decode_utf8_lossy();
     (0..6).map(move |form| match form {
-        0 => path.to_owned(),
-        1 => escape::python(path),
-        2 => escape::javascript(path),
-        3 => escape::python(&decoded()),
-        4 => escape::javascript(&decoded()),
-        _ => decoded().into_owned(),
+        0 => Cow::Borrowed(path),
+        1 => Cow::Owned(escape::python(path)),
+        2 => Cow::Owned(escape::javascript(path)),
+        3 => Cow::Owned(escape::python(&decoded())),
+        4 => Cow::Owned(escape::javascript(&decoded())),
+        _ => decoded(),
     })
 }
 

@@ -67,15 +67,20 @@ pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 
 /// Peak resident set size of a process (VmHWM), in KiB.
 pub fn peak_rss_kib(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// The `field` (`VmHWM`, `VmRSS`, ...) of `/proc/PID/status`, in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let line = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .with_context(|| format!("no VmHWM in {path}"))?;
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .with_context(|| format!("no {field} in {path}"))?;
     let kib = line.trim().trim_end_matches("kB").trim();
     kib.parse()
-        .with_context(|| format!("parsing VmHWM `{line}`"))
+        .with_context(|| format!("parsing {field} `{line}`"))
 }
 
 #[cfg(test)]

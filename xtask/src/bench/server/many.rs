@@ -127,23 +127,22 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         let mut caudal_row = None;
         let cap = (viewers + 64).to_string();
         let caudal_args = ["--max-connections", cap.as_str()];
-        if let Some(bin) = &nginx_bin {
-            let server = nginx::start(bin, scratch.path(), &media_dir)?;
-            let mut measured = measure(&client, &server, viewers, options, ticks)?;
-            drop(server);
-            let fresh = nginx::start(bin, scratch.path(), &media_dir)?;
-            measured.idle_bytes_per_connection = Some(idle_memory(&client, &fresh, viewers)?);
-            nginx_row = Some(measured);
-        }
-        if let Some(bin) = &caudal_bin {
-            let start =
-                || process::start_caudal_with(bin, &media_dir, &caudal_args, ServerKind::Caudal);
+        // The load on one server, then the idle connections on a fresh one.
+        let both = |start: &dyn Fn() -> Result<RunningServer>| -> Result<Measured> {
             let server = start()?;
             let mut measured = measure(&client, &server, viewers, options, ticks)?;
             drop(server);
             let fresh = start()?;
             measured.idle_bytes_per_connection = Some(idle_memory(&client, &fresh, viewers)?);
-            caudal_row = Some(measured);
+            Ok(measured)
+        };
+        if let Some(bin) = &nginx_bin {
+            nginx_row = Some(both(&|| nginx::start(bin, scratch.path(), &media_dir))?);
+        }
+        if let Some(bin) = &caudal_bin {
+            caudal_row = Some(both(&|| {
+                process::start_caudal_with(bin, &media_dir, &caudal_args, ServerKind::Caudal)
+            })?);
         }
         rows.push((viewers, nginx_row, caudal_row));
     }
@@ -167,11 +166,7 @@ fn measure(
     );
     let pids = server_pids(server.process.pid());
     let before = cpu_ticks(&pids)?;
-    let out = Command::new(client)
-        .args(["--addr", &server.addr.to_string()])
-        .args(["--path", &server.path()])
-        .args(["--file-len", &FILE_SIZE.to_string()])
-        .args(["--viewers", &viewers.to_string()])
+    let out = client_command(client, server, viewers)
         .args(["--seconds", &options.seconds.to_string()])
         .args(["--bitrate", &options.bitrate.to_string()])
         .output()
@@ -202,11 +197,7 @@ fn idle_memory(client: &Path, server: &RunningServer, viewers: usize) -> Result<
     use std::io::{BufRead, BufReader};
     let pids = server_pids(server.process.pid());
     let before = resident_kib(&pids)?;
-    let mut child = Command::new(client)
-        .args(["--addr", &server.addr.to_string()])
-        .args(["--path", &server.path()])
-        .args(["--file-len", &FILE_SIZE.to_string()])
-        .args(["--viewers", &viewers.to_string()])
+    let mut child = client_command(client, server, viewers)
         .args(["--idle", "3"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -224,18 +215,20 @@ fn idle_memory(client: &Path, server: &RunningServer, viewers: usize) -> Result<
 
 /// The current resident memory (VmRSS) of `pids`, KiB.
 fn resident_kib(pids: &[u32]) -> Result<u64> {
-    let mut total = 0;
-    for pid in pids {
-        let path = format!("/proc/{pid}/status");
-        let status = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        let kib = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .with_context(|| format!("no VmRSS in {path}"))?;
-        total += kib;
-    }
-    Ok(total)
+    pids.iter()
+        .map(|pid| check::status_kib(*pid, "VmRSS"))
+        .sum()
+}
+
+/// The `many` client, pointed at `server`'s file with `viewers` viewers.
+fn client_command(client: &Path, server: &RunningServer, viewers: usize) -> Command {
+    let mut command = Command::new(client);
+    command
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--path", &server.path()])
+        .args(["--file-len", &FILE_SIZE.to_string()])
+        .args(["--viewers", &viewers.to_string()]);
+    command
 }
 
 /// `pid` and its children (nginx's workers).
