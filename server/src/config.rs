@@ -45,6 +45,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Whether `/metrics` is served, and to which clients.
     pub metrics: MetricsAccess,
+    /// Serve connections with Caudal's own HTTP/1.1 loop, which sends file
+    /// bodies kernel to socket (`sendfile`); off: hyper serves them all.
+    pub zero_copy: bool,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Config {
             ip_rules: IpRules::default(),
             trusted_proxies: Vec::new(),
             metrics: MetricsAccess::default(),
+            zero_copy: true,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub follow_symlinks_outside: Option<bool>,
     pub shutdown_grace: Option<f64>,
     pub quiet: Option<bool>,
+    /// `false`: hyper serves every connection (no `sendfile`).
+    pub zero_copy: Option<bool>,
     /// Path prefixes that need a token.
     #[serde(default)]
     pub protect: Vec<UrlPrefix>,

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Do not serve /metrics (it answers 404).
     #[arg(long)]
     pub no_metrics: bool,
+    /// Send file bodies kernel to socket (sendfile) from Caudal's own HTTP/1.1 loop; off: hyper serves every connection [default: on].
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub zero_copy: Option<bool>,
     /// The rules in command-line order (filled from the parsed matches).
     #[arg(skip)]
     pub rules_in_order: Vec<(Action, String)>,
@@ -216,7 +219,17 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         ip_rules,
         trusted_proxies,
         metrics,
+        zero_copy: args.zero_copy.or(file.zero_copy).unwrap_or(true),
     })
+}
+
+/// `on` or `off`, as the switches of `serve` take them.
+fn on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("expected on or off, not {value:?}")),
+    }
 }
 
 /// `caudal check-config FILE`: what `serve --config FILE` would do, or why not.

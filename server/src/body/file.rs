@@ -53,6 +53,22 @@ impl OpenFile {
     pub fn is_empty(&self) -> bool {
         self.identity.len == 0
     }
+
+    /// The descriptor, for the kernel to read from (`sendfile`).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.file.as_fd()
+    }
+
+    /// Fails when the file is no longer the version it was opened as
+    /// (written, truncated or grown in place).
+    pub fn check_unchanged(&self) -> io::Result<()> {
+        let now = FileIdentity::of(&self.file.metadata()?);
+        if now != self.identity {
+            return Err(io::Error::other("file changed while it was being sent"));
+        }
+        Ok(())
+    }
 }
 
 impl ByteSource for OpenFile {
@@ -64,13 +80,7 @@ impl ByteSource for OpenFile {
         let read = self
             .file
             .read_exact_at(&mut buf[start..], offset)
-            .and_then(|()| {
-                let now = FileIdentity::of(&self.file.metadata()?);
-                if now != self.identity {
-                    return Err(io::Error::other("file changed while it was being sent"));
-                }
-                Ok(())
-            });
+            .and_then(|()| self.check_unchanged());
         if read.is_err() {
             buf.truncate(start);
         }

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 
 pub mod file;
 pub mod file_cache;
+pub mod send_file;
 pub mod stream;
 
 /// Largest piece read and sent at once.

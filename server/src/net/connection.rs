@@ -72,6 +72,11 @@ impl SharedStream {
         SharedStream(Arc::new(stream))
     }
 
+    /// The socket itself, for the fast path's own reads and writes.
+    pub fn tcp(&self) -> Arc<TcpStream> {
+        self.0.clone()
+    }
+
     pub fn handle(&self) -> SocketHandle {
         SocketHandle(Arc::downgrade(&self.0))
     }

@@ -1,28 +1,29 @@
 //! The transport: the accept loop, the limits on each connection
 //! ([`limits`]), the [`connection::ConnectionContext`] put into every request,
-//! and graceful shutdown. Each connection is served by hyper with the service
-//! it is given (the request pipeline); nothing here knows about files.
+//! and graceful shutdown. Each connection is served by Caudal's own HTTP/1.1
+//! loop ([`http1`], the fast path that can send files kernel to socket) or,
+//! with `--zero-copy off` and for what the fast path hands over, by hyper;
+//! both run the service they are given (the request pipeline). Nothing here
+//! knows about files but how to send a range of one.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tower_http::add_extension::AddExtension;
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::metrics::{Metrics, Refusal};
 
 pub mod connection;
+pub mod http1;
 pub mod limits;
+pub mod request_body;
 
 use connection::{ConnectionContext, SharedStream};
+pub use request_body::RequestBody;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,16 +37,23 @@ pub async fn serve<S, B>(
     metrics: &Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Error: Into<BoxError> + Send,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let http = limits::http1(config);
+    let settings = Arc::new(http1::Settings {
+        header_timeout: config.header_timeout,
+        max_header_bytes: config.max_header_bytes,
+        send_timeout: config.send_timeout,
+        hyper: limits::http1(config),
+    });
+    let zero_copy = config.zero_copy;
     let slots = Arc::new(Semaphore::new(config.max_connections));
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a receiver: `closed()` is "all have ended".
+    let (stopping, stop) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -71,22 +79,24 @@ pub async fn serve<S, B>(
         let local = stream.local_addr().unwrap_or(config.listen);
         let stream = SharedStream::new(stream);
         let context = ConnectionContext::new(peer, local, stream.handle());
-        let stream = limits::with_send_timeout(stream, config.send_timeout);
-        let connection = http.serve_connection(
-            TokioIo::new(Box::pin(stream)),
-            TowerToHyperService::new(AddExtension::new(service.clone(), context)),
-        );
-        let connection = graceful.watch(connection);
-        let header_timeout = config.header_timeout;
         let active = metrics.connection();
         let metrics = metrics.clone();
+        let settings = settings.clone();
+        let service = service.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                if error.is_timeout() {
-                    tracing::info!(target: "caudal::refused", %peer, ?header_timeout,
-                        "connection closed: request head not received in time");
-                    metrics.refused(Refusal::Limits);
-                } else {
+            let ended = if zero_copy {
+                http1::serve(stream, context, service, &settings, stop).await
+            } else {
+                http1::serve_hyper(stream, context, service, &settings, stop).await
+            };
+            match ended {
+                http1::Ended::Closed => {}
+                http1::Ended::HeadTimeout => head_timeout(&peer, &settings, &metrics),
+                http1::Ended::Hyper(error) if error.is_timeout() => {
+                    head_timeout(&peer, &settings, &metrics);
+                }
+                http1::Ended::Hyper(error) => {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
             }
@@ -95,11 +105,19 @@ pub async fn serve<S, B>(
         });
     }
     drop(listener);
+    drop(stop);
     tracing::info!("shutting down: waiting for in-flight responses");
+    let _ = stopping.send(true);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections finished"),
+        () = stopping.closed() => tracing::info!("all connections finished"),
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!(grace = ?config.shutdown_grace, "grace period over; closing remaining connections");
         }
     }
+}
+
+fn head_timeout(peer: &std::net::SocketAddr, settings: &http1::Settings, metrics: &Metrics) {
+    tracing::info!(target: "caudal::refused", %peer, header_timeout = ?settings.header_timeout,
+        "connection closed: request head not received in time");
+    metrics.refused(Refusal::Limits);
 }

@@ -20,6 +20,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::ip_gate::resolve_client;
 use crate::access::ip_rules;
+use crate::body::send_file::{SendFile, SentCounter};
 use crate::metrics::{Metrics, Route};
 use crate::net::connection::ConnectionContext;
 
@@ -120,6 +121,10 @@ where
                     .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse().ok())
             };
+            let sent_by_transport = response
+                .extensions()
+                .get::<SendFile>()
+                .map(SendFile::counter);
             Ok(response.map(|body| LoggedBody {
                 body,
                 line,
@@ -128,6 +133,7 @@ where
                 start,
                 status,
                 sent: 0,
+                sent_by_transport,
                 expected,
             }))
         })
@@ -146,16 +152,27 @@ pub struct LoggedBody<B> {
     start: Instant,
     status: u16,
     sent: u64,
+    /// What the transport sent itself, past the body ([`SendFile`]).
+    sent_by_transport: Option<SentCounter>,
     /// Content-Length, when known: a drop before it is reached is a cut.
     expected: Option<u64>,
 }
 
 impl<B> LoggedBody<B> {
+    /// Body bytes that left, through the body or the transport.
+    fn sent(&self) -> u64 {
+        self.sent + self.sent_by_transport.as_ref().map_or(0, SentCounter::get)
+    }
+
+    fn cut(&self) -> bool {
+        self.expected.is_some_and(|expected| self.sent() < expected)
+    }
+
     fn end(&mut self, outcome: &str) {
+        let sent = self.sent();
         if let Some(metrics) = self.metrics.take() {
-            let cut = self.expected.is_some_and(|expected| self.sent < expected);
             let seconds = self.start.elapsed().as_secs_f64();
-            metrics.response(self.route, self.status, self.sent, cut, seconds);
+            metrics.response(self.route, self.status, sent, self.cut(), seconds);
         }
         if let Some(line) = self.line.take() {
             tracing::info!(
@@ -168,7 +185,7 @@ impl<B> LoggedBody<B> {
                 line.path,
                 line.range.as_deref().unwrap_or("-"),
                 self.status,
-                self.sent,
+                sent,
                 self.start.elapsed().as_secs_f64() * 1000.0,
                 outcome,
             );
@@ -223,8 +240,7 @@ impl<B> Drop for LoggedBody<B> {
     fn drop(&mut self) {
         // Reached without a logged end: HEAD, a body hyper knew was complete
         // without polling to the end, or a client that went away mid-body.
-        let cut = self.expected.is_some_and(|expected| self.sent < expected);
-        let outcome = if cut { " (cut short)" } else { "" };
+        let outcome = if self.cut() { " (cut short)" } else { "" };
         self.end(outcome);
     }
 }

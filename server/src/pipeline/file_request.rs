@@ -6,8 +6,10 @@
 
 use std::task::{Context, Poll};
 
+use http::Request;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Request};
+
+use crate::body::send_file::SendsFiles;
 
 use crate::engine::conditional::Conditions;
 use crate::engine::plan::RequestHeaders;
@@ -26,10 +28,13 @@ pub struct FileRequestHeaders {
     if_unmodified_since: Option<HeaderValue>,
     if_range: Option<HeaderValue>,
     accept_encoding: Option<HeaderValue>,
+    /// The transport sends file ranges itself ([`SendsFiles`]).
+    sends_files: bool,
 }
 
 impl FileRequestHeaders {
-    pub fn of(headers: &HeaderMap) -> Self {
+    pub fn of<B>(request: &Request<B>) -> Self {
+        let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).cloned();
         FileRequestHeaders {
             range: get(header::RANGE),
@@ -39,7 +44,13 @@ impl FileRequestHeaders {
             if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
             if_range: get(header::IF_RANGE),
             accept_encoding: get(header::ACCEPT_ENCODING),
+            sends_files: request.extensions().get::<SendsFiles>().is_some(),
         }
+    }
+
+    /// Whether a file body may be left to the transport ([`SendsFiles`]).
+    pub fn sends_files(&self) -> bool {
+        self.sends_files
     }
 
     /// `Accept-Encoding`, when it is text (anything else asks for nothing).
@@ -92,7 +103,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let headers = FileRequestHeaders::of(request.headers());
+        let headers = FileRequestHeaders::of(&request);
         request.extensions_mut().insert(headers);
         self.inner.call(request)
     }

@@ -11,6 +11,7 @@ use http::header::{self, HeaderValue};
 use warp::Reply;
 
 use crate::body::file::OpenFile;
+use crate::body::send_file::SendFile;
 use crate::body::stream::{self, BodyStream};
 use crate::body::{self, Segment};
 use crate::engine::plan::ResponsePlan;
@@ -21,12 +22,14 @@ const READ_WHOLE_MAX: u64 = 512 * 1024;
 pub type HttpResponse = warp::reply::Response;
 
 /// Builds the response for `plan`, of a file served as `content_type`.
-/// `head` skips reading the file.
+/// `head` skips reading the file; `sends_files`: the transport sends one
+/// range itself ([`SendFile`]), so the body is left empty.
 pub fn file_response(
     plan: ResponsePlan,
     file: OpenFile,
     content_type: &'static str,
     head: bool,
+    sends_files: bool,
 ) -> HttpResponse {
     let identity = *file.identity();
     let len = file.len();
@@ -73,6 +76,11 @@ pub fn file_response(
     };
     let mut response = if head || body_len == 0 {
         HttpResponse::new(Default::default())
+    } else if let (true, [Segment::Source(range)]) = (sends_files, &segments[..]) {
+        let mut response = HttpResponse::new(Default::default());
+        let range = range.clone();
+        response.extensions_mut().insert(SendFile::new(file, range));
+        response
     } else if body_len <= READ_WHOLE_MAX {
         match stream::read_all(&file, &segments) {
             Ok(bytes) => HttpResponse::new(bytes.into()),

@@ -97,7 +97,14 @@ pub fn serve_file(
     }
     let decision = plan::plan(&input, &validators, identity.len);
     // 5. Status, Content-* headers and the body.
-    let mut response = respond::file_response(decision, file, content_type, method == Method::HEAD);
+    let sends_files = headers.sends_files() && coding.is_none();
+    let mut response = respond::file_response(
+        decision,
+        file,
+        content_type,
+        method == Method::HEAD,
+        sends_files,
+    );
     if let Some(coding) = coding {
         if response.status().is_success() {
             response.headers_mut().insert(

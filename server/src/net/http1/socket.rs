@@ -1,0 +1,90 @@
+//! Writes on the fast path, straight on the socket: bytes (`send`, with
+//! `MSG_MORE` when a body follows, so head and body share packets) and file
+//! ranges moved by the kernel (`sendfile`). Every wait for the socket is
+//! bounded by the send timeout, so a client that stops reading frees its
+//! slot; every call gives the scheduler its turn (tokio's budget), so one
+//! fast reader cannot starve the other connections of its worker.
+
+use std::io;
+use std::time::Duration;
+
+use rustix::net::SendFlags;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::body::send_file::SendFile;
+
+/// Most bytes handed to one `sendfile` call: the file's identity is checked
+/// after each, so a file written in place ends the response within this.
+const SENDFILE_MAX: usize = 1024 * 1024;
+
+/// Waits until the socket takes more, at most `timeout`.
+async fn writable(tcp: &TcpStream, timeout: Duration) -> io::Result<()> {
+    match tokio::time::timeout(timeout, tcp.writable()).await {
+        Ok(ready) => ready,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "send timeout: the client stopped reading",
+        )),
+    }
+}
+
+/// Writes all of `buf`. `more`: a body follows at once (`MSG_MORE`).
+pub async fn write_all(
+    tcp: &TcpStream,
+    mut buf: &[u8],
+    timeout: Duration,
+    more: bool,
+) -> io::Result<()> {
+    let flags = if more {
+        SendFlags::MORE | SendFlags::NOSIGNAL
+    } else {
+        SendFlags::NOSIGNAL
+    };
+    while !buf.is_empty() {
+        writable(tcp, timeout).await?;
+        match tcp.try_io(Interest::WRITABLE, || {
+            rustix::net::send(tcp, buf, flags).map_err(io::Error::from)
+        }) {
+            Ok(n) => buf = &buf[n..],
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+        tokio::task::coop::consume_budget().await;
+    }
+    Ok(())
+}
+
+/// Sends the range of `body`'s file, kernel to socket, checking after each
+/// call that the file is still the version whose validators were sent.
+///
+/// `sendfile` hands the kernel references to page-cache pages, not copies:
+/// bytes already queued when a file is written in place may go out new (as
+/// with nginx's `sendfile on`). The check ends the response at the next
+/// call, so a response is never completed across such a write unnoticed
+/// for more than [`SENDFILE_MAX`] bytes; a file replaced by rename is never
+/// affected (the open descriptor keeps the old inode).
+pub async fn send_file(tcp: &TcpStream, body: &SendFile, timeout: Duration) -> io::Result<()> {
+    let mut offset = *body.range.start();
+    let end = body.range.end() + 1;
+    while offset < end {
+        let count = usize::try_from(end - offset).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
+        writable(tcp, timeout).await?;
+        let before = offset;
+        match tcp.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(tcp, body.file.fd(), Some(&mut offset), count)
+                .map_err(io::Error::from)
+        }) {
+            Ok(0) => return Err(io::Error::other("file shorter than it was when opened")),
+            Ok(_) => {
+                body.add_sent(offset - before);
+                body.file.check_unchanged()?;
+            }
+            // `sendfile` reports a partial move as a count, never with EAGAIN.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+        tokio::task::coop::consume_budget().await;
+    }
+    Ok(())
+}
