@@ -117,6 +117,7 @@ pub struct Metrics {
     connections_active: Gauge,
     connections: Counter,
     refusals: Family<ReasonLabel, Counter>,
+    sent_by_kernel: Counter,
 }
 
 impl Default for Metrics {
@@ -171,7 +172,14 @@ impl Metrics {
             "Requests and connections refused, by reason",
             refusals.clone(),
         );
+        let sent_by_kernel = Counter::default();
+        registry.register(
+            "zero_copy_body_bytes",
+            "Response body bytes the kernel sent straight from the file (sendfile), of those above",
+            sent_by_kernel.clone(),
+        );
         Metrics {
+            sent_by_kernel,
             registry,
             requests,
             body_bytes,
@@ -196,6 +204,11 @@ impl Metrics {
             self.cut_short.get_or_create(&label).inc();
         }
         self.durations.get_or_create(&label).observe(seconds);
+    }
+
+    /// Of a response's body bytes, those the transport sent with `sendfile`.
+    pub fn sent_by_kernel(&self, bytes: u64) {
+        self.sent_by_kernel.inc_by(bytes);
     }
 
     pub fn refused(&self, why: Refusal) {

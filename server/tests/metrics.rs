@@ -170,6 +170,38 @@ async fn a_client_that_goes_away_mid_body_is_a_response_cut_short() {
     );
 }
 
+/// With `--zero-copy on` (the default) a file range leaves through
+/// `sendfile`: the counter says so; with `off`, hyper sends every byte.
+#[tokio::test]
+async fn file_bodies_leave_through_the_kernel_when_zero_copy_is_on() {
+    let server = TestServer::start(&[]);
+    let client = client();
+    let range = request(
+        &client,
+        Method::GET,
+        &server.url("/media/big.mp4"),
+        &[("range", "bytes=1000-66535")],
+    )
+    .await;
+    assert_eq!(range.status, 206);
+    assert!(range.body == common::big_content()[1000..=66535]);
+    let whole = request(&client, Method::GET, &server.url("/media/big.mp4"), &[]).await;
+    assert!(whole.body == common::big_content());
+    let text = wait_for(
+        &server,
+        "caudal_http_request_duration_seconds_count{route=\"media\"}",
+        2.0,
+    )
+    .await;
+    let by_kernel = sample(&text, "caudal_zero_copy_body_bytes_total").unwrap_or(0.0);
+    let expected = if common::zero_copy_on() {
+        (65536 + common::BIG_LEN) as f64
+    } else {
+        0.0
+    };
+    assert_eq!(by_kernel, expected, "bytes sent by sendfile");
+}
+
 #[tokio::test]
 async fn metrics_are_refused_to_addresses_not_allowed() {
     // Loopback by default: 127.0.0.2 is loopback too.

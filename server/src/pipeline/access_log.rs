@@ -173,6 +173,9 @@ impl<B> LoggedBody<B> {
         if let Some(metrics) = self.metrics.take() {
             let seconds = self.start.elapsed().as_secs_f64();
             metrics.response(self.route, self.status, sent, self.cut(), seconds);
+            if let Some(by_kernel) = &self.sent_by_transport {
+                metrics.sent_by_kernel(by_kernel.get());
+            }
         }
         if let Some(line) = self.line.take() {
             tracing::info!(

@@ -124,6 +124,25 @@ pub struct TestServer {
     pub fixture: Fixture,
 }
 
+/// `CAUDAL_TEST_SERVE_ARGS`: flags every test server gets before its own,
+/// so that `cargo xtask test` runs the whole suite once per way a body can
+/// be sent (the kernel's `sendfile`, hyper, the chunk cache).
+pub fn path_flags() -> Vec<String> {
+    std::env::var("CAUDAL_TEST_SERVE_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether this run's servers send file bodies with `sendfile`.
+pub fn zero_copy_on() -> bool {
+    let flags = path_flags();
+    !flags
+        .windows(2)
+        .any(|w| w[0] == "--zero-copy" && w[1] == "off")
+}
+
 impl TestServer {
     /// Serves a fresh [`Fixture`] with extra command-line `flags`.
     pub fn start(flags: &[&str]) -> TestServer {
@@ -144,6 +163,7 @@ impl TestServer {
             .arg(media)
             .args(["--listen", "127.0.0.1:0", "--www"])
             .arg(fixture.www())
+            .args(path_flags())
             .args(flags)
             .env_remove("CAUDAL_LOG")
             .stdin(Stdio::null())
