@@ -42,6 +42,10 @@ pub struct Args {
     /// Benchmark one server only.
     #[arg(long, value_enum, value_name = "SERVER")]
     pub only: Option<Only>,
+    /// An extra flag for `caudal serve` (repeatable), e.g.
+    /// `--caudal-arg=--zero-copy --caudal-arg=off`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub caudal_arg: Vec<String>,
 }
 
 /// The servers `bench many` compares.
@@ -126,7 +130,8 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
         let mut nginx_row = None;
         let mut caudal_row = None;
         let cap = (viewers + 64).to_string();
-        let caudal_args = ["--max-connections", cap.as_str()];
+        let mut caudal_args = vec!["--max-connections", cap.as_str()];
+        caudal_args.extend(options.caudal_arg.iter().map(String::as_str));
         // The load on one server, then the idle connections on a fresh one.
         let both = |start: &dyn Fn() -> Result<RunningServer>| -> Result<Measured> {
             let server = start()?;

@@ -80,7 +80,13 @@ pub fn run(ws: &Workspace, options: &Args) -> Result<()> {
     }
     if let Some(bin) = &caudal_bin {
         if options.includes(ServerKind::Caudal) {
-            servers.push(process::start_caudal(bin, &media_dir)?);
+            let extra: Vec<&str> = options.caudal_arg.iter().map(String::as_str).collect();
+            servers.push(process::start_caudal_with(
+                bin,
+                &media_dir,
+                &extra,
+                ServerKind::Caudal,
+            )?);
         }
         if options.includes(ServerKind::CaudalToken) {
             servers.push(process::start_caudal_with_token(bin, &media_dir)?);

@@ -24,6 +24,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
+    /// An extra flag for `caudal serve` (repeatable), e.g.
+    /// `--caudal-arg=--zero-copy --caudal-arg=off`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub caudal_arg: Vec<String>,
 }
 
 impl Args {

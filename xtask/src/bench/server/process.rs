@@ -88,12 +88,6 @@ pub fn free_port() -> Result<u16> {
     Ok(listener.local_addr().context("finding a free port")?.port())
 }
 
-/// Starts the release `caudal` binary on a free port, serving `media_dir`
-/// under `/media/`, quiet (no access log: nginx gets none either).
-pub fn start_caudal(bin: &Path, media_dir: &Path) -> Result<RunningServer> {
-    start_caudal_with(bin, media_dir, &[], ServerKind::Caudal)
-}
-
 /// Starts caudal protecting `/media/` with a new key, and signs a token for
 /// the file with `caudal sign` (two hours: longer than any run).
 pub fn start_caudal_with_token(bin: &Path, media_dir: &Path) -> Result<RunningServer> {
@@ -129,6 +123,9 @@ fn output(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Starts the release `caudal` binary on a free port, serving `media_dir`
+/// under `/media/`, quiet (no access log: nginx gets none either), with
+/// `extra` flags.
 pub fn start_caudal_with(
     bin: &Path,
     media_dir: &Path,
