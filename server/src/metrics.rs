@@ -106,6 +106,20 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// What the shared chunk cache counts ([`crate::body::chunk_cache`]):
+/// clones of the registered metrics, so the cache updates them directly.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkCacheCounters {
+    pub hits: Counter,
+    /// Fills that ran a read.
+    pub misses: Counter,
+    /// Requests that found no chunk and waited for another's fill.
+    pub coalesced_waits: Counter,
+    pub evictions: Counter,
+    /// Bytes of chunks held.
+    pub bytes: Gauge,
+}
+
 /// The server's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -117,6 +131,7 @@ pub struct Metrics {
     connections_active: Gauge,
     connections: Counter,
     refusals: Family<ReasonLabel, Counter>,
+    chunk_cache: ChunkCacheCounters,
 }
 
 impl Default for Metrics {
@@ -171,6 +186,36 @@ impl Metrics {
             "Requests and connections refused, by reason",
             refusals.clone(),
         );
+        let chunk_cache = ChunkCacheCounters::default();
+        for (name, help, counter) in [
+            (
+                "chunk_cache_hits",
+                "Chunk cache lookups that found the chunk",
+                &chunk_cache.hits,
+            ),
+            (
+                "chunk_cache_misses",
+                "Chunk cache fills that read the file",
+                &chunk_cache.misses,
+            ),
+            (
+                "chunk_cache_coalesced_waits",
+                "Chunk cache lookups that waited for another request's fill instead of reading",
+                &chunk_cache.coalesced_waits,
+            ),
+            (
+                "chunk_cache_evictions",
+                "Chunks evicted to stay within --cache-mem",
+                &chunk_cache.evictions,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "chunk_cache_bytes",
+            "Bytes of file chunks the chunk cache holds",
+            chunk_cache.bytes.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -180,7 +225,13 @@ impl Metrics {
             connections_active,
             connections,
             refusals,
+            chunk_cache,
         }
+    }
+
+    /// The chunk cache's counters, registered here.
+    pub fn chunk_cache(&self) -> ChunkCacheCounters {
+        self.chunk_cache.clone()
     }
 
     /// A response to `route` ended: its status, the body bytes that left,

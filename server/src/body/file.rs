@@ -53,6 +53,15 @@ impl OpenFile {
     pub fn is_empty(&self) -> bool {
         self.identity.len == 0
     }
+
+    /// Fails if the file is no longer the version it was when opened.
+    pub fn check_unchanged(&self) -> io::Result<()> {
+        let now = FileIdentity::of(&self.file.metadata()?);
+        if now != self.identity {
+            return Err(io::Error::other("file changed while it was being sent"));
+        }
+        Ok(())
+    }
 }
 
 impl ByteSource for OpenFile {
@@ -64,13 +73,7 @@ impl ByteSource for OpenFile {
         let read = self
             .file
             .read_exact_at(&mut buf[start..], offset)
-            .and_then(|()| {
-                let now = FileIdentity::of(&self.file.metadata()?);
-                if now != self.identity {
-                    return Err(io::Error::other("file changed while it was being sent"));
-                }
-                Ok(())
-            });
+            .and_then(|()| self.check_unchanged());
         if read.is_err() {
             buf.truncate(start);
         }

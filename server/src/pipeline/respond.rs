@@ -4,15 +4,17 @@
 //! and Cache-Control are the next stage's ([`super::cache_headers`]).
 
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderValue};
 use warp::Reply;
 
+use crate::body::chunk_cache::ChunkCache;
 use crate::body::file::OpenFile;
 use crate::body::stream::{self, BodyStream};
-use crate::body::{self, Segment};
+use crate::body::{self, FileSource, Segment};
 use crate::engine::plan::ResponsePlan;
 
 /// Bodies up to this size are read whole before the response starts.
@@ -21,10 +23,11 @@ const READ_WHOLE_MAX: u64 = 512 * 1024;
 pub type HttpResponse = warp::reply::Response;
 
 /// Builds the response for `plan`, of a file served as `content_type`.
-/// `head` skips reading the file.
+/// `head` skips reading the file; `cache` (when on) is where its bytes are read.
 pub fn file_response(
     plan: ResponsePlan,
     file: OpenFile,
+    cache: Option<&Arc<ChunkCache>>,
     content_type: &'static str,
     head: bool,
 ) -> HttpResponse {
@@ -71,10 +74,11 @@ pub fn file_response(
         ([Segment::Source(range)], StatusCode::PARTIAL_CONTENT) => Some(range.clone()),
         _ => None,
     };
+    let source = FileSource::new(file, cache);
     let mut response = if head || body_len == 0 {
         HttpResponse::new(Default::default())
     } else if body_len <= READ_WHOLE_MAX {
-        match stream::read_all(&file, &segments) {
+        match stream::read_all(&source, &segments) {
             Ok(bytes) => HttpResponse::new(bytes.into()),
             Err(error) => {
                 tracing::warn!(%error, "reading file failed");
@@ -82,7 +86,7 @@ pub fn file_response(
             }
         }
     } else {
-        warp::reply::stream(BodyStream::new(file, segments)).into_response()
+        warp::reply::stream(BodyStream::new(source, segments)).into_response()
     };
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, content_type);

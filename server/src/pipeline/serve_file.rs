@@ -97,7 +97,13 @@ pub fn serve_file(
     }
     let decision = plan::plan(&input, &validators, identity.len);
     // 5. Status, Content-* headers and the body.
-    let mut response = respond::file_response(decision, file, content_type, method == Method::HEAD);
+    let mut response = respond::file_response(
+        decision,
+        file,
+        state.chunks.as_ref(),
+        content_type,
+        method == Method::HEAD,
+    );
     if let Some(coding) = coding {
         if response.status().is_success() {
             response.headers_mut().insert(
