@@ -155,6 +155,40 @@ fn a_file_replaced_by_rename_gets_fresh_chunks() {
 }
 
 #[test]
+fn a_file_rewritten_in_place_and_opened_again_gets_fresh_chunks() {
+    let old = content(MIB + 10, 8);
+    let (_dir, path) = temp_file(&old);
+    let (cache, counters) = new_cache(64 * MIB);
+    let before = cached(&path, &cache);
+    assert!(read(&before, 0, 4096).expect("old") == old[..4096]);
+    // Same inode, new bytes and mtime (the length may match or not).
+    let new = content(MIB + 10, 9);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let after = loop {
+        std::fs::write(&path, &new).expect("rewrite in place");
+        let after = cached(&path, &cache);
+        if after.file.identity() != before.file.identity() {
+            break after;
+        }
+        assert!(std::time::Instant::now() < deadline, "mtime never changed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(before.file.identity().ino, after.file.identity().ino);
+    assert!(
+        read(&after, 0, 4096).expect("new") == new[..4096],
+        "new bytes"
+    );
+    // The old handle still gets what was cached of its version (consistent
+    // with the validators it sent), but nothing read since the rewrite.
+    assert!(read(&before, 0, 10).expect("cached") == old[..10]);
+    assert!(
+        read(&before, MIB, 10).is_err(),
+        "not filled from the new bytes"
+    );
+    assert_eq!(cache.chunks.len(), 2);
+}
+
+#[test]
 fn a_fill_that_fails_is_not_cached_and_every_waiter_gets_the_error() {
     let data = content(2 * MIB, 5);
     let (_dir, path) = temp_file(&data);
@@ -217,6 +251,41 @@ fn concurrent_requests_for_a_cold_chunk_read_it_once() {
         counters.hits.get() + counters.coalesced_waits.get(),
         threads as u64 - 1
     );
+}
+
+/// Requests that come while a fill is under way wait for it and read
+/// nothing: the fill is held open here (its guard taken by the test).
+#[test]
+fn requests_during_a_fill_wait_for_it_instead_of_reading() {
+    let data = content(MIB, 10);
+    let (_dir, path) = temp_file(&data);
+    let (cache, counters) = new_cache(64 * MIB);
+    let source = cached(&path, &cache);
+    let key = (*source.file.identity(), 0);
+    let GuardResult::Guard(guard) = cache.chunks.get_value_or_guard(&key, None) else {
+        panic!("a cold chunk has no value");
+    };
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let chunk = cache.chunk(&source.file, 0).expect("chunk");
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    chunk
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(finished.load(Ordering::SeqCst), 0, "they wait for the fill");
+        assert_eq!(counters.misses.get(), 0, "and do not read");
+        let _ = guard.insert(Bytes::from(data.clone()));
+        for waiter in waiters {
+            assert!(waiter.join().expect("waiter")[..] == data[..]);
+        }
+    });
+    assert_eq!(counters.coalesced_waits.get(), 4);
+    assert_eq!((counters.misses.get(), counters.hits.get()), (0, 0));
 }
 
 #[test]
