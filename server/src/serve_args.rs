@@ -192,7 +192,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         .or(file.cache.and_then(|cache| cache.mem).map(|mem| mem.0))
         .unwrap_or_else(config::default_cache_mem);
     if cache_mem != 0 && cache_mem < MIN_BOUND {
-        return Err("--cache-mem must be 0 (off) or at least 2M".into());
+        return Err("--cache-mem ([cache] mem) must be 0 (off) or at least 2M".into());
     }
     let cache_control = args
         .cache_control

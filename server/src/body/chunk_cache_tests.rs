@@ -186,6 +186,11 @@ fn a_file_rewritten_in_place_and_opened_again_gets_fresh_chunks() {
         "not filled from the new bytes"
     );
     assert_eq!(cache.chunks.len(), 2);
+    assert_eq!(
+        counters.misses.get(),
+        2,
+        "a fill of a changed file reads nothing"
+    );
 }
 
 #[test]

@@ -54,7 +54,8 @@ impl OpenFile {
         self.identity.len == 0
     }
 
-    /// Fails if the file is no longer the version it was when opened.
+    /// Fails when the file is no longer the version it was opened as
+    /// (written, truncated or grown in place).
     pub fn check_unchanged(&self) -> io::Result<()> {
         let now = FileIdentity::of(&self.file.metadata()?);
         if now != self.identity {

@@ -74,11 +74,10 @@ pub fn file_response(
         ([Segment::Source(range)], StatusCode::PARTIAL_CONTENT) => Some(range.clone()),
         _ => None,
     };
-    let source = FileSource::new(file, cache);
     let mut response = if head || body_len == 0 {
         HttpResponse::new(Default::default())
     } else if body_len <= READ_WHOLE_MAX {
-        match stream::read_all(&source, &segments) {
+        match stream::read_all(&FileSource::new(file, cache), &segments) {
             Ok(bytes) => HttpResponse::new(bytes.into()),
             Err(error) => {
                 tracing::warn!(%error, "reading file failed");
@@ -86,7 +85,7 @@ pub fn file_response(
             }
         }
     } else {
-        warp::reply::stream(BodyStream::new(source, segments)).into_response()
+        warp::reply::stream(BodyStream::new(FileSource::new(file, cache), segments)).into_response()
     };
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, content_type);
