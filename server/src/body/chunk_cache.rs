@@ -179,6 +179,10 @@ impl ChunkCache {
     fn fill(&self, file: &OpenFile, index: u64) -> io::Result<Bytes> {
         file.check_unchanged()?;
         let start = index * CACHE_CHUNK;
+        if start >= file.len() {
+            // An empty chunk would weigh nothing, and quick_cache never evicts those.
+            return Err(short_file());
+        }
         let len = file.len().saturating_sub(start).min(CACHE_CHUNK) as usize;
         self.counters.misses.inc();
         let mut chunk = BytesMut::with_capacity(len);
