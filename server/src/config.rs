@@ -48,6 +48,8 @@ pub struct Config {
     /// Serve connections with Caudal's own HTTP/1.1 loop, which sends file
     /// bodies kernel to socket (`sendfile`); off: hyper serves them all.
     pub zero_copy: bool,
+    /// Bytes of file chunks the shared chunk cache may hold; 0 turns it off.
+    pub cache_mem: u64,
 }
 
 impl Config {
@@ -70,6 +72,100 @@ impl Config {
             trusted_proxies: Vec::new(),
             metrics: MetricsAccess::default(),
             zero_copy: true,
+            cache_mem: default_cache_mem(),
         }
+    }
+}
+
+/// The chunk cache's default size: an eighth of the machine's memory (as
+/// `/proc/meminfo` says), at most 4 GiB; 256 MiB when it cannot be read.
+pub fn default_cache_mem() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| mem_total(&text));
+    match total {
+        Some(total) => (total / 8).clamp(crate::body::chunk_cache::MIN_BOUND, 4 << 30),
+        None => 256 << 20,
+    }
+}
+
+/// `MemTotal:  16318508 kB` -> bytes.
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// A size in bytes: plain (`1048576`) or with a binary unit, case-insensitive:
+/// `K`, `M`, `G`, `T`, optionally followed by `B` or `iB` (`64M`, `512MiB`,
+/// `2GB`: all powers of 1024, as nginx and most servers read them).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let bad = || format!("`{text}` is not a size (bytes, or a number with K, M, G or T)");
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.trim_start().to_ascii_lowercase();
+    let base = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let shift = match base {
+        "" if unit.is_empty() || unit == "b" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_bytes_or_binary_units() {
+        for (text, bytes) in [
+            ("0", 0),
+            ("1048576", 1 << 20),
+            ("64M", 64 << 20),
+            ("64m", 64 << 20),
+            ("512MiB", 512 << 20),
+            ("2G", 2 << 30),
+            ("2GB", 2 << 30),
+            ("3 KiB", 3 << 10),
+            ("10b", 10),
+            ("1T", 1 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "M",
+            "-1",
+            "1.5G",
+            "12X",
+            "1iB",
+            "1MiBs",
+            "1kbb",
+            "99999999999T",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn mem_total_is_read_in_kib() {
+        let meminfo = "MemTotal:       16318508 kB\nMemFree:  1 kB\n";
+        assert_eq!(mem_total(meminfo), Some(16_318_508 * 1024));
+        assert_eq!(mem_total("MemFree: 1 kB\n"), None);
+        let default = default_cache_mem();
+        assert!((crate::body::chunk_cache::MIN_BOUND..=4 << 30).contains(&default));
     }
 }

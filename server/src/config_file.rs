@@ -48,6 +48,43 @@ pub struct FileConfig {
     pub ip_rule: Vec<FileRule>,
     /// `[metrics]`: whether `/metrics` is served, and to whom.
     pub metrics: Option<FileMetrics>,
+    /// `[cache]`: the shared chunk cache.
+    pub cache: Option<FileCacheSettings>,
+}
+
+/// `[cache]`: `mem`, as `--cache-mem` (`"512M"`, `"2G"`, bytes; `0` is off).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCacheSettings {
+    pub mem: Option<Size>,
+}
+
+/// A size in bytes, written as `--cache-mem` takes it or as a plain integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a size: bytes, or a string such as \"512M\" or \"2G\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<Size, E> {
+                Ok(Size(bytes))
+            }
+            fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<Size, E> {
+                u64::try_from(bytes)
+                    .map(Size)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                crate::config::parse_size(text).map(Size).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// `[metrics]`: `enabled` (default true), `allow` (CIDRs; default loopback).
@@ -223,6 +260,18 @@ from = ["203.0.113.0/24"]
         assert!(error.starts_with("2:"), "{error}");
         let error = parse("protect = [\"media\"]").expect_err("bad prefix");
         assert!(error.starts_with("1:"), "{error}");
+    }
+
+    #[test]
+    fn the_cache_size_is_a_string_with_a_unit_or_bytes() {
+        let mem = |text: &str| parse(text).map(|c| c.cache.and_then(|c| c.mem));
+        assert_eq!(mem("[cache]\nmem = \"512M\""), Ok(Some(Size(512 << 20))));
+        assert_eq!(mem("[cache]\nmem = 0"), Ok(Some(Size(0))));
+        assert_eq!(mem(""), Ok(None));
+        let error = mem("[cache]\nmem = \"lots\"").expect_err("bad size");
+        assert!(error.starts_with("2:"), "{error}");
+        assert!(mem("[cache]\nmem = -1").is_err());
+        assert!(mem("[cache]\nsize = 1").is_err());
     }
 
     #[test]

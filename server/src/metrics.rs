@@ -106,6 +106,20 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// What the shared chunk cache counts ([`crate::body::chunk_cache`]):
+/// clones of the registered metrics, so the cache updates them directly.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkCacheCounters {
+    pub hits: Counter,
+    /// Fills that ran a read.
+    pub misses: Counter,
+    /// Requests that found no chunk and waited for another's fill.
+    pub coalesced_waits: Counter,
+    pub evictions: Counter,
+    /// Bytes of chunks held.
+    pub bytes: Gauge,
+}
+
 /// The server's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -118,6 +132,7 @@ pub struct Metrics {
     connections: Counter,
     refusals: Family<ReasonLabel, Counter>,
     sent_by_kernel: Counter,
+    chunk_cache: ChunkCacheCounters,
 }
 
 impl Default for Metrics {
@@ -178,6 +193,36 @@ impl Metrics {
             "Response body bytes the kernel sent straight from the file (sendfile), of those above",
             sent_by_kernel.clone(),
         );
+        let chunk_cache = ChunkCacheCounters::default();
+        for (name, help, counter) in [
+            (
+                "chunk_cache_hits",
+                "Chunk cache lookups that found the chunk",
+                &chunk_cache.hits,
+            ),
+            (
+                "chunk_cache_misses",
+                "Chunk cache fills that read the file",
+                &chunk_cache.misses,
+            ),
+            (
+                "chunk_cache_coalesced_waits",
+                "Chunk cache lookups that waited for another request's fill instead of reading",
+                &chunk_cache.coalesced_waits,
+            ),
+            (
+                "chunk_cache_evictions",
+                "Chunks evicted to stay within --cache-mem",
+                &chunk_cache.evictions,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "chunk_cache_bytes",
+            "Bytes of file chunks the chunk cache holds",
+            chunk_cache.bytes.clone(),
+        );
         Metrics {
             sent_by_kernel,
             registry,
@@ -188,7 +233,13 @@ impl Metrics {
             connections_active,
             connections,
             refusals,
+            chunk_cache,
         }
+    }
+
+    /// The chunk cache's counters, registered here.
+    pub fn chunk_cache(&self) -> ChunkCacheCounters {
+        self.chunk_cache.clone()
     }
 
     /// A response to `route` ended: its status, the body bytes that left,

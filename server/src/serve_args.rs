@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use caudal_server::Config;
 use caudal_server::access::{self, Action, IpRule, IpRules, Verifier, ip_rules};
+use caudal_server::body::chunk_cache::MIN_BOUND;
+use caudal_server::config;
 use caudal_server::config_file::{self, FileConfig};
 use caudal_server::metrics::{self, MetricsAccess};
 use caudal_server::token_tools;
@@ -76,6 +78,12 @@ pub struct ServeArgs {
     /// Send file bodies kernel to socket (sendfile) from Caudal's own HTTP/1.1 loop; off: hyper serves every connection [default: on].
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub zero_copy: Option<bool>,
+    /// Memory for the chunk cache shared by all responses (file bytes in 1 MiB
+    /// chunks, one read per chunk however many clients want it): bytes or K, M, G
+    /// (powers of 1024: 64M, 512MiB, 2G); 0 turns it off (read the file for each
+    /// response); at least 2M otherwise [default: 1/8 of RAM, at most 4G].
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    pub cache_mem: Option<u64>,
     /// The rules in command-line order (filled from the parsed matches).
     #[arg(skip)]
     pub rules_in_order: Vec<(Action, String)>,
@@ -182,6 +190,13 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
                 .map_err(|error| format!("--metrics-allow {error}"))?
         },
     };
+    let cache_mem = args
+        .cache_mem
+        .or(file.cache.and_then(|cache| cache.mem).map(|mem| mem.0))
+        .unwrap_or_else(config::default_cache_mem);
+    if cache_mem != 0 && cache_mem < MIN_BOUND {
+        return Err("--cache-mem ([cache] mem) must be 0 (off) or at least 2M".into());
+    }
     let cache_control = args
         .cache_control
         .or(file.cache_control)
@@ -220,6 +235,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         trusted_proxies,
         metrics,
         zero_copy: args.zero_copy.or(file.zero_copy).unwrap_or(true),
+        cache_mem,
     })
 }
 
@@ -304,6 +320,10 @@ pub fn check_config(path: &std::path::Path) -> ExitCode {
         println!("metrics: /metrics for {}", allowed.join(", "));
     } else {
         println!("metrics: off");
+    }
+    match config.cache_mem {
+        0 => println!("chunk cache: off"),
+        bytes => println!("chunk cache: {} MiB", bytes >> 20),
     }
     ExitCode::SUCCESS
 }

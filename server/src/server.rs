@@ -8,7 +8,9 @@ use std::sync::Arc;
 use http::header::HeaderValue;
 use tokio::net::TcpListener;
 
+use crate::body::chunk_cache::ChunkCache;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::pipeline::{self, AppState};
 use crate::safe_path::Root;
 
@@ -60,12 +62,16 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let metrics = Arc::new(Metrics::new());
+        let chunks = (config.cache_mem > 0)
+            .then(|| Arc::new(ChunkCache::new(config.cache_mem, metrics.chunk_cache())));
         let state = Arc::new(AppState {
             media,
             www,
             cache_control,
             files: Default::default(),
-            metrics: Default::default(),
+            chunks,
+            metrics,
             metrics_access: config.metrics.clone(),
         });
         Ok(Server {

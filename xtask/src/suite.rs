@@ -77,8 +77,15 @@ pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
 /// The server's tests run again with each other way a file body can leave
 /// (the first run has the defaults: the kernel's `sendfile` on Caudal's own
 /// connection loop), so every range, conditional, traversal and lifecycle
-/// test holds on each (`server/tests/common`'s `CAUDAL_TEST_SERVE_ARGS`).
-const OTHER_BODY_PATHS: [(&str, &str); 1] = [("server tests, hyper path", "--zero-copy off")];
+/// test holds on each (`server/tests/common`'s `CAUDAL_TEST_SERVE_ARGS`):
+/// hyper with the bytes from the chunk cache, and hyper reading the file.
+const OTHER_BODY_PATHS: [(&str, &str); 2] = [
+    ("server tests, hyper + chunk cache", "--zero-copy off"),
+    (
+        "server tests, hyper + file reads",
+        "--zero-copy off --cache-mem 0",
+    ),
+];
 
 /// Programs the tests run besides Chromium, and the Debian package of each.
 /// The media and server tests compare with ffmpeg (`ffprobe` comes in the same

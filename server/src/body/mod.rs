@@ -4,16 +4,19 @@
 //! and byte ranges of a [`ByteSource`] — read whole when small
 //! ([`stream::read_all`]) and streamed in chunks of at most [`CHUNK`] bytes
 //! when not ([`stream::BodyStream`]), so memory per connection is bounded
-//! whatever the file size. The source is a trait so that a shared chunk cache
-//! can stand between the response and the file later; today the only source
-//! is an open file ([`file::OpenFile`]), kept open between requests by
-//! [`file_cache::FileCache`].
+//! whatever the file size. The source is a trait so that the shared chunk
+//! cache ([`chunk_cache::ChunkCache`]) can stand between the response and the
+//! file: [`FileSource`] is an open file ([`file::OpenFile`], kept open between
+//! requests by [`file_cache::FileCache`]) read directly or through the cache.
 
 use std::io;
 use std::ops::RangeInclusive;
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
+pub mod chunk_cache;
 pub mod file;
 pub mod file_cache;
 pub mod send_file;
@@ -39,6 +42,56 @@ pub trait ByteSource {
     fn read_chunk(&self, offset: u64, len: usize, scratch: &mut BytesMut) -> io::Result<Bytes> {
         self.read_into(offset, len, scratch)?;
         Ok(scratch.split().freeze())
+    }
+
+    /// How many of the `len` bytes at `offset` to stream as the next piece
+    /// (at least 1). A source holding aligned chunks ends pieces at a chunk's
+    /// end, so [`ByteSource::read_chunk`] can hand out each without a copy.
+    fn piece_len(&self, _offset: u64, len: usize) -> usize {
+        len
+    }
+}
+
+/// An open file, read directly or through the shared chunk cache.
+#[derive(Debug, Clone)]
+pub enum FileSource {
+    Direct(file::OpenFile),
+    Cached(chunk_cache::CachedFile),
+}
+
+impl FileSource {
+    /// Through `cache` when there is one (`--cache-mem` not 0).
+    pub fn new(file: file::OpenFile, cache: Option<&Arc<chunk_cache::ChunkCache>>) -> Self {
+        match cache {
+            Some(cache) => FileSource::Cached(chunk_cache::CachedFile {
+                file,
+                cache: cache.clone(),
+            }),
+            None => FileSource::Direct(file),
+        }
+    }
+}
+
+impl ByteSource for FileSource {
+    fn read_into(&self, offset: u64, len: usize, buf: &mut BytesMut) -> io::Result<()> {
+        match self {
+            FileSource::Direct(file) => file.read_into(offset, len, buf),
+            FileSource::Cached(cached) => cached.read_into(offset, len, buf),
+        }
+    }
+
+    fn read_chunk(&self, offset: u64, len: usize, scratch: &mut BytesMut) -> io::Result<Bytes> {
+        match self {
+            FileSource::Direct(file) => file.read_chunk(offset, len, scratch),
+            FileSource::Cached(cached) => cached.read_chunk(offset, len, scratch),
+        }
+    }
+
+    fn piece_len(&self, offset: u64, len: usize) -> usize {
+        match self {
+            FileSource::Direct(file) => file.piece_len(offset, len),
+            FileSource::Cached(cached) => cached.piece_len(offset, len),
+        }
     }
 }
 

@@ -11,7 +11,12 @@ use bytes::{Bytes, BytesMut};
 use super::{ByteSource, CHUNK, Segment, total_len};
 
 /// Reads a whole (small) body at once: one allocation, no streaming overhead.
+/// A body of one range is [`ByteSource::read_chunk`]'s: a cache's slice, no copy.
 pub fn read_all(source: &impl ByteSource, segments: &[Segment]) -> io::Result<Bytes> {
+    if let [Segment::Source(range)] = segments {
+        let len = usize::try_from(range.end() - range.start() + 1).map_err(io::Error::other)?;
+        return source.read_chunk(*range.start(), len, &mut BytesMut::new());
+    }
     let total = usize::try_from(total_len(segments)).map_err(io::Error::other)?;
     let mut out = BytesMut::with_capacity(total);
     for segment in segments {
@@ -27,8 +32,9 @@ pub fn read_all(source: &impl ByteSource, segments: &[Segment]) -> io::Result<By
     Ok(out.freeze())
 }
 
-/// A body streamed in chunks of at most [`CHUNK`] bytes, read through one
-/// buffer that is reused for the next chunk once the previous one was sent.
+/// A body streamed in chunks of at most [`CHUNK`] bytes (ending where the
+/// source's [`ByteSource::piece_len`] says), read through one buffer that is
+/// reused for the next chunk once the previous one was sent.
 #[derive(Debug)]
 pub struct BodyStream<S> {
     source: S,
@@ -54,7 +60,8 @@ impl<S: ByteSource> BodyStream<S> {
             Segment::Source(range) => {
                 let start = *range.start();
                 let remaining = range.end() - start + 1;
-                let len = remaining.min(CHUNK as u64) as usize;
+                let most = remaining.min(CHUNK as u64) as usize;
+                let len = self.source.piece_len(start, most).clamp(1, most);
                 if (len as u64) < remaining {
                     self.segments
                         .push_front(Segment::Source(start + len as u64..=*range.end()));

@@ -4,16 +4,18 @@
 //! and Cache-Control are the next stage's ([`super::cache_headers`]).
 
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderValue};
 use warp::Reply;
 
+use crate::body::chunk_cache::ChunkCache;
 use crate::body::file::OpenFile;
 use crate::body::send_file::SendFile;
 use crate::body::stream::{self, BodyStream};
-use crate::body::{self, Segment};
+use crate::body::{self, FileSource, Segment};
 use crate::engine::plan::ResponsePlan;
 
 /// Bodies up to this size are read whole before the response starts.
@@ -22,11 +24,13 @@ const READ_WHOLE_MAX: u64 = 512 * 1024;
 pub type HttpResponse = warp::reply::Response;
 
 /// Builds the response for `plan`, of a file served as `content_type`.
-/// `head` skips reading the file; `sends_files`: the transport sends one
-/// range itself ([`SendFile`]), so the body is left empty.
+/// `head` skips reading the file. `sends_files`: the transport sends one
+/// range itself, kernel to socket ([`SendFile`]), so the body is left empty;
+/// else `cache` (when on) is where its bytes are read.
 pub fn file_response(
     plan: ResponsePlan,
     file: OpenFile,
+    cache: Option<&Arc<ChunkCache>>,
     content_type: &'static str,
     head: bool,
     sends_files: bool,
@@ -82,7 +86,7 @@ pub fn file_response(
         response.extensions_mut().insert(SendFile::new(file, range));
         response
     } else if body_len <= READ_WHOLE_MAX {
-        match stream::read_all(&file, &segments) {
+        match stream::read_all(&FileSource::new(file, cache), &segments) {
             Ok(bytes) => HttpResponse::new(bytes.into()),
             Err(error) => {
                 tracing::warn!(%error, "reading file failed");
@@ -90,7 +94,7 @@ pub fn file_response(
             }
         }
     } else {
-        warp::reply::stream(BodyStream::new(file, segments)).into_response()
+        warp::reply::stream(BodyStream::new(FileSource::new(file, cache), segments)).into_response()
     };
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, content_type);

@@ -101,6 +101,7 @@ pub fn serve_file(
     let mut response = respond::file_response(
         decision,
         file,
+        state.chunks.as_ref(),
         content_type,
         method == Method::HEAD,
         sends_files,

@@ -1,10 +1,11 @@
 //! What the handlers share: the served roots, the configured Cache-Control,
-//! the open-file cache and the metrics.
+//! the open-file cache, the chunk cache and the metrics.
 
 use std::sync::Arc;
 
 use http::header::HeaderValue;
 
+use crate::body::chunk_cache::ChunkCache;
 use crate::body::file_cache::FileCache;
 use crate::metrics::{Metrics, MetricsAccess};
 use crate::safe_path::Root;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub www: Option<Root>,
     pub cache_control: Option<HeaderValue>,
     pub files: FileCache,
+    /// File chunks shared by every response; `None` with `--cache-mem 0`.
+    pub chunks: Option<Arc<ChunkCache>>,
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,

@@ -127,12 +127,15 @@ pub struct TestServer {
 /// `CAUDAL_TEST_SERVE_ARGS`: flags every test server gets before its own,
 /// so that `cargo xtask test` runs the whole suite once per way a body can
 /// be sent (the kernel's `sendfile`, hyper, the chunk cache).
-pub fn path_flags() -> Vec<String> {
-    std::env::var("CAUDAL_TEST_SERVE_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+pub fn path_flags() -> Vec<&'static str> {
+    static FLAGS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    FLAGS
+        .get_or_init(|| {
+            let text = std::env::var("CAUDAL_TEST_SERVE_ARGS").unwrap_or_default();
+            let text: &'static str = Box::leak(text.into_boxed_str());
+            text.split_whitespace().collect()
+        })
+        .clone()
 }
 
 /// Whether this run's servers send file bodies with `sendfile`.
@@ -148,12 +151,20 @@ impl TestServer {
     pub fn start(flags: &[&str]) -> TestServer {
         let fixture = Fixture::new();
         let media = fixture.media();
+        TestServer::spawn(fixture, &media, &[&path_flags(), flags].concat())
+    }
+
+    /// As [`TestServer::start`] but without this run's
+    /// `CAUDAL_TEST_SERVE_ARGS`: for tests of the defaults themselves.
+    pub fn start_with_defaults(flags: &[&str]) -> TestServer {
+        let fixture = Fixture::new();
+        let media = fixture.media();
         TestServer::spawn(fixture, &media, flags)
     }
 
     /// Serves `media` (the fixture's www and log are still used).
     pub fn start_serving(media: &Path, flags: &[&str]) -> TestServer {
-        TestServer::spawn(Fixture::new(), media, flags)
+        TestServer::spawn(Fixture::new(), media, &[&path_flags(), flags].concat())
     }
 
     fn spawn(fixture: Fixture, media: &Path, flags: &[&str]) -> TestServer {
@@ -163,7 +174,6 @@ impl TestServer {
             .arg(media)
             .args(["--listen", "127.0.0.1:0", "--www"])
             .arg(fixture.www())
-            .args(path_flags())
             .args(flags)
             .env_remove("CAUDAL_LOG")
             .stdin(Stdio::null())
