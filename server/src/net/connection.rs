@@ -64,7 +64,7 @@ impl SocketHandle {
 /// The accepted socket as hyper's I/O, shared with the connection's
 /// [`SocketHandle`]s. Reads and writes are tokio's readiness-based ones, as
 /// `TcpStream`'s own `AsyncRead`/`AsyncWrite` do.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SharedStream(Arc<TcpStream>);
 
 impl SharedStream {

@@ -82,13 +82,15 @@ pub async fn serve<S, B>(
         let active = metrics.connection();
         let metrics = metrics.clone();
         let settings = settings.clone();
-        let service = service.clone();
-        let stop = stop.clone();
+        let mut service = service.clone();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
             let ended = if zero_copy {
-                http1::serve(stream, context, service, &settings, stop).await
+                http1::serve(&stream, &context, &mut service, &settings, &mut stop).await
             } else {
-                http1::serve_hyper(stream, context, service, &settings, stop).await
+                // Boxed: hyper's connection state is not part of every task.
+                let hyper = http1::serve_hyper(stream, context, service, &settings, stop);
+                Box::pin(hyper).await
             };
             match ended {
                 http1::Ended::Closed => {}

@@ -69,13 +69,14 @@ pub enum Ended {
     Hyper(hyper::Error),
 }
 
-/// Serves one connection on the fast path.
+/// Serves one connection on the fast path. Everything is borrowed from the
+/// connection's task, so that an idle connection's future holds each once.
 pub async fn serve<S, B>(
-    stream: SharedStream,
-    context: ConnectionContext,
-    mut service: S,
+    stream: &SharedStream,
+    context: &ConnectionContext,
+    service: &mut S,
     settings: &Settings,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: &mut watch::Receiver<bool>,
 ) -> Ended
 where
     S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
@@ -86,7 +87,7 @@ where
     B::Error: Into<BoxError>,
 {
     let tcp = stream.tcp();
-    let mut buf = BytesMut::with_capacity(READ_BUF);
+    let mut buf = BytesMut::new();
     let mut served = 0u64;
     loop {
         // 1. A request head, within the header timeout.
@@ -99,8 +100,15 @@ where
                     keep_alive,
                 }) => break (request, len, keep_alive),
                 Ok(Parsed::HandOver) => {
-                    let io = rewind::Rewind::new(buf.freeze(), stream);
-                    return serve_hyper(io, context, service, settings, shutdown).await;
+                    let io = rewind::Rewind::new(buf.freeze(), stream.clone());
+                    let hyper = serve_hyper(
+                        io,
+                        context.clone(),
+                        service.clone(),
+                        settings,
+                        shutdown.clone(),
+                    );
+                    return Box::pin(hyper).await;
                 }
                 Ok(Parsed::Partial) => {}
                 Err(error) => {
@@ -124,35 +132,64 @@ where
             }
         };
         buf.advance(len);
-        // 2. The pipeline's answer.
-        let mut request = request.map(|()| RequestBody::Empty);
-        request.extensions_mut().insert(context.clone());
-        request.extensions_mut().insert(SendsFiles);
-        let head_request = request.method() == Method::HEAD;
-        let answered: Result<_, BoxError> = match service.ready().await {
-            Ok(ready) => ready.call(request).await.map_err(Into::into),
-            Err(error) => Err(error.into()),
-        };
-        let response = match answered {
-            Ok(response) => response,
-            Err(error) => {
-                tracing::warn!(%error, "request pipeline failed");
-                return Ended::Closed;
-            }
-        };
-        // 3. Head and body.
-        let close =
-            !keep_alive || *shutdown.borrow() || response_head::asks_close(response.headers());
-        match write_response(&tcp, response, head_request, close, settings.send_timeout).await {
-            Ok(()) if !close => served += 1,
-            Ok(()) => {
-                let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Write);
-                return Ended::Closed;
-            }
-            Err(error) => {
-                log_cut(&error);
-                return Ended::Closed;
-            }
+        if buf.is_empty() {
+            // Nothing pipelined: an idle connection holds no read buffer.
+            buf = BytesMut::new();
+        }
+        // 2. and 3., boxed: their state (the pipeline's future, the body)
+        // takes memory only while a request is being answered.
+        let answer = answer(
+            &tcp, service, *request, keep_alive, context, settings, shutdown,
+        );
+        if !Box::pin(answer).await {
+            return Ended::Closed;
+        }
+        served += 1;
+    }
+}
+
+/// Runs the pipeline on `request` and writes its response; whether the
+/// connection goes on.
+async fn answer<S, B>(
+    tcp: &TcpStream,
+    service: &mut S,
+    request: Request<()>,
+    keep_alive: bool,
+    context: &ConnectionContext,
+    settings: &Settings,
+    shutdown: &watch::Receiver<bool>,
+) -> bool
+where
+    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S::Error: Into<BoxError> + Send,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let mut request = request.map(|()| RequestBody::Empty);
+    request.extensions_mut().insert(context.clone());
+    request.extensions_mut().insert(SendsFiles);
+    let head_request = request.method() == Method::HEAD;
+    let answered: Result<_, BoxError> = match service.ready().await {
+        Ok(ready) => ready.call(request).await.map_err(Into::into),
+        Err(error) => Err(error.into()),
+    };
+    let response = match answered {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(%error, "request pipeline failed");
+            return false;
+        }
+    };
+    let close = !keep_alive || *shutdown.borrow() || response_head::asks_close(response.headers());
+    match write_response(tcp, response, head_request, close, settings.send_timeout).await {
+        Ok(()) if !close => true,
+        Ok(()) => {
+            let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
+            false
+        }
+        Err(error) => {
+            log_cut(&error);
+            false
         }
     }
 }
@@ -202,13 +239,14 @@ fn hyper_request(request: Request<Incoming>) -> Request<RequestBody> {
     request.map(RequestBody::Hyper)
 }
 
-/// Reads what the client sent next into `buf`; 0 at its end.
+/// Reads what the client sent next into `buf`; 0 at its end. The buffer
+/// grows only once there is something to read.
 async fn read_more(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < READ_BUF / 4 {
-        buf.reserve(READ_BUF);
-    }
     loop {
         tcp.readable().await?;
+        if buf.capacity() - buf.len() < READ_BUF / 4 {
+            buf.reserve(READ_BUF);
+        }
         match tcp.try_read_buf(buf) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             result => return result,
@@ -251,6 +289,11 @@ where
     response_head::write(&mut head, parts.status, &parts.headers, framing, close);
     let follows = framing != Framing::None && (send.is_some() || !body.is_end_stream());
     socket::write_all(tcp, &head, timeout, follows).await?;
+    if follows {
+        // Heads first: under a burst, every waiting request gets its head
+        // out before any one body takes the worker.
+        tokio::task::yield_now().await;
+    }
     let mut body = std::pin::pin!(body);
     match (framing, send) {
         (Framing::None, _) => Ok(()),

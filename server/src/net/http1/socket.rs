@@ -2,8 +2,9 @@
 //! `MSG_MORE` when a body follows, so head and body share packets) and file
 //! ranges moved by the kernel (`sendfile`). Every wait for the socket is
 //! bounded by the send timeout, so a client that stops reading frees its
-//! slot; every call gives the scheduler its turn (tokio's budget), so one
-//! fast reader cannot starve the other connections of its worker.
+//! slot; after each `sendfile` call the connection yields its worker, so
+//! under load the connections take turns a call each and a new request's
+//! head is not queued behind whole bodies.
 
 use std::io;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use crate::body::send_file::SendFile;
 
 /// Most bytes handed to one `sendfile` call: the file's identity is checked
 /// after each, so a file written in place ends the response within this.
-const SENDFILE_MAX: usize = 1024 * 1024;
+const SENDFILE_MAX: usize = 512 * 1024;
 
 /// Waits until the socket takes more, at most `timeout`.
 async fn writable(tcp: &TcpStream, timeout: Duration) -> io::Result<()> {
@@ -84,7 +85,7 @@ pub async fn send_file(tcp: &TcpStream, body: &SendFile, timeout: Duration) -> i
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(error) => return Err(error),
         }
-        tokio::task::coop::consume_budget().await;
+        tokio::task::yield_now().await;
     }
     Ok(())
 }
