@@ -45,6 +45,9 @@ use response_head::Framing;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A body written from memory yields its worker after each this many bytes.
+const YIELD_EVERY: u64 = 1024 * 1024;
+
 /// Read buffer per connection, grown only for a head that needs it.
 const READ_BUF: usize = 4096;
 
@@ -288,12 +291,14 @@ where
     let mut head = Vec::with_capacity(256 + parts.headers.len() * 32);
     response_head::write(&mut head, parts.status, &parts.headers, framing, close);
     let follows = framing != Framing::None && (send.is_some() || !body.is_end_stream());
-    socket::write_all(tcp, &head, timeout, follows).await?;
+    // Heads first: the head leaves in its own packet and the connection
+    // yields, so under a burst every waiting request gets its head out
+    // before any one body takes the worker.
+    socket::write_all(tcp, &head, timeout, false).await?;
     if follows {
-        // Heads first: under a burst, every waiting request gets its head
-        // out before any one body takes the worker.
         tokio::task::yield_now().await;
     }
+
     let mut body = std::pin::pin!(body);
     match (framing, send) {
         (Framing::None, _) => Ok(()),
@@ -351,6 +356,10 @@ where
         }
         if framing == Framing::Chunked {
             socket::write_all(tcp, b"\r\n", timeout, false).await?;
+        }
+        // Turns, as `sendfile`'s: one MiB, then the other connections.
+        if written / YIELD_EVERY != (written - len as u64) / YIELD_EVERY {
+            tokio::task::yield_now().await;
         }
     }
     match framing {
