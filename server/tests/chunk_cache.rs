@@ -70,6 +70,42 @@ async fn sixty_four_cold_requests_read_chunk_zero_once() {
     assert_eq!(value(&samples, "evictions_total"), 0.0);
 }
 
+/// On the defaults (Caudal's own loop), a large body is written from the
+/// cache: 64 viewers starting one 8 MiB file at once read each chunk once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_cold_whole_file_requests_read_each_chunk_once_on_the_fast_path() {
+    let server = TestServer::start_with_defaults(&["--cache-mem", "64M"]);
+    let content = Arc::new(pseudo_random(8 * MIB, 42));
+    std::fs::write(server.media().join("cold.mp4"), &*content).expect("write");
+    let requests = 64;
+    let barrier = Arc::new(tokio::sync::Barrier::new(requests));
+    let client = client();
+    let url = server.url("/media/cold.mp4");
+    let tasks: Vec<_> = (0..requests)
+        .map(|_| {
+            let (barrier, client, url) = (barrier.clone(), client.clone(), url.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                request(&client, Method::GET, &url, &[]).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let reply = task.await.expect("request task");
+        assert_eq!(reply.status, 200);
+        assert!(reply.body == *content, "every body is the file's");
+    }
+    let samples = cache_metrics(&server).await;
+    assert_eq!(value(&samples, "misses_total"), 8.0, "{samples:?}");
+    // Every 256 KiB piece of every body was one lookup; only 8 read.
+    let pieces = (requests * 8 * MIB / (256 * 1024)) as f64;
+    assert_eq!(
+        value(&samples, "hits_total") + value(&samples, "coalesced_waits_total"),
+        pieces - 8.0,
+        "{samples:?}"
+    );
+}
+
 #[tokio::test]
 async fn cache_mem_zero_serves_from_the_file_and_counts_nothing() {
     let server = TestServer::start_with_defaults(&["--cache-mem", "0"]);

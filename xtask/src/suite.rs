@@ -75,11 +75,13 @@ pub fn run(ws: &Workspace, no_browser: bool) -> Result<()> {
 }
 
 /// The server's tests run again with each other way a file body can leave
-/// (the first run has the defaults: the kernel's `sendfile` on Caudal's own
-/// connection loop), so every range, conditional, traversal and lifecycle
+/// (the first run has the defaults: Caudal's own connection loop, bodies
+/// under 4 MiB by `sendfile` and larger ones from the chunk cache), so every range, conditional, traversal and lifecycle
 /// test holds on each (`server/tests/common`'s `CAUDAL_TEST_SERVE_ARGS`):
-/// hyper with the bytes from the chunk cache, and hyper reading the file.
-const OTHER_BODY_PATHS: [(&str, &str); 2] = [
+/// `sendfile` for every body (the defaults write large ones from the chunk
+/// cache), hyper with the bytes from the cache, hyper reading the file.
+const OTHER_BODY_PATHS: [(&str, &str); 3] = [
+    ("server tests, sendfile for every body", "--cache-mem 0"),
     ("server tests, hyper + chunk cache", "--zero-copy off"),
     (
         "server tests, hyper + file reads",
