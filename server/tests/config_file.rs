@@ -51,6 +51,7 @@ send_timeout = 60.0
 max_connections = 64
 max_header_bytes = 16384
 shutdown_grace = 5
+zero_copy = true
 protect = ["/media/sub/"]
 keys = ["{KEY}"]
 key_files = ["keys.txt"]

@@ -75,7 +75,8 @@ pub fn routes(
                 serve_file(www, &state, Mount::Site, path, &method, &headers)
             },
         );
-    api.or(metrics).unify().or(media).unify().or(site).unify()
+    // The media route first: it is the one almost every request takes.
+    media.or(api).unify().or(metrics).unify().or(site).unify()
 }
 
 async fn media_listing(method: Method, state: Arc<AppState>) -> HttpResponse {

@@ -95,13 +95,12 @@ where
     loop {
         // 1. A request head, within the header timeout.
         let deadline = tokio::time::Instant::now() + settings.header_timeout;
-        let (request, len, keep_alive) = loop {
-            match request_head::parse(&buf, settings.max_header_bytes) {
+        let (request, keep_alive) = loop {
+            match request_head::parse(&mut buf, settings.max_header_bytes) {
                 Ok(Parsed::Request {
                     request,
-                    len,
                     keep_alive,
-                }) => break (request, len, keep_alive),
+                }) => break (request, keep_alive),
                 Ok(Parsed::HandOver) => {
                     let io = rewind::Rewind::new(buf.freeze(), stream.clone());
                     let hyper = serve_hyper(
@@ -134,7 +133,6 @@ where
                 _ = shutdown.changed(), if idle => return Ended::Closed,
             }
         };
-        buf.advance(len);
         if buf.is_empty() {
             // Nothing pipelined: an idle connection holds no read buffer.
             buf = BytesMut::new();

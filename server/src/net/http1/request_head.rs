@@ -6,6 +6,7 @@
 //! framing, `Expect`, `Upgrade`, HTTP/1.0 — is [`Parsed::HandOver`]: the
 //! connection, head included, goes to hyper, which speaks all of HTTP/1.
 
+use bytes::BytesMut;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri, Version};
 
@@ -17,13 +18,12 @@ const MAX_HEADERS: usize = 100;
 pub enum Parsed {
     /// Not a whole head yet (and not over the limit).
     Partial,
-    /// A head the fast path serves, and how many bytes it took.
+    /// A head the fast path serves, taken out of the buffer.
     Request {
         request: Box<Request<()>>,
-        len: usize,
         keep_alive: bool,
     },
-    /// A head the fast path leaves to hyper (the buffer is handed over whole).
+    /// A head the fast path leaves to hyper (the buffer is left whole).
     HandOver,
 }
 
@@ -37,8 +37,10 @@ pub enum HeadError {
 }
 
 /// Reads the request head at the start of `buf`, refusing one (whole or
-/// not) longer than `max_bytes`.
-pub fn parse(buf: &[u8], max_bytes: usize) -> Result<Parsed, HeadError> {
+/// not) longer than `max_bytes`. A head the fast path serves is split off
+/// the buffer: the URI and the header values are slices of its bytes, not
+/// copies.
+pub fn parse(buf: &mut BytesMut, max_bytes: usize) -> Result<Parsed, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut headers);
     let len = match head.parse(buf) {
@@ -59,18 +61,33 @@ pub fn parse(buf: &[u8], max_bytes: usize) -> Result<Parsed, HeadError> {
     let malformed = |what: &str| HeadError::Malformed(what.to_owned());
     let method = Method::from_bytes(head.method.unwrap_or_default().as_bytes())
         .map_err(|_| malformed("method"))?;
-    let uri: Uri = head
-        .path
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| malformed("request target"))?;
-    let mut map = HeaderMap::with_capacity(head.headers.len());
+    // Where each piece lies in the buffer, to slice it once split off.
+    let start = buf.as_ptr() as usize;
+    let at = |piece: &[u8]| {
+        let from = piece.as_ptr() as usize - start;
+        from..from + piece.len()
+    };
+    let target = at(head.path.unwrap_or_default().as_bytes());
+    let mut fields = Vec::with_capacity(head.headers.len());
     for field in head.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| malformed("name"))?;
-        let value = HeaderValue::from_bytes(field.value).map_err(|_| malformed("value"))?;
+        fields.push((name, at(field.value)));
+    }
+    let bytes = buf.split_to(len).freeze();
+    let uri =
+        Uri::from_maybe_shared(bytes.slice(target)).map_err(|_| malformed("request target"))?;
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for (name, value) in fields {
+        let value =
+            HeaderValue::from_maybe_shared(bytes.slice(value)).map_err(|_| malformed("value"))?;
         map.append(name, value);
     }
     if has_body_or_upgrade(&map) {
+        // Put back for hyper: nothing of the head may be lost.
+        let mut whole = BytesMut::with_capacity(bytes.len() + buf.len());
+        whole.extend_from_slice(&bytes);
+        whole.extend_from_slice(buf);
+        *buf = whole;
         return Ok(Parsed::HandOver);
     }
     let keep_alive = !has_token(&map, header::CONNECTION, "close");
@@ -81,7 +98,6 @@ pub fn parse(buf: &[u8], max_bytes: usize) -> Result<Parsed, HeadError> {
     *request.headers_mut() = map;
     Ok(Parsed::Request {
         request: Box::new(request),
-        len,
         keep_alive,
     })
 }
@@ -112,28 +128,34 @@ pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn request(raw: &str) -> (Request<()>, usize, bool) {
-        match parse(raw.as_bytes(), 16384) {
+    /// The request, what stays in the buffer, keep-alive.
+    fn request(raw: &str) -> (Request<()>, BytesMut, bool) {
+        let mut buf = BytesMut::from(raw);
+        match parse(&mut buf, 16384) {
             Ok(Parsed::Request {
                 request,
-                len,
                 keep_alive,
-            }) => (*request, len, keep_alive),
+            }) => (*request, buf, keep_alive),
             other => panic!("not a fast-path request: {other:?}"),
         }
     }
 
+    fn parse_str(raw: &[u8], max: usize) -> (Result<Parsed, HeadError>, BytesMut) {
+        let mut buf = BytesMut::from(raw);
+        (parse(&mut buf, max), buf)
+    }
+
     #[test]
-    fn a_get_is_read_with_its_headers_and_length() {
+    fn a_get_is_read_with_its_headers_and_the_rest_stays() {
         let raw = "GET /media/a.mp4?x=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=0-9\r\n\r\nGET /next";
-        let (request, len, keep_alive) = request(raw);
+        let (request, rest, keep_alive) = request(raw);
         assert_eq!(request.method(), Method::GET);
         assert_eq!(request.uri().path(), "/media/a.mp4");
         assert_eq!(request.uri().query(), Some("x=1"));
         assert_eq!(request.headers()["range"], "bytes=0-9");
         assert_eq!(
-            &raw[len..],
-            "GET /next",
+            &rest[..],
+            b"GET /next",
             "a pipelined request stays in the buffer"
         );
         assert!(keep_alive);
@@ -147,18 +169,17 @@ mod tests {
 
     #[test]
     fn a_partial_head_waits_unless_it_is_already_over_the_limit() {
-        assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nHost:", 100),
-            Ok(Parsed::Partial)
-        ));
+        let (partial, kept) = parse_str(b"GET / HTTP/1.1\r\nHost:", 100);
+        assert!(matches!(partial, Ok(Parsed::Partial)));
+        assert_eq!(&kept[..], b"GET / HTTP/1.1\r\nHost:", "nothing consumed");
         let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(200));
         assert_eq!(
-            parse(long.as_bytes(), 100).err(),
+            parse_str(long.as_bytes(), 100).0.err(),
             Some(HeadError::TooLarge(100))
         );
         let whole = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(200));
         assert_eq!(
-            parse(whole.as_bytes(), 100).err(),
+            parse_str(whole.as_bytes(), 100).0.err(),
             Some(HeadError::TooLarge(100))
         );
     }
@@ -172,12 +193,24 @@ mod tests {
             "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
             "GET / HTTP/1.0\r\n\r\n",
         ] {
-            assert!(
-                matches!(parse(raw.as_bytes(), 16384), Ok(Parsed::HandOver)),
-                "{raw:?}"
-            );
+            let (parsed, kept) = parse_str(raw.as_bytes(), 16384);
+            assert!(matches!(parsed, Ok(Parsed::HandOver)), "{raw:?}");
+            assert_eq!(&kept[..], raw.as_bytes(), "hyper gets every byte: {raw:?}");
         }
         let (_, _, _) = request("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn header_values_and_the_target_are_slices_of_the_head_not_copies() {
+        let mut buf = BytesMut::from("GET /a?b HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n");
+        let start = buf.as_ptr() as usize;
+        let end = start + buf.len();
+        let Ok(Parsed::Request { request, .. }) = parse(&mut buf, 1024) else {
+            panic!("not parsed");
+        };
+        let inside = |ptr: *const u8| (start..end).contains(&(ptr as usize));
+        assert!(inside(request.headers()["range"].as_bytes().as_ptr()));
+        assert!(inside(request.uri().path().as_ptr()));
     }
 
     #[test]
@@ -189,7 +222,7 @@ mod tests {
             b"\r\n\r\nGARBAGE\r\n\r\n",
         ] {
             assert!(
-                matches!(parse(raw, 16384), Err(HeadError::Malformed(_))),
+                matches!(parse_str(raw, 16384).0, Err(HeadError::Malformed(_))),
                 "{:?}",
                 String::from_utf8_lossy(raw)
             );

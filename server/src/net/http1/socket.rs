@@ -56,31 +56,31 @@ pub async fn write_all(
     Ok(())
 }
 
-/// Sends the range of `body`'s file, kernel to socket, checking after each
-/// call that the file is still the version whose validators were sent.
+/// Sends the range of `body`'s file, kernel to socket, checking before
+/// each call that the file is still the version whose validators were sent.
 ///
 /// `sendfile` hands the kernel references to page-cache pages, not copies:
 /// bytes already queued when a file is written in place may go out new (as
 /// with nginx's `sendfile on`). The check ends the response at the next
-/// call, so a response is never completed across such a write unnoticed
-/// for more than [`SENDFILE_MAX`] bytes; a file replaced by rename is never
-/// affected (the open descriptor keeps the old inode).
+/// call, so such a write cuts it within [`SENDFILE_MAX`] bytes; a file
+/// replaced by rename is never affected (the open descriptor keeps the old
+/// inode). There is no check after the last call: the client has every
+/// byte by then, and cutting the connection would only break its next
+/// request on it.
 pub async fn send_file(tcp: &TcpStream, body: &SendFile, timeout: Duration) -> io::Result<()> {
     let mut offset = *body.range.start();
     let end = body.range.end() + 1;
     while offset < end {
         let count = usize::try_from(end - offset).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
         writable(tcp, timeout).await?;
+        body.file.check_unchanged()?;
         let before = offset;
         match tcp.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(tcp, body.file.fd(), Some(&mut offset), count)
                 .map_err(io::Error::from)
         }) {
             Ok(0) => return Err(io::Error::other("file shorter than it was when opened")),
-            Ok(_) => {
-                body.add_sent(offset - before);
-                body.file.check_unchanged()?;
-            }
+            Ok(_) => body.add_sent(offset - before),
             // `sendfile` reports a partial move as a count, never with EAGAIN.
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(error) => return Err(error),
