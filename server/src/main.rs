@@ -397,14 +397,14 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-/// Logs which files of the media folder would start slowly, on a blocking
-/// thread: serving starts at once, the warnings follow.
 /// Tasks a worker runs between two looks at the sockets (tokio's default
 /// 61). A busy worker otherwise leaves new request heads unread while it
 /// runs 61 body writes of up to 512 KiB each: measured with `cargo xtask
 /// bench many`, the cold burst's time to first byte at 50 viewers.
 const EVENT_INTERVAL: u32 = 8;
 
+/// Logs which files of the media folder would start slowly, on a blocking
+/// thread: serving starts at once, the warnings follow.
 fn start_scan(media_dir: &std::path::Path, follow_symlinks_outside: bool) {
     match caudal_server::safe_path::Root::new(media_dir, follow_symlinks_outside) {
         Ok(root) => {

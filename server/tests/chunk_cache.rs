@@ -34,27 +34,42 @@ fn value(samples: &[(String, f64)], name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no caudal_chunk_cache_{name} in {samples:?}"))
 }
 
+/// `requests` GETs of `url` (with `range`), released at the same instant.
+async fn all_at_once(requests: usize, url: &str, range: Option<&str>) -> Vec<common::Reply> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(requests));
+    let client = client();
+    let headers: Vec<(&'static str, String)> =
+        range.map(|r| ("range", r.to_owned())).into_iter().collect();
+    let tasks: Vec<_> = (0..requests)
+        .map(|_| {
+            let (barrier, client, url, headers) = (
+                barrier.clone(),
+                client.clone(),
+                url.to_owned(),
+                headers.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                request(&client, Method::GET, &url, &headers).await
+            })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(requests);
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_cold_requests_read_chunk_zero_once() {
     let server = TestServer::start_with_defaults(&["--zero-copy", "off", "--cache-mem", "64M"]);
     let content = pseudo_random(8 * MIB, 41);
     std::fs::write(server.media().join("cold.mp4"), &content).expect("write");
-    let content = Arc::new(content);
-    let requests = 64;
-    let barrier = Arc::new(tokio::sync::Barrier::new(requests));
-    let client = client();
     let url = server.url("/media/cold.mp4");
-    let tasks: Vec<_> = (0..requests)
-        .map(|_| {
-            let (barrier, client, url) = (barrier.clone(), client.clone(), url.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                request(&client, Method::GET, &url, &[("range", "bytes=0-65535")]).await
-            })
-        })
-        .collect();
-    for task in tasks {
-        let reply = task.await.expect("request task");
+    for reply in all_at_once(64, &url, Some("bytes=0-65535")).await {
         assert_eq!(reply.status, 206);
         assert_eq!(reply.header("content-range"), Some("bytes 0-65535/8388608"));
         assert!(reply.body == content[..65536], "every body is the file's");
@@ -75,25 +90,13 @@ async fn sixty_four_cold_requests_read_chunk_zero_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_cold_whole_file_requests_read_each_chunk_once_on_the_fast_path() {
     let server = TestServer::start_with_defaults(&["--cache-mem", "64M"]);
-    let content = Arc::new(pseudo_random(8 * MIB, 42));
-    std::fs::write(server.media().join("cold.mp4"), &*content).expect("write");
+    let content = pseudo_random(8 * MIB, 42);
+    std::fs::write(server.media().join("cold.mp4"), &content).expect("write");
     let requests = 64;
-    let barrier = Arc::new(tokio::sync::Barrier::new(requests));
-    let client = client();
     let url = server.url("/media/cold.mp4");
-    let tasks: Vec<_> = (0..requests)
-        .map(|_| {
-            let (barrier, client, url) = (barrier.clone(), client.clone(), url.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                request(&client, Method::GET, &url, &[]).await
-            })
-        })
-        .collect();
-    for task in tasks {
-        let reply = task.await.expect("request task");
+    for reply in all_at_once(requests, &url, None).await {
         assert_eq!(reply.status, 200);
-        assert!(reply.body == *content, "every body is the file's");
+        assert!(reply.body == content, "every body is the file's");
     }
     let samples = cache_metrics(&server).await;
     assert_eq!(value(&samples, "misses_total"), 8.0, "{samples:?}");
