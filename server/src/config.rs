@@ -48,6 +48,8 @@ pub struct Config {
     /// Serve connections with Caudal's own HTTP/1.1 loop, which sends file
     /// bodies kernel to socket (`sendfile`); off: hyper serves them all.
     pub zero_copy: bool,
+    /// Event loops, one thread each ([`crate::net::workers`]).
+    pub workers: usize,
     /// Bytes of file chunks the shared chunk cache may hold; 0 turns it off.
     pub cache_mem: u64,
 }
@@ -72,6 +74,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             metrics: MetricsAccess::default(),
             zero_copy: true,
+            workers: default_workers(),
             cache_mem: default_cache_mem(),
         }
     }
@@ -168,4 +171,9 @@ mod tests {
         let default = default_cache_mem();
         assert!((crate::body::chunk_cache::MIN_BOUND..=4 << 30).contains(&default));
     }
+}
+
+/// One event loop per CPU the process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub quiet: Option<bool>,
     /// `false`: hyper serves every connection (no `sendfile`).
     pub zero_copy: Option<bool>,
+    /// Event loops (`--workers`).
+    pub workers: Option<usize>,
     /// Path prefixes that need a token.
     #[serde(default)]
     pub protect: Vec<UrlPrefix>,

@@ -353,7 +353,6 @@ fn serve(args: ServeArgs) -> ExitCode {
     let follow_symlinks_outside = config.allow_symlinks_outside;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .event_interval(EVENT_INTERVAL)
         .build()
     {
         Ok(runtime) => runtime,
@@ -396,12 +395,6 @@ fn serve(args: ServeArgs) -> ExitCode {
         ExitCode::SUCCESS
     })
 }
-
-/// Tasks a worker runs between two looks at the sockets (tokio's default
-/// 61). A busy worker otherwise leaves new request heads unread while it
-/// runs 61 body writes of up to 512 KiB each: measured with `cargo xtask
-/// bench many`, the cold burst's time to first byte at 50 viewers.
-const EVENT_INTERVAL: u32 = 8;
 
 /// Logs which files of the media folder would start slowly, on a blocking
 /// thread: serving starts at once, the warnings follow.

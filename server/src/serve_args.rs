@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// Send file bodies kernel to socket (sendfile) from Caudal's own HTTP/1.1 loop; off: hyper serves every connection [default: on].
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub zero_copy: Option<bool>,
+    /// Event loops, one thread each, sharing the address (SO_REUSEPORT) [default: one per CPU].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Memory for the chunk cache shared by all responses (file bytes in 1 MiB
     /// chunks, one read per chunk however many clients want it): bytes or K, M, G
     /// (powers of 1024: 64M, 512MiB, 2G); 0 turns it off (read the file for each
@@ -235,6 +238,11 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         trusted_proxies,
         metrics,
         zero_copy: args.zero_copy.or(file.zero_copy).unwrap_or(true),
+        workers: match args.workers.or(file.workers) {
+            Some(0) => return Err("--workers must be at least 1".into()),
+            Some(workers) => workers,
+            None => config::default_workers(),
+        },
         cache_mem,
     })
 }

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::HeaderValue;
-use tokio::net::TcpListener;
 
 use crate::body::chunk_cache::ChunkCache;
 use crate::config::Config;
@@ -34,7 +33,8 @@ pub enum ServerError {
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
+    /// One per event loop, all on the same address ([`crate::net::workers`]).
+    listeners: Vec<std::net::TcpListener>,
     config: Config,
     state: Arc<AppState>,
 }
@@ -55,13 +55,13 @@ impl Server {
             .as_deref()
             .map(|v| HeaderValue::from_str(v).map_err(|_| ServerError::CacheControl(v.to_owned())))
             .transpose()?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServerError::Bind {
+        let listeners =
+            crate::net::workers::bind(config.listen, config.workers).map_err(|source| {
+                ServerError::Bind {
                     addr: config.listen,
                     source,
-                })?;
+                }
+            })?;
         let metrics = Arc::new(Metrics::new());
         let chunks = (config.cache_mem > 0)
             .then(|| Arc::new(ChunkCache::new(config.cache_mem, metrics.chunk_cache())));
@@ -75,14 +75,17 @@ impl Server {
             metrics_access: config.metrics.clone(),
         });
         Ok(Server {
-            listener,
+            listeners,
             config,
             state,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
+        self.listeners
+            .first()
+            .and_then(|listener| listener.local_addr().ok())
+            .unwrap_or(self.config.listen)
     }
 
     /// The media directory as resolved (absolute, symlinks resolved).
@@ -94,12 +97,12 @@ impl Server {
     /// in-flight responses finish for up to the configured grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
         let Server {
-            listener,
+            listeners,
             config,
             state,
         } = self;
         let metrics = state.metrics.clone();
         let service = pipeline::service(state, &config);
-        crate::net::serve(listener, service, &config, &metrics, shutdown).await;
+        crate::net::workers::run(listeners, service, &config, &metrics, shutdown).await;
     }
 }

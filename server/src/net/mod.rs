@@ -21,6 +21,7 @@ pub mod connection;
 pub mod http1;
 pub mod limits;
 pub mod request_body;
+pub mod workers;
 
 use connection::{ConnectionContext, SharedStream};
 pub use request_body::RequestBody;
@@ -29,12 +30,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves connections accepted on `listener` with `service` until `shutdown`
 /// completes, then stops accepting and lets in-flight responses finish for
-/// up to the configured grace period.
+/// up to the configured grace period. `slots` caps the connections of every
+/// loop together (`--max-connections`).
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     config: &Config,
     metrics: &Arc<Metrics>,
+    slots: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) where
     S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
@@ -51,7 +54,6 @@ pub async fn serve<S, B>(
         hyper: limits::http1(config),
     });
     let zero_copy = config.zero_copy;
-    let slots = Arc::new(Semaphore::new(config.max_connections));
     // Every connection holds a receiver: `closed()` is "all have ended".
     let (stopping, stop) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
