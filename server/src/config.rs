@@ -128,6 +128,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// One event loop per CPU the process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,9 +176,4 @@ mod tests {
         let default = default_cache_mem();
         assert!((crate::body::chunk_cache::MIN_BOUND..=4 << 30).contains(&default));
     }
-}
-
-/// One event loop per CPU the process may use.
-pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve a folder of media, the web player and its demo page.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Tell whether media files start fast in a browser, and why not.
     Inspect(InspectArgs),
     /// Rewrite an MP4 so that it starts fast (never in place).
@@ -166,7 +166,7 @@ fn main() -> ExitCode {
             if let Some(serve) = matches.subcommand_matches("serve") {
                 args.rules_in_order = rules_in_order(serve);
             }
-            serve(args)
+            serve(*args)
         }
         Command::CheckConfig { file } => check_config(&file),
         Command::Inspect(args) => inspect(args),
