@@ -27,7 +27,10 @@
 //! player's main wasm module leaves it out and loads the remuxer as a second module
 //! only for plain MP4s and untidy WebMs. `serde` makes the inspect report serializable.
 
+pub mod cmcd;
+pub mod cmsd;
 pub mod codec;
+pub mod cta;
 pub mod index;
 pub mod io;
 pub mod mime;

@@ -52,6 +52,8 @@ pub struct Config {
     pub workers: usize,
     /// Bytes of file chunks the shared chunk cache may hold; 0 turns it off.
     pub cache_mem: u64,
+    /// Which media responses are paced, and the rule's settings.
+    pub pace: crate::pacing::PaceConfig,
 }
 
 impl Config {
@@ -76,6 +78,7 @@ impl Config {
             zero_copy: true,
             workers: default_workers(),
             cache_mem: default_cache_mem(),
+            pace: crate::pacing::PaceConfig::default(),
         }
     }
 }

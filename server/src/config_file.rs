@@ -52,6 +52,19 @@ pub struct FileConfig {
     pub metrics: Option<FileMetrics>,
     /// `[cache]`: the shared chunk cache.
     pub cache: Option<FileCacheSettings>,
+    /// `[pace]`: pacing by the player's buffer.
+    pub pace: Option<FilePace>,
+}
+
+/// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `min_buffer` and `goal`
+/// (seconds), `multiplier` (`[at empty, at goal]`), as the `--pace*` flags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePace {
+    pub mode: Option<String>,
+    pub min_buffer: Option<f64>,
+    pub goal: Option<f64>,
+    pub multiplier: Option<[f64; 2]>,
 }
 
 /// `[cache]`: `mem`, as `--cache-mem` (`"512M"`, `"2G"`, bytes; `0` is off).

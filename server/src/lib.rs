@@ -29,6 +29,7 @@ pub mod listing;
 pub mod media_tools;
 pub mod metrics;
 pub mod net;
+pub mod pacing;
 pub mod pipeline;
 pub mod safe_path;
 pub mod server;

@@ -133,6 +133,7 @@ pub struct Metrics {
     refusals: Family<ReasonLabel, Counter>,
     sent_by_kernel: Counter,
     chunk_cache: ChunkCacheCounters,
+    delivery: crate::pacing::DeliveryMetrics,
 }
 
 impl Default for Metrics {
@@ -223,7 +224,10 @@ impl Metrics {
             "Bytes of file chunks the chunk cache holds",
             chunk_cache.bytes.clone(),
         );
+        let delivery = crate::pacing::DeliveryMetrics::default();
+        delivery.register(&mut registry);
         Metrics {
+            delivery,
             sent_by_kernel,
             registry,
             requests,
@@ -235,6 +239,11 @@ impl Metrics {
             refusals,
             chunk_cache,
         }
+    }
+
+    /// The control loop's metrics (CMCD, sessions, pacing), registered here.
+    pub fn delivery(&self) -> crate::pacing::DeliveryMetrics {
+        self.delivery.clone()
     }
 
     /// The chunk cache's counters, registered here.

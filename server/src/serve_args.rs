@@ -87,6 +87,18 @@ pub struct ServeArgs {
     /// response); at least 2M otherwise [default: 1/8 of RAM, at most 4G].
     #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
     pub cache_mem: Option<u64>,
+    /// Pace media responses by the player's buffer (SO_MAX_PACING_RATE): off; cmcd: requests that carry CMCD; always: also players without CMCD, by the buffer estimated from what was served [default: cmcd].
+    #[arg(long, value_name = "off|cmcd|always", value_parser = caudal_server::pacing::PaceMode::parse)]
+    pub pace: Option<caudal_server::pacing::PaceMode>,
+    /// Below this much buffer (seconds) a response is never paced [default: 4].
+    #[arg(long, value_name = "SECS")]
+    pub pace_min_buffer: Option<f64>,
+    /// The buffer (seconds) at which the pace multiplier reaches its low end [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub pace_goal: Option<f64>,
+    /// Pace = m x the media's bit rate, m from EMPTY (empty buffer) to GOAL (at the goal) [default: 3.2:2.8].
+    #[arg(long, value_name = "EMPTY:GOAL", value_parser = parse_multiplier)]
+    pub pace_multiplier: Option<[f64; 2]>,
     /// The rules in command-line order (filled from the parsed matches).
     #[arg(skip)]
     pub rules_in_order: Vec<(Action, String)>,
@@ -115,6 +127,15 @@ pub fn rules_in_order(matches: &clap::ArgMatches) -> Vec<(Action, String)> {
 
 /// The serve settings: each flag given, else the file's key, else the default.
 pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> {
+    let pace = pace_config(
+        PaceArgs {
+            mode: args.pace,
+            min_buffer: args.pace_min_buffer,
+            goal: args.pace_goal,
+            multiplier: args.pace_multiplier,
+        },
+        file.pace.clone().unwrap_or_default(),
+    )?;
     let seconds = |value: f64, flag: &str| {
         Duration::try_from_secs_f64(value)
             .map_err(|_| format!("--{flag} must be a positive number of seconds"))
@@ -244,7 +265,73 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
             None => config::default_workers(),
         },
         cache_mem,
+        pace,
     })
+}
+
+/// The `--pace*` flags given.
+struct PaceArgs {
+    mode: Option<caudal_server::pacing::PaceMode>,
+    min_buffer: Option<f64>,
+    goal: Option<f64>,
+    multiplier: Option<[f64; 2]>,
+}
+
+/// `--pace*` over `[pace]` over the defaults.
+fn pace_config(
+    args: PaceArgs,
+    file: caudal_server::config_file::FilePace,
+) -> Result<caudal_server::pacing::PaceConfig, String> {
+    use caudal_server::pacing::{PaceConfig, PaceMode, PaceSettings};
+    let defaults = PaceSettings::default();
+    let mode = match (args.mode, file.mode.as_deref()) {
+        (Some(mode), _) => mode,
+        (None, Some(mode)) => PaceMode::parse(mode).map_err(|e| format!("[pace] mode: {e}"))?,
+        (None, None) => PaceMode::default(),
+    };
+    let seconds = |value: Option<f64>, default: Duration, flag: &str| match value {
+        None => Ok(default),
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("--{flag} must be a positive number of seconds")),
+    };
+    let min_buffer = seconds(
+        args.min_buffer.or(file.min_buffer),
+        defaults.min_buffer,
+        "pace-min-buffer",
+    )?;
+    let goal = seconds(args.goal.or(file.goal), defaults.goal, "pace-goal")?;
+    let [multiplier_empty, multiplier_at_goal] = args
+        .multiplier
+        .or(file.multiplier)
+        .unwrap_or([defaults.multiplier_empty, defaults.multiplier_at_goal]);
+    let valid = |m: f64| m.is_finite() && m >= 1.0;
+    if !(valid(multiplier_empty) && valid(multiplier_at_goal)) {
+        return Err(
+            "--pace-multiplier: both ends must be at least 1 (the media's own rate)".into(),
+        );
+    }
+    Ok(PaceConfig {
+        mode,
+        settings: PaceSettings {
+            min_buffer,
+            goal,
+            multiplier_empty,
+            multiplier_at_goal,
+        },
+    })
+}
+
+/// `EMPTY:GOAL`, two multipliers.
+fn parse_multiplier(value: &str) -> Result<[f64; 2], String> {
+    let (empty, goal) = value
+        .split_once(':')
+        .ok_or_else(|| format!("expected EMPTY:GOAL such as 3.2:2.8, not {value:?}"))?;
+    let number = |text: &str| {
+        text.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("{text:?} is not a number"))
+    };
+    Ok([number(empty)?, number(goal)?])
 }
 
 /// `on` or `off`, as the switches of `serve` take them.

@@ -71,6 +71,7 @@ impl Server {
             cache_control,
             files: Default::default(),
             chunks,
+            pacer: Arc::new(crate::pacing::Pacer::new(config.pace, metrics.delivery())),
             metrics,
             metrics_access: config.metrics.clone(),
         });

@@ -49,9 +49,10 @@ fn incomplete_request_head_over_the_limit_is_431_at_once() {
 
 #[test]
 fn connections_over_the_cap_get_503() {
-    let server = TestServer::start(&["--max-connections", "2"]);
-    let first = TcpStream::connect_timeout(&server.addr, WAIT).expect("first");
-    let _second = TcpStream::connect_timeout(&server.addr, WAIT).expect("second");
+    // Two event loops: the cap is one count shared by both.
+    let server = TestServer::start(&["--max-connections", "2", "--workers", "2"]);
+    let first = holding_a_slot(server.addr);
+    let _second = holding_a_slot(server.addr);
     let third = raw_get(server.addr, "/media/small.mp4");
     assert_eq!(third.status, 503, "third connection");
     assert!(third.header("retry-after").is_some(), "Retry-After");
@@ -70,6 +71,32 @@ fn connections_over_the_cap_get_503() {
         assert!(Instant::now() < deadline, "slot never freed");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A keep-alive connection the server has accepted and answered once (so
+/// it holds a slot, whichever event loop took it), left idle.
+fn holding_a_slot(addr: std::net::SocketAddr) -> TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+        .write_all(b"HEAD /media/small.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert!(
+            stream.read(&mut byte).expect("read") == 1,
+            "closed before the head ended"
+        );
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
 }
 
 #[tokio::test]

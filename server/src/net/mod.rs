@@ -21,6 +21,7 @@ pub mod connection;
 pub mod http1;
 pub mod limits;
 pub mod request_body;
+pub mod tcp_options;
 pub mod workers;
 
 use connection::{ConnectionContext, SharedStream};

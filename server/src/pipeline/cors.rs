@@ -22,6 +22,12 @@ pub fn layer(enabled: bool, protection: Option<&Protection>) -> Option<CorsLayer
             header::IF_MODIFIED_SINCE,
         ];
         allowed.extend(token_header);
+        // CMCD's header form (players that choose it over the query).
+        allowed.extend(
+            caudal_media::cmcd::HEADER_NAMES
+                .iter()
+                .map(|name| HeaderName::from_static(lowercase(name))),
+        );
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::HEAD])
@@ -31,7 +37,19 @@ pub fn layer(enabled: bool, protection: Option<&Protection>) -> Option<CorsLayer
                 header::ACCEPT_RANGES,
                 header::CONTENT_LENGTH,
                 header::ETAG,
+                HeaderName::from_static("cmsd-static"),
+                HeaderName::from_static("cmsd-dynamic"),
             ])
             .max_age(Duration::from_secs(86_400))
     })
+}
+
+/// The CMCD header names in lower case, as `HeaderName::from_static` wants.
+fn lowercase(name: &str) -> &'static str {
+    match name {
+        "CMCD-Object" => "cmcd-object",
+        "CMCD-Request" => "cmcd-request",
+        "CMCD-Session" => "cmcd-session",
+        _ => "cmcd-status",
+    }
 }

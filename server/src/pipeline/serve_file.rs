@@ -131,7 +131,7 @@ pub fn serve_file(
         identity.last_modified(),
         cache_control.as_ref(),
     );
-    // 7. (next: CMSD response headers, once the pipeline measures delivery.)
+    // (CMSD and pacing: the pace stage, around the router — `super::pace`.)
     response
 }
 

@@ -22,4 +22,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// The control loop: sessions, pacing, CMSD ([`crate::pacing`]).
+    pub pacer: Arc<crate::pacing::Pacer>,
 }

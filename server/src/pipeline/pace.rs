@@ -1,0 +1,322 @@
+//! The pace stage, innermost (around the router): for each media response
+//! (a GET under `/media/` answered 200 or 206) it records the request in
+//! its playback session, decides the pace by [`crate::pacing::rule`], caps
+//! the connection for the body's life ([`crate::pacing::socket`]), and adds
+//! the CMSD headers. Other responses pass untouched.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use caudal_media::cmcd::Cmcd;
+use caudal_media::cta::ObjectType;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+
+use super::cmcd::RequestCmcd;
+use super::state::AppState;
+use crate::net::connection::ConnectionContext;
+use crate::pacing::sessions::{Seen, SessionKey};
+use crate::pacing::socket::CapGuard;
+use crate::pacing::{Decision, Pace, PaceInput, PaceMode, Pacer, cmsd, rule, socket};
+use crate::safe_path;
+
+/// What the pace stage decided for a response, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct PaceNote {
+    pub decision: Decision,
+    /// The cap, bits per second, when paced.
+    pub bits_per_second: Option<f64>,
+}
+
+/// Tower layer adding the pace stage.
+#[derive(Debug, Clone)]
+pub struct PaceLayer {
+    pub pacer: Arc<Pacer>,
+    pub state: Arc<AppState>,
+}
+
+impl<S> tower::Layer<S> for PaceLayer {
+    type Service = PaceStage<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PaceStage {
+            inner,
+            pacer: self.pacer.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PaceStage<S> {
+    inner: S,
+    pacer: Arc<Pacer>,
+    state: Arc<AppState>,
+}
+
+/// What the stage takes from a media request before the router runs.
+struct Asked {
+    cmcd: Option<Arc<Cmcd>>,
+    client: IpAddr,
+    socket: crate::net::connection::SocketHandle,
+    path: String,
+    received: Instant,
+}
+
+impl<S, B, ResBody> tower::Service<Request<B>> for PaceStage<S>
+where
+    S: tower::Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<PacedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let asked = (request.method() == Method::GET
+            && request.uri().path().starts_with("/media/"))
+        .then(|| {
+            let context = request.extensions().get::<ConnectionContext>()?;
+            Some(Asked {
+                cmcd: request
+                    .extensions()
+                    .get::<RequestCmcd>()
+                    .map(|cmcd| cmcd.0.clone()),
+                client: context.peer().ip(),
+                socket: context.socket().clone(),
+                path: request.uri().path().to_owned(),
+                received: Instant::now(),
+            })
+        })
+        .flatten();
+        let future = self.inner.call(request);
+        let (pacer, state) = (self.pacer.clone(), self.state.clone());
+        Box::pin(async move {
+            let mut response = future.await?;
+            let guard = match asked {
+                Some(asked)
+                    if matches!(
+                        response.status(),
+                        StatusCode::OK | StatusCode::PARTIAL_CONTENT
+                    ) =>
+                {
+                    deliver(&pacer, &state, asked, &mut response)
+                }
+                _ => None,
+            };
+            Ok(response.map(|body| PacedBody { body, guard }))
+        })
+    }
+}
+
+/// Decides and applies the pace of one media response and adds its CMSD;
+/// the guard that uncaps the connection when the body ends, if capped.
+fn deliver<T>(
+    pacer: &Pacer,
+    state: &AppState,
+    asked: Asked,
+    response: &mut Response<T>,
+) -> Option<CapGuard> {
+    let headers = response.headers();
+    let range = byte_range(response.status(), headers);
+    let etag = headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let fallback_object = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(ObjectType::Other, |mime| {
+            if mime.starts_with("video/") {
+                ObjectType::Muxed
+            } else if mime.starts_with("audio/") {
+                ObjectType::Audio
+            } else {
+                ObjectType::Other
+            }
+        });
+    let facts = disk_path(state, &asked.path).and_then(|path| pacer.facts.get(path, &etag));
+    let cmcd = asked.cmcd.as_deref();
+    let bitrate = cmcd
+        .and_then(|c| c.br)
+        .map(|kbps| kbps as f64 * 1000.0)
+        .or_else(|| facts.and_then(|f| f.bitrate));
+    let reported_buffer = cmcd.and_then(|c| c.bl).map(Duration::from_millis);
+    let key = match cmcd.and_then(|c| c.sid.clone()) {
+        Some(sid) => SessionKey::Cmcd(sid),
+        None => SessionKey::Client(asked.client, asked.path.clone()),
+    };
+    let now = asked.received;
+    let estimate = {
+        let mut sessions = pacer
+            .sessions
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let estimate = sessions.seen(
+            key,
+            Seen {
+                now,
+                buffer: reported_buffer,
+                stalled: cmcd.is_some_and(|c| c.bs),
+                range,
+                bytes_per_second: bitrate.map(|bits| bits / 8.0),
+            },
+        );
+        pacer
+            .metrics
+            .sessions_active
+            .set(sessions.active(now) as i64);
+        estimate
+    };
+    let pace = match (pacer.config.mode, cmcd) {
+        (PaceMode::Off, _) => Err(Decision::Off),
+        (PaceMode::Cmcd, None) => Err(Decision::NoCmcd),
+        (_, cmcd) => {
+            let input = PaceInput {
+                buffer: estimate.buffer,
+                startup: cmcd.map_or(estimate.starts_a_run, |c| c.su),
+                starved: cmcd.is_some_and(|c| c.bs),
+                bitrate,
+                requested: cmcd.and_then(|c| c.rtp).map(|kbps| kbps as f64 * 1000.0),
+            };
+            match rule::decide(&input, &pacer.config.settings) {
+                Pace::Unpaced(reason) => Err(Decision::Rule(reason)),
+                paced => Ok(paced),
+            }
+        }
+    };
+    let (decision, guard, cap) = match pace {
+        Ok(paced) => {
+            let bytes = paced.bytes_per_second();
+            if socket::set_cap(&asked.socket, bytes) {
+                let bits = bytes.map(|b| b as f64 * 8.0);
+                (
+                    Decision::Paced,
+                    Some(CapGuard::new(asked.socket.clone())),
+                    bits,
+                )
+            } else {
+                (Decision::NoSocket, None, None)
+            }
+        }
+        Err(decision) => (decision, None, None),
+    };
+    pacer
+        .metrics
+        .decisions
+        .get_or_create(&crate::pacing::metrics::DecisionLabel {
+            decision: decision.label(),
+        })
+        .inc();
+    let info = socket::info(&asked.socket);
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "cmsd-static",
+            cmsd::static_value(facts.as_ref(), fallback_object),
+        ),
+        ("cmsd-dynamic", cmsd::dynamic_value(info.as_ref(), cap)),
+    ] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response.extensions_mut().insert(PaceNote {
+        decision,
+        bits_per_second: cap,
+    });
+    guard
+}
+
+/// The file on disk a `/media/…` path names, if it is a safe one.
+fn disk_path(state: &AppState, path: &str) -> Option<PathBuf> {
+    let raw = path.strip_prefix("/media/")?;
+    let relative = safe_path::decode(raw).ok()?;
+    state.media.resolve(&relative).ok()
+}
+
+/// The bytes a 200 or 206 response carries, `start..end`.
+fn byte_range(status: StatusCode, headers: &http::HeaderMap) -> Option<(u64, u64)> {
+    if status == StatusCode::PARTIAL_CONTENT {
+        // `bytes START-END/TOTAL` (a multipart answer has no Content-Range).
+        let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+        let spec = value.strip_prefix("bytes ")?.split('/').next()?;
+        let (start, end) = spec.split_once('-')?;
+        let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+        return Some((start, end.checked_add(1)?));
+    }
+    let len = headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((0, len))
+}
+
+/// A response body that, when paced, takes the cap off the connection at
+/// its end (or when dropped: a client gone mid-body).
+#[derive(Debug)]
+pub struct PacedBody<B> {
+    body: B,
+    guard: Option<CapGuard>,
+}
+
+impl<B: Body + Unpin> Body for PacedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(None) = polled
+            && let Some(mut guard) = self.guard.take()
+        {
+            guard.release();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_comes_from_content_range_or_the_length() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_static("bytes 100-199/1000"),
+        );
+        assert_eq!(
+            byte_range(StatusCode::PARTIAL_CONTENT, &headers),
+            Some((100, 200))
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("1000"));
+        assert_eq!(byte_range(StatusCode::OK, &headers), Some((0, 1000)));
+        assert_eq!(byte_range(StatusCode::PARTIAL_CONTENT, &headers), None);
+    }
+}
