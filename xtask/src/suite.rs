@@ -2,7 +2,7 @@
 //!
 //! The cheap checks come first (fmt, clippy) so a typo fails in seconds, not
 //! after a browser install. Then what the tests need on a fresh machine:
-//! Chromium (unless `--no-browser`) and the [`TEST_TOOLS`] (ffmpeg), installed
+//! Chromium (unless `--no-browser`) and the [`TEST_TOOLS`] (ffmpeg; `ss` of iproute2, which reads the server's sockets), installed
 //! with apt-get when we are root, because a test whose tool is missing fails
 //! under CI. The last line printed is the total over every
 //! test binary (`tests: N passed, N failed, N skipped`), because cargo's own
@@ -92,7 +92,7 @@ const OTHER_BODY_PATHS: [(&str, &str); 3] = [
 /// Programs the tests run besides Chromium, and the Debian package of each.
 /// The media and server tests compare with ffmpeg (`ffprobe` comes in the same
 /// package); under CI they fail when it is missing.
-const TEST_TOOLS: [(&str, &[&str]); 1] = [("ffmpeg", &["ffmpeg"])];
+const TEST_TOOLS: [(&str, &[&str]); 2] = [("ffmpeg", &["ffmpeg"]), ("ss", &["iproute2"])];
 
 /// Installs the [`TEST_TOOLS`] that are missing when we are root with apt-get,
 /// as for Chromium. Otherwise a missing tool fails here under CI (the tests

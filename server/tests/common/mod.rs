@@ -336,7 +336,7 @@ impl RawResponse {
     }
 }
 
-fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))

@@ -1,0 +1,219 @@
+//! Pacing on loopback: the cap the kernel holds on the server's socket (as
+//! `ss -ti` reads it: `TCP_INFO` over netlink) follows the rule while a
+//! paced response is in flight, is absent at startup, after a seek, after a
+//! stall and with a low buffer, and is gone between keep-alive requests;
+//! the delivery rate follows the cap; the CMSD headers say what was done.
+
+#[allow(dead_code)] // each test binary uses part of the harness
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Fields, TestServer, WAIT, header_in as header, parse_head, write_huge};
+
+/// CMCD of a healthy viewer: 3 Mbit/s media, 20 s buffered. The rule's m
+/// at 20 s of a 30 s goal is 3.2 - 0.4 x 20/30, so the cap is 8.8 Mbit/s.
+const HEALTHY: &str = "br%3D3000%2Cbl%3D20000%2Cot%3Dav%2Csf%3Do%2Csid%3D%22pace-test%22%2Cst%3Dv";
+const HEALTHY_CAP_BYTES: f64 = 3_000_000.0 * (3.2 - 0.4 * 20.0 / 30.0) / 8.0;
+
+/// Whether `ss` is here; under CI a missing tool fails the test.
+fn have_ss() -> bool {
+    let found = Command::new("ss")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ss (iproute2) is missing; under CI a test whose tool is missing fails"
+        );
+        eprintln!("skipped: ss (iproute2) is not installed");
+    }
+    found
+}
+
+/// The pacing cap on the server's end of `client`'s connection, bytes per
+/// second; `None` when uncapped.
+fn server_cap(server: &TestServer, client: &TcpStream) -> Option<u64> {
+    let client_port = client.local_addr().expect("addr").port();
+    let filter = format!(
+        "( sport = :{} and dport = :{client_port} )",
+        server.addr.port()
+    );
+    let out = Command::new("ss")
+        .args(["-tinH", "state", "established", &filter])
+        .output()
+        .expect("ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rtt:"),
+        "ss found no such connection: {text:?}"
+    );
+    // `pacing_rate CURbps/MAXbps` when capped, `pacing_rate CURbps` when not.
+    let rates = text
+        .split("pacing_rate ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    let (_, max) = rates.split_once('/')?;
+    let bits: u64 = max.trim_end_matches("bps").parse().ok()?;
+    Some(bits / 8)
+}
+
+/// Sends a GET for `target` with `range` on `stream` (kept alive) and
+/// reads the head; the body bytes already read come back with it.
+fn ask(stream: &mut TcpStream, target: &str, range: &str) -> (u16, Fields, Vec<u8>) {
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nRange: bytes={range}\r\n\r\n"
+    )
+    .expect("write");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some((status, headers, len)) = parse_head(&received) {
+            return (status, headers, received[len..].to_vec());
+        }
+        let n = stream.read(&mut buf).expect("read head");
+        assert!(n > 0, "closed before the head");
+        received.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Reads the rest of a body of `len` bytes; the seconds it took.
+fn read_body(stream: &mut TcpStream, len: usize, mut have: usize) -> f64 {
+    let started = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    while have < len {
+        assert!(started.elapsed() < WAIT, "body too slow");
+        let n = stream
+            .read(&mut buf[..(len - have).min(64 * 1024)])
+            .expect("read body");
+        assert!(n > 0, "closed mid-body");
+        have += n;
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn connect(server: &TestServer) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&server.addr, WAIT).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+}
+
+#[test]
+fn a_healthy_viewer_is_paced_at_the_rules_rate_and_the_next_request_is_not() {
+    if !have_ss() {
+        return;
+    }
+    let server = TestServer::start(&["--pace", "cmcd"]);
+    write_huge(&server);
+    let mut stream = connect(&server);
+    let len = 2_000_000;
+    let target = format!("/media/huge.mp4?CMCD={HEALTHY}");
+    let (status, headers, body) = ask(&mut stream, &target, &format!("0-{}", len - 1));
+    assert_eq!(status, 206);
+    // While the body is in flight, the kernel holds the rule's cap.
+    std::thread::sleep(Duration::from_millis(300));
+    let cap = server_cap(&server, &stream).expect("capped while paced") as f64;
+    assert!(
+        (cap / HEALTHY_CAP_BYTES - 1.0).abs() < 0.01,
+        "cap {cap} B/s, rule {HEALTHY_CAP_BYTES} B/s"
+    );
+    let dynamic = header(&headers, "cmsd-dynamic").expect("CMSD-Dynamic");
+    assert!(dynamic.starts_with("\"caudal\""), "{dynamic}");
+    assert!(
+        dynamic.contains(";mb=8800"),
+        "the allowed rate in kbps: {dynamic}"
+    );
+    assert!(dynamic.contains(";rtt="), "{dynamic}");
+    let static_ = header(&headers, "cmsd-static").expect("CMSD-Static");
+    assert!(
+        static_.contains("sf=o") && static_.contains("st=v"),
+        "{static_}"
+    );
+    // The body arrives at about the cap (TCP paces without fq: within 15 %).
+    let seconds = read_body(&mut stream, len, body.len()) + 0.3;
+    let rate = len as f64 / seconds;
+    assert!(
+        (rate / HEALTHY_CAP_BYTES - 1.0).abs() < 0.15,
+        "delivered at {rate:.0} B/s against a cap of {HEALTHY_CAP_BYTES:.0}"
+    );
+    // The response ended: the keep-alive connection is uncapped, and the
+    // next request (without CMCD) goes out at full speed.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        server_cap(&server, &stream),
+        None,
+        "cap carried past the response"
+    );
+    let (status, _, _) = ask(&mut stream, "/media/huge.mp4", "0-");
+    assert_eq!(status, 206);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server_cap(&server, &stream),
+        None,
+        "an unpaced request capped"
+    );
+}
+
+#[test]
+fn startup_seek_stall_and_a_low_buffer_are_never_capped() {
+    if !have_ss() {
+        return;
+    }
+    let server = TestServer::start(&["--pace", "cmcd"]);
+    write_huge(&server);
+    for (case, cmcd) in [
+        ("startup", format!("{HEALTHY}%2Csu")),
+        ("seek", format!("{HEALTHY}%2Csu")),
+        ("stall", format!("{HEALTHY}%2Cbs")),
+        (
+            "low buffer",
+            "br%3D3000%2Cbl%3D2000%2Csid%3D%22low%22".to_string(),
+        ),
+    ] {
+        let mut stream = connect(&server);
+        let range = if case == "seek" { "12000000-" } else { "0-" };
+        let (status, headers, _) = ask(&mut stream, &format!("/media/huge.mp4?CMCD={cmcd}"), range);
+        assert_eq!(status, 206, "{case}");
+        // The body (24 MiB, unread) is still in flight.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(server_cap(&server, &stream), None, "{case}: capped");
+        let dynamic = header(&headers, "cmsd-dynamic").expect("CMSD-Dynamic");
+        assert!(!dynamic.contains("mb="), "{case}: {dynamic}");
+    }
+}
+
+#[test]
+fn without_cmcd_nothing_is_paced_by_default_and_pace_off_paces_nothing() {
+    if !have_ss() {
+        return;
+    }
+    write_huge_for_both(&["--pace", "off"], |server, stream| {
+        assert_eq!(
+            server_cap(server, stream),
+            None,
+            "--pace off capped a healthy viewer"
+        );
+    });
+}
+
+/// Runs `check` while a healthy viewer's response is in flight from a
+/// server started with `flags`.
+fn write_huge_for_both(flags: &[&str], check: impl Fn(&TestServer, &TcpStream)) {
+    let server = TestServer::start(flags);
+    write_huge(&server);
+    let mut stream = connect(&server);
+    let (status, _, _) = ask(
+        &mut stream,
+        &format!("/media/huge.mp4?CMCD={HEALTHY}"),
+        "0-",
+    );
+    assert_eq!(status, 206);
+    std::thread::sleep(Duration::from_millis(200));
+    check(&server, &stream);
+}
