@@ -28,6 +28,14 @@
  *   caudal:stall  detail {position}         (playback ran dry)
  *   caudal:error  detail {code, message}    (what failed and why)
  *
+ * CMCD (CTA-5004): every media request tells the server the player's
+ * buffer, the media's bit rate, its throughput, startup and stalls, as the
+ * `CMCD` query argument (options.cmcd: 'query', the default; 'header' for
+ * the CMCD-* headers, which cost a CORS preflight on another origin; 'off').
+ * options.sessionId is its `sid` (a new UUID per attach by default). A
+ * server that paces by it (`caudal serve`) says so in CMSD-Dynamic, and the
+ * player does not take a paced response for a slow link.
+ *
  * Signed URLs (`caudal sign`): the URL's query (its `__token__=`) goes on
  * every request, the loader's early one too. options.authorize(url) ->
  * url | Promise<url> gives a fresh one before the token's `exp=` and when
@@ -127,9 +135,10 @@
   // what it wants). Its body is read at once into a new stream, so the
   // connection never waits on a player that is still compiling; the player
   // takes the response as its first request, and nothing is fetched twice.
-  function earlyRequest(href) {
+  function earlyRequest(href, options) {
     var controller = new AbortController();
-    var response = fetch(href, { headers: { Range: 'bytes=0-' }, signal: controller.signal })
+    var target = withCmcd(href, options);
+    var response = fetch(target.url, { headers: target.headers, signal: controller.signal })
       .then(function (r) {
         if (!r.body) return r;
         var reader = r.body.getReader();
@@ -151,6 +160,33 @@
     response.catch(function () {}); // the player reports it, or it was aborted
     return { url: href, response: response, controller: controller };
   }
+  // CMCD (CTA-5004): every request tells the server the player's state.
+  // The first one says only that it is a startup, of which session; the
+  // player's own requests say the rest (buffer, bit rate, throughput).
+  function newSessionId() {
+    if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+    var hex = '';
+    for (var i = 0; i < 32; i++) hex += Math.floor(Math.random() * 16).toString(16);
+    return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-4' + hex.slice(13, 16) + '-' +
+      hex.slice(16, 20) + '-' + hex.slice(20);
+  }
+  function withCmcd(href, options) {
+    var headers = { Range: 'bytes=0-' };
+    var mode = options.cmcd === false ? 'off' : (options.cmcd || 'query');
+    var session = 'sf=o,sid="' + String(options.sessionId).replace(/["\\]/g, '') + '",st=v';
+    if (mode === 'off') return { url: href, headers: headers };
+    if (mode === 'header' || mode === 'headers') {
+      headers['CMCD-Session'] = session;
+      headers['CMCD-Request'] = 'su';
+      return { url: href, headers: headers };
+    }
+    var hash = href.indexOf('#');
+    var base = hash < 0 ? href : href.slice(0, hash);
+    var fragment = hash < 0 ? '' : href.slice(hash);
+    var sep = base.indexOf('?') < 0 ? '?' : '&';
+    return { url: base + sep + 'CMCD=' + encodeURIComponent(session + ',su') + fragment, headers: headers };
+  }
+
   // Playback does not depend on the wasm yet: report a failure once, but
   // keep `ready` rejecting for whoever awaits it.
   ready.catch(function (err) {
@@ -359,8 +395,10 @@
     var old = players.get(video);
     if (old) old.destroy();
     var href = new URL(url, document.baseURI).href;
+    options = Object.assign({}, options || {});
+    if (!options.sessionId) options.sessionId = newSessionId();
     // While the player's code loads, the file's first bytes come already.
-    var early = !wasm && window.MediaSource ? earlyRequest(href) : undefined;
+    var early = !wasm && window.MediaSource ? earlyRequest(href, options) : undefined;
     var format = formatOf(href);
     if (format) loadReader(format);
     // Without the wasm (blocked, failed to load) the browser plays natively.

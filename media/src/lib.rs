@@ -36,6 +36,7 @@ pub mod io;
 pub mod mime;
 pub mod mp3;
 pub mod mp4;
+pub mod pace;
 #[cfg(feature = "remux")]
 pub mod package;
 pub mod policy;

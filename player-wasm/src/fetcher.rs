@@ -19,9 +19,16 @@ use crate::js;
 pub trait FetchSink {
     /// Whether request `id` is still wanted.
     fn is_live(&self, id: RequestId) -> bool;
-    /// The response head: status and file length (if the headers tell);
-    /// false when the body is not wanted.
-    fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool;
+    /// The response head: status, file length (if the headers tell) and
+    /// the server's `CMSD-Dynamic` (if it sent one); false when the body
+    /// is not wanted.
+    fn response(
+        &self,
+        id: RequestId,
+        status: u16,
+        total: Option<u64>,
+        cmsd: Option<String>,
+    ) -> bool;
     /// The server refused the request (401/403): the start of its body,
     /// which says why. Nothing more comes for `id`.
     fn refused(&self, id: RequestId, body: String);
@@ -33,10 +40,12 @@ pub trait FetchSink {
 
 /// Where a request's response comes from.
 pub enum Source {
-    /// A new `GET url` with `Range` for `range`, cancelled by `signal`.
+    /// A new `GET url` with `Range` for `range` and `headers` (CMCD's
+    /// header form), cancelled by `signal`.
     Fetch {
         url: String,
         range: Range<u64>,
+        headers: Vec<(&'static str, String)>,
         signal: AbortSignal,
     },
     /// The response to the loader's own first request (`bytes=0-`, sent
@@ -57,12 +66,20 @@ pub async fn run(sink: impl FetchSink, source: Source, id: RequestId) {
 
 async fn stream(sink: &impl FetchSink, source: Source, id: RequestId) -> Result<(), JsValue> {
     let pending = match source {
-        Source::Fetch { url, range, signal } => {
+        Source::Fetch {
+            url,
+            range,
+            headers: extra,
+            signal,
+        } => {
             let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
             let init = RequestInit::new();
             init.set_signal(Some(&signal));
             let headers = web_sys::Headers::new()?;
             headers.set("Range", &range_header(&range))?;
+            for (name, value) in &extra {
+                headers.set(name, value)?;
+            }
             init.set_headers(&headers);
             window.fetch_with_str_and_init(&url, &init)
         }
@@ -84,7 +101,7 @@ async fn stream(sink: &impl FetchSink, source: Source, id: RequestId) -> Result<
         }
         return Ok(());
     }
-    if !sink.response(id, status, total) {
+    if !sink.response(id, status, total, header("CMSD-Dynamic")) {
         return Ok(());
     }
     let Some(body) = response.body() else {

@@ -23,6 +23,13 @@ pub fn mark(name: &str) {
     }
 }
 
+/// `object[key]` as a string, if it is one.
+pub fn string(object: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(object, &JsValue::from_str(key))
+        .ok()?
+        .as_string()
+}
+
 /// A number property of a JS object, if present and numeric.
 pub fn number(object: &JsValue, key: &str) -> Option<f64> {
     Reflect::get(object, &JsValue::from_str(key)).ok()?.as_f64()

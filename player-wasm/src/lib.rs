@@ -80,7 +80,10 @@ impl Player {
     /// Attaches to `video` and streams `url` under Caudal's buffer policy.
     /// `options` may set `startup`, `goal`, `resume`, `behind` (seconds) and
     /// `maxBytes`, and `authorize(url) → url | Promise<url>`, which gives a
-    /// fresh signed URL when the token nears its `exp=` or is refused.
+    /// fresh signed URL when the token nears its `exp=` or is refused;
+    /// `cmcd` (`"query"`, the default, `"header"` or `"off"`) and
+    /// `sessionId` (CMCD's `sid`) say how requests tell the server the
+    /// player's state.
     /// `early` is what the loader started before this module
     /// was ready: `{url, response: Promise<Response>, controller}` of a
     /// `GET url` with `Range: bytes=0-` (or undefined); the player takes
@@ -97,8 +100,22 @@ impl Player {
             .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
         let mut policy = policy_options(&options);
         policy.authorize = authorize.is_some();
+        let cmcd = js::string(&options, "cmcd")
+            .and_then(|mode| player::CmcdMode::parse(&mode))
+            .unwrap_or_else(|| {
+                // `cmcd: false` turns it off too.
+                let off = js_sys::Reflect::get(&options, &JsValue::from_str("cmcd"))
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    == Some(false);
+                if off {
+                    player::CmcdMode::Off
+                } else {
+                    player::CmcdMode::default()
+                }
+            });
         Player {
-            shared: player::Shared::attach(video, url, policy, early, authorize),
+            shared: player::Shared::attach(video, url, policy, early, authorize, cmcd),
         }
     }
 
@@ -149,6 +166,9 @@ fn policy_options(options: &JsValue) -> PolicyOptions {
     if let Some(v) = positive("maxBytes") {
         o.max_bytes = v as u64;
     }
+    // CMCD's `sid`: the loader picks one per playback (and sent it with
+    // its early request); a page may give its own.
+    o.session_id = js::string(options, "sessionId").filter(|id| !id.is_empty());
     o
 }
 

@@ -18,7 +18,8 @@ use std::rc::Rc;
 
 use caudal_media::index::Presentation;
 use caudal_media::policy::{
-    Action, ErrorCode, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId, token_expiry,
+    Action, ErrorCode, Millis, OPEN_END, Outcome, Policy, PolicyOptions, RequestId, ServerDelivery,
+    token_expiry,
 };
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -94,6 +95,31 @@ struct Inner {
     /// The loader's request for the file, sent before this module loaded;
     /// taken by the first fetch.
     early: Option<Early>,
+    /// How each request tells the server its CMCD.
+    cmcd: CmcdMode,
+}
+
+/// How the player sends CMCD (option `cmcd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CmcdMode {
+    /// The `CMCD` query argument: no CORS preflight (the default).
+    #[default]
+    Query,
+    /// The `CMCD-*` headers: a preflight on another origin.
+    Headers,
+    Off,
+}
+
+impl CmcdMode {
+    /// The option's value: `"query"`, `"header"` or `"off"` (`false` too).
+    pub fn parse(value: &str) -> Option<CmcdMode> {
+        match value {
+            "query" => Some(CmcdMode::Query),
+            "header" | "headers" => Some(CmcdMode::Headers),
+            "off" | "false" => Some(CmcdMode::Off),
+            _ => None,
+        }
+    }
 }
 
 /// A `GET url` with `Range: bytes=0-` that `player.js` started while the
@@ -116,6 +142,7 @@ impl Shared {
         options: PolicyOptions,
         early: Option<Early>,
         authorize: Option<js_sys::Function>,
+        cmcd: CmcdMode,
     ) -> Shared {
         let wants_play = video.autoplay();
         // The policy decides when playback starts, not the browser's autoplay.
@@ -146,6 +173,7 @@ impl Shared {
             native_failed: false,
             start: 0.0,
             early,
+            cmcd,
         })));
         if !js::media_source_present() {
             shared.fall_back("this browser has no Media Source Extensions");
@@ -425,8 +453,17 @@ impl Shared {
 
     fn perform(&self, action: Action) {
         match action {
-            Action::Fetch { id, range, media } => {
+            Action::Fetch {
+                id,
+                range,
+                media,
+                mut cmcd,
+            } => {
                 let mut inner = self.0.borrow_mut();
+                let rate = inner.video.playback_rate();
+                if rate.is_finite() && rate > 0.0 {
+                    cmcd.pr = Some(rate);
+                }
                 // The loader's early request serves the first open-ended
                 // run request; any other first request makes it moot.
                 let early = inner.early.take();
@@ -441,9 +478,20 @@ impl Shared {
                         let Ok(controller) = AbortController::new() else {
                             return;
                         };
+                        let (url, headers) = match inner.cmcd {
+                            CmcdMode::Query => (
+                                caudal_media::cmcd::append_to_url(&inner.url, &cmcd),
+                                Vec::new(),
+                            ),
+                            CmcdMode::Headers => {
+                                (inner.url.clone(), caudal_media::cmcd::to_headers(&cmcd))
+                            }
+                            CmcdMode::Off => (inner.url.clone(), Vec::new()),
+                        };
                         let source = Source::Fetch {
-                            url: inner.url.clone(),
+                            url,
                             range: range.clone(),
+                            headers,
                             signal: controller.signal(),
                         };
                         (source, controller)
@@ -643,14 +691,23 @@ impl FetchSink for Shared {
         !inner.destroyed && inner.requests.contains(id.0)
     }
 
-    fn response(&self, id: RequestId, status: u16, total: Option<u64>) -> bool {
+    fn response(
+        &self,
+        id: RequestId,
+        status: u16,
+        total: Option<u64>,
+        cmsd: Option<String>,
+    ) -> bool {
         if !self.is_live(id) {
             return false;
         }
-        self.0
-            .borrow_mut()
-            .policy
-            .handle_response(js::now(), id, status, total);
+        {
+            let mut inner = self.0.borrow_mut();
+            if let Some(server) = cmsd.as_deref().and_then(ServerDelivery::from_cmsd_dynamic) {
+                inner.policy.handle_delivery(id, server);
+            }
+            inner.policy.handle_response(js::now(), id, status, total);
+        }
         self.drive();
         self.is_live(id) && (200..300).contains(&status)
     }

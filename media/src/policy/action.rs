@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use super::error::ErrorCode;
 use super::state::State;
+use crate::cmcd::Cmcd;
 use crate::index::Presentation;
 
 /// Identifies one HTTP request the policy asked for.
@@ -20,6 +21,10 @@ pub enum Action {
         id: RequestId,
         range: Range<u64>,
         media: bool,
+        /// What to tell the server with it (CTA-5004), as the shell sends
+        /// it: the `CMCD` query argument or the `CMCD-*` headers. The shell
+        /// adds `pr` when the playback rate is not 1.
+        cmcd: Box<Cmcd>,
     },
     /// Cancel the request; ignore any bytes it still delivers.
     Abort { id: RequestId },

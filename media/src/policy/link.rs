@@ -1,6 +1,7 @@
 //! The link as the policy sees it: throughput, round-trip time, and the
 //! request size they call for.
 
+use super::delivery::{self, ServerDelivery};
 use super::options::PolicyOptions;
 use super::throughput::ThroughputEstimator;
 
@@ -29,6 +30,22 @@ impl Link {
             );
             self.throughput.first_piece(len);
         } else {
+            self.throughput.sample(len, elapsed_ms);
+        }
+    }
+
+    /// A window of a paced response's samples, as [`delivery::judge`] takes it.
+    pub(super) fn on_paced(&mut self, bytes: u64, ms: f64, server: &ServerDelivery) {
+        if let Some((bytes, ms)) = delivery::judge(bytes, ms, server) {
+            self.throughput.sample(bytes, ms);
+        }
+    }
+
+    /// Samples under the server's duress that would lower the estimate are
+    /// the server's load, not the link: left out.
+    pub(super) fn on_duress_data(&mut self, len: u64, elapsed_ms: f64) {
+        let rate = len as f64 * 8.0 * 1000.0 / elapsed_ms.max(f64::EPSILON);
+        if self.estimate().is_none_or(|estimate| rate >= estimate) {
             self.throughput.sample(len, elapsed_ms);
         }
     }

@@ -40,6 +40,8 @@ mod action;
 mod append;
 mod authorize;
 mod buffer;
+mod client_data;
+mod delivery;
 mod error;
 mod goal;
 mod held;
@@ -64,6 +66,7 @@ use std::ops::Range;
 
 pub use action::{Action, Outcome, RequestId};
 pub use authorize::{REFUSAL_BODY_BYTES, Refusal, token_expiry};
+pub use delivery::ServerDelivery;
 pub use error::ErrorCode;
 pub use millis::Millis;
 pub use options::PolicyOptions;
@@ -106,6 +109,8 @@ pub struct Policy {
     link: Link,
     playback: Playback,
     buffered: Buffered,
+    /// Playback ran dry since the last media request (CMCD `bs`).
+    stalled_since_request: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -165,6 +170,7 @@ impl Policy {
             link: Link::default(),
             playback: Playback::default(),
             buffered: Buffered::default(),
+            stalled_since_request: false,
         }
     }
 
@@ -356,6 +362,15 @@ impl Policy {
         }
     }
 
+    /// What the server said of its delivery of `id` (its `CMSD-Dynamic`
+    /// header), with the response head: a paced response's timing is then
+    /// not taken for the link's ([`ServerDelivery`]).
+    pub fn handle_delivery(&mut self, id: RequestId, server: ServerDelivery) {
+        if let Some(request) = self.requests.get_mut(id) {
+            request.delivery = Some(server);
+        }
+    }
+
     /// `data` arrived for request `id` (in order).
     pub fn handle_data(&mut self, now: Millis, id: RequestId, data: &[u8]) {
         let len = data.len() as u64;
@@ -368,7 +383,21 @@ impl Policy {
         };
         let (offset, media) = (arrival.offset, arrival.media);
         self.stats.bytes_fetched += len;
-        self.link.on_data(arrival.first, len, arrival.elapsed_ms);
+        match arrival.delivery {
+            Some(server) if server.paced_bps.is_some() && !arrival.first => {
+                let window = self
+                    .requests
+                    .get_mut(id)
+                    .and_then(|r| r.paced.add(len, arrival.elapsed_ms));
+                if let Some((bytes, ms)) = window {
+                    self.link.on_paced(bytes, ms, &server);
+                }
+            }
+            Some(server) if server.duress && !arrival.first => {
+                self.link.on_duress_data(len, arrival.elapsed_ms);
+            }
+            _ => self.link.on_data(arrival.first, len, arrival.elapsed_ms),
+        }
         self.retry.reset();
         self.authorization.delivered();
         if media {
@@ -419,9 +448,13 @@ impl Policy {
 
     /// Request `id` ended.
     pub fn handle_done(&mut self, now: Millis, id: RequestId, outcome: Outcome) {
-        let Some(request) = self.requests.take(id, &mut self.timers) else {
+        let Some(mut request) = self.requests.take(id, &mut self.timers) else {
             return;
         };
+        if let Some(server) = request.delivery {
+            let (bytes, ms) = request.paced.take();
+            self.link.on_paced(bytes, ms, &server);
+        }
         self.link.on_done();
         let ended = response::body_end(&request.range, request.received, outcome, self.file_len);
         if let Err(reason) = ended {
@@ -496,6 +529,7 @@ impl Policy {
             Transition::Resume => self.release(now),
             Transition::Stall => {
                 self.stats.stalls += 1;
+                self.stalled_since_request = true;
                 self.playback.stall(now);
                 self.actions.push_back(Action::Stall { position });
                 self.hold_for(State::Stalled);
@@ -779,10 +813,41 @@ impl Policy {
     fn issue(&mut self, now: Millis, range: Range<u64>, media: bool, open: bool) {
         self.stats.requests += 1;
         let idle_ms = self.options.request_timeout_ms;
+        let cmcd = Box::new(self.client_data(&range, media));
+        if media {
+            self.stalled_since_request = false;
+        }
         let id = self
             .requests
             .issue(now, range.clone(), media, open, idle_ms, &mut self.timers);
-        self.actions.push_back(Action::Fetch { id, range, media });
+        self.actions.push_back(Action::Fetch {
+            id,
+            range,
+            media,
+            cmcd,
+        });
+    }
+
+    /// The CMCD of a request for `range` about to be issued.
+    fn client_data(&self, range: &Range<u64>, media: bool) -> crate::cmcd::Cmcd {
+        let timeline = self.timeline();
+        let range_seconds = timeline.and_then(|t| {
+            let end = range.end.min(self.file_len.unwrap_or(range.end));
+            Some(t.time_at_byte(end)? - t.time_at_byte(range.start)?)
+        });
+        client_data::client_data(&client_data::Context {
+            state: self.state,
+            range,
+            media,
+            ahead: self.buffered.ahead_of(self.playback.position()),
+            configured: self.append.configured(),
+            bitrate: timeline.and_then(|t| t.bitrate()),
+            throughput: self.link.estimate(),
+            index: self.feed.index(),
+            range_seconds: range_seconds.filter(|s| *s > 0.0),
+            stalled: self.stalled_since_request && media,
+            session_id: self.options.session_id.as_deref(),
+        })
     }
 }
 

@@ -34,6 +34,8 @@ pub struct PolicyOptions {
     /// The page can give a new URL (`authorize`): an expiring token is
     /// refreshed ahead, a refused one replaced once.
     pub authorize: bool,
+    /// CMCD `sid`: one per playback, chosen by the shell.
+    pub session_id: Option<String>,
 }
 
 impl Default for PolicyOptions {
@@ -58,6 +60,7 @@ impl Default for PolicyOptions {
             retry_max_ms: 8000.0,
             request_timeout_ms: 10_000.0,
             authorize: false,
+            session_id: None,
         }
     }
 }

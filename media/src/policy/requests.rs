@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::action::RequestId;
+use super::delivery::{PacedSamples, ServerDelivery};
 use super::millis::Millis;
 use super::timer::{Timer, TimerTable};
 
@@ -24,6 +25,10 @@ pub(super) struct Request {
     pub(super) open: bool,
     /// When it was issued or last delivered bytes.
     last_data: Millis,
+    /// What the server said of its delivery (CMSD-Dynamic), if anything.
+    pub(super) delivery: Option<ServerDelivery>,
+    /// Samples of a paced response waiting to be judged.
+    pub(super) paced: PacedSamples,
 }
 
 /// Bytes that arrived for a live request, as the policy accounts them.
@@ -36,6 +41,7 @@ pub(super) struct Arrival {
     /// Milliseconds since the request's previous event.
     pub(super) elapsed_ms: f64,
     pub(super) media: bool,
+    pub(super) delivery: Option<ServerDelivery>,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +84,8 @@ impl Requests {
             media,
             open,
             last_data: now,
+            delivery: None,
+            paced: PacedSamples::default(),
         });
         if media {
             self.media = request;
@@ -126,6 +134,7 @@ impl Requests {
             first,
             elapsed_ms,
             media,
+            delivery: request.delivery,
         })
     }
 

@@ -6,7 +6,9 @@ use std::ops::Range;
 use super::ranges::RangeSet;
 use super::report::{Report, SeekOutcome};
 use super::{Scenario, ViewerStep};
-use crate::policy::{Action, ErrorCode, Millis, Outcome, Policy, RequestId};
+use crate::cmcd::Cmcd;
+use crate::pace::{Pace, PaceInput};
+use crate::policy::{Action, ErrorCode, Millis, Outcome, Policy, RequestId, ServerDelivery};
 
 /// Below this many bytes short of a chunk boundary, the chunk is complete
 /// (floating-point progress never lands exactly).
@@ -40,6 +42,8 @@ struct Flow {
     progress: f64,
     /// Body bytes handed to the policy.
     delivered: u64,
+    /// The server's pacing cap, bytes per millisecond.
+    cap_per_ms: Option<f64>,
 }
 
 impl Flow {
@@ -78,6 +82,7 @@ pub(super) struct Sim<'a> {
     link_next: usize,
     flows: Vec<Flow>,
     fetches: u32,
+    paced_fetches: u32,
 
     // The SourceBuffer: the current run's bytes received and appended.
     run_received: u64,
@@ -140,6 +145,7 @@ impl<'a> Sim<'a> {
             link_next: 0,
             flows: Vec::with_capacity(2),
             fetches: 0,
+            paced_fetches: 0,
             run_received: 0,
             run_appended: 0,
             buffered: RangeSet::default(),
@@ -230,8 +236,9 @@ impl<'a> Sim<'a> {
                 due = what;
             }
         };
-        let share = self.share_per_ms();
+        let shares = self.shares_per_ms();
         for (i, flow) in self.flows.iter().enumerate() {
+            let share = shares[i];
             if !flow.responded {
                 consider(flow.first_byte_at, Due::Other);
             } else if flow.active() && share > 0.0 {
@@ -266,27 +273,47 @@ impl<'a> Sim<'a> {
         (next.max(self.now), due)
     }
 
-    /// Bytes per millisecond each transferring request gets now.
-    fn share_per_ms(&self) -> f64 {
-        let active = self.flows.iter().filter(|f| f.active()).count();
-        if active == 0 {
-            return 0.0;
+    /// Bytes per millisecond each request gets now (0 when not
+    /// transferring): the link shared fairly, a paced one taking no more
+    /// than its cap and leaving the rest to the others.
+    fn shares_per_ms(&self) -> Vec<f64> {
+        let mut shares = vec![0.0; self.flows.len()];
+        let mut open: Vec<usize> = (0..self.flows.len())
+            .filter(|&i| self.flows[i].active())
+            .collect();
+        let mut left = self.link_rate();
+        while !open.is_empty() {
+            let fair = left / open.len() as f64;
+            let capped: Vec<usize> = open
+                .iter()
+                .copied()
+                .filter(|&i| self.flows[i].cap_per_ms.is_some_and(|cap| cap < fair))
+                .collect();
+            if capped.is_empty() {
+                for &i in &open {
+                    shares[i] = fair;
+                }
+                break;
+            }
+            for &i in &capped {
+                let cap = self.flows[i].cap_per_ms.unwrap_or(fair);
+                shares[i] = cap;
+                left -= cap;
+            }
+            open.retain(|i| !capped.contains(i));
         }
-        let rate = match self.link_next.checked_sub(1) {
-            Some(n) => self.link[n].1,
-            // Before the first point, its rate holds.
-            None => self.link.first().map_or(0.0, |&(_, rate)| rate),
-        };
-        rate / active as f64
+        shares
     }
 
     /// Moves the link and the playhead on to `to`.
     fn advance_to(&mut self, to: Millis, due: Due) {
         let dt = to - self.now;
         if dt > 0.0 {
-            let share = self.share_per_ms();
-            for flow in self.flows.iter_mut().filter(|f| f.active()) {
-                flow.progress = (flow.progress + share * dt).min(flow.len as f64);
+            let shares = self.shares_per_ms();
+            for (flow, share) in self.flows.iter_mut().zip(shares) {
+                if flow.active() {
+                    flow.progress = (flow.progress + share * dt).min(flow.len as f64);
+                }
             }
         }
         if self.advancing
@@ -366,6 +393,20 @@ impl<'a> Sim<'a> {
             }
             self.policy
                 .handle_response(self.now, id, 206, Some(self.file_len));
+            let cap = self.flows[i].cap_per_ms;
+            if self.scenario.server.cmsd
+                && let Some(cap) = cap
+            {
+                let bits = |per_ms: f64| per_ms * 8.0 * 1000.0;
+                self.policy.handle_delivery(
+                    id,
+                    ServerDelivery {
+                        paced_bps: Some(bits(cap)),
+                        etp_bps: Some(bits(self.link_rate())),
+                        duress: false,
+                    },
+                );
+            }
             self.drain();
             if len == 0 {
                 self.complete(id);
@@ -424,7 +465,12 @@ impl<'a> Sim<'a> {
                 self.log.push(line);
             }
             match action {
-                Action::Fetch { id, range, media } => self.fetch(id, range, media),
+                Action::Fetch {
+                    id,
+                    range,
+                    media,
+                    cmcd,
+                } => self.fetch(id, range, media, &cmcd),
                 Action::Abort { id } => self.flows.retain(|f| f.id != id),
                 Action::Configure { raw, .. } => {
                     if !raw {
@@ -458,7 +504,37 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn fetch(&mut self, id: RequestId, range: Range<u64>, media: bool) {
+    /// The cap a pacing server puts on a response to a request with `cmcd`,
+    /// bytes per millisecond.
+    fn server_cap(&self, cmcd: &Cmcd) -> Option<f64> {
+        let settings = self.scenario.server.pacing?;
+        let input = PaceInput {
+            buffer: cmcd.bl.map(std::time::Duration::from_millis),
+            startup: cmcd.su,
+            starved: cmcd.bs,
+            bitrate: cmcd.br.map(|kbps| kbps as f64 * 1000.0),
+            requested: cmcd.rtp.map(|kbps| kbps as f64 * 1000.0),
+        };
+        match crate::pace::decide(&input, &settings) {
+            Pace::Paced {
+                bits_per_second, ..
+            } => Some(bits_per_second / 8.0 / 1000.0),
+            Pace::Unpaced(_) => None,
+        }
+    }
+
+    /// The link's rate now, bytes per millisecond.
+    fn link_rate(&self) -> f64 {
+        match self.link_next.checked_sub(1) {
+            Some(n) => self.link[n].1,
+            // Before the first point, its rate holds.
+            None => self.link.first().map_or(0.0, |&(_, rate)| rate),
+        }
+    }
+
+    fn fetch(&mut self, id: RequestId, range: Range<u64>, media: bool, cmcd: &Cmcd) {
+        let cap_per_ms = self.server_cap(cmcd);
+        self.paced_fetches += u32::from(cap_per_ms.is_some());
         self.fetches += 1;
         let mut rtts = 1.0;
         if self.fetches == 1 {
@@ -475,6 +551,7 @@ impl<'a> Sim<'a> {
             responded: false,
             progress: 0.0,
             delivered: 0,
+            cap_per_ms,
         });
     }
 
@@ -674,6 +751,7 @@ impl<'a> Sim<'a> {
             timed_out: self.timed_out,
             end_ms: self.now.as_f64(),
             requests: self.fetches,
+            paced_requests: self.paced_fetches,
             policy: self.policy.stats(),
             error: self.error,
             anomalies: self.anomalies,

@@ -111,6 +111,29 @@ impl Default for ShellModel {
     }
 }
 
+/// The server at the other end of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ServerModel {
+    /// Paces each response by its request's CMCD with this rule, as
+    /// `caudal serve --pace cmcd` does (`crate::pace`); `None`: every
+    /// response at the link's rate.
+    pub pacing: Option<crate::pace::PaceSettings>,
+    /// Says so with each response (CMSD-Dynamic: `mb` the cap, `etp` the
+    /// link's rate), as `caudal serve` does; `false`: a server that paces
+    /// silently, which the player can only take for a slow link.
+    pub cmsd: bool,
+}
+
+impl ServerModel {
+    /// `caudal serve --pace cmcd` with its defaults.
+    pub fn caudal_pacing() -> Self {
+        ServerModel {
+            pacing: Some(crate::pace::PaceSettings::default()),
+            cmsd: true,
+        }
+    }
+}
+
 /// Everything a run depends on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -122,6 +145,7 @@ pub struct Scenario {
     pub options: PolicyOptions,
     pub viewer: Vec<ViewerStep>,
     pub shell: ShellModel,
+    pub server: ServerModel,
 }
 
 impl Scenario {
@@ -135,6 +159,7 @@ impl Scenario {
             options: PolicyOptions::default(),
             viewer: Vec::new(),
             shell: ShellModel::default(),
+            server: ServerModel::default(),
         }
     }
 

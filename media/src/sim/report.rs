@@ -48,6 +48,8 @@ pub struct Report {
     pub end_ms: f64,
     /// Requests the policy issued.
     pub requests: u32,
+    /// Of them, those the server paced ([`super::ServerModel::pacing`]).
+    pub paced_requests: u32,
     /// The policy's own counters at the end.
     pub policy: Stats,
     /// The policy gave up (`Action::Fail`).

@@ -1,7 +1,8 @@
 //! The control loop's server half: CMCD in, pacing by the player's buffer,
 //! CMSD out.
 //!
-//! - [`rule`]: the pacing rule (Sammy's), a pure function;
+//! - [`rule`] (`caudal_media::pace`): the pacing rule (Sammy's), a pure
+//!   function the simulator runs too;
 //! - [`sessions`]: playback sessions and, for players without CMCD, their
 //!   buffer estimated from what was handed out;
 //! - [`media_facts`]: a file's bit rate and object type, read once;
@@ -18,14 +19,13 @@
 pub mod cmsd;
 pub mod media_facts;
 pub mod metrics;
-pub mod rule;
 pub mod sessions;
 pub mod socket;
 
 use std::sync::Mutex;
 
+pub use caudal_media::pace::{self as rule, Pace, PaceInput, PaceSettings, Unpaced};
 pub use metrics::DeliveryMetrics;
-pub use rule::{Pace, PaceInput, PaceSettings, Unpaced};
 
 /// `--pace`: which responses are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -92,6 +92,7 @@ fn index_bytes_at_the_end_are_fetched_beside_the_media_run_and_set_the_duration(
                 id,
                 range,
                 media: false,
+                ..
             } => Some((*id, range.clone())),
             _ => None,
         })

@@ -3,7 +3,8 @@
 //! seconds; otherwise a rate a little above what the buffer needs — m(buffer)
 //! × the media's bit rate, m falling from about 3.2 at an empty buffer to
 //! about 2.8 at the goal — and never below the rate the player asks for.
-//! Pure: the inputs are what CMCD (or the server's estimate) says.
+//! Pure: the inputs are what CMCD (or the server's estimate) says. The
+//! server (`caudal serve --pace`) and the simulator's pacing server both run it.
 
 use std::time::Duration;
 
