@@ -6,10 +6,13 @@
 //! rate it suggests (`mb`) and whether it is under duress (`du`).
 //!
 //! Encoded by hand (fixed key order, no whitespace, as the reference
-//! library writes it); decoded with `sfv`, so any server's CMSD is read.
+//! library writes it); decoded with `sfv` (feature `structured-fields`), so
+//! any server's CMSD is read. The player's main module, which leaves `sfv`
+//! out, reads the few keys it needs with `policy::delivery`'s scanner.
 
 use std::fmt::Write;
 
+#[cfg(feature = "structured-fields")]
 use sfv::{BareItem, Dictionary, List, ListEntry, Parser};
 
 use crate::cta::{ObjectType, StreamType, StreamingFormat, Token};
@@ -138,6 +141,7 @@ fn quote(out: &mut String, text: &str) {
 }
 
 /// A `CMSD-Static` value.
+#[cfg(feature = "structured-fields")]
 pub fn decode_static(value: &str) -> Result<CmsdStatic, CmsdError> {
     let dict: Dictionary = Parser::new(value)
         .parse()
@@ -167,6 +171,7 @@ pub fn decode_static(value: &str) -> Result<CmsdStatic, CmsdError> {
 
 /// Every `CMSD-Dynamic` entry of a value, the origin's first; the last is
 /// the hop nearest the client.
+#[cfg(feature = "structured-fields")]
 pub fn decode_dynamic(value: &str) -> Result<Vec<CmsdDynamic>, CmsdError> {
     let list: List = Parser::new(value)
         .parse()
@@ -200,6 +205,7 @@ pub fn decode_dynamic(value: &str) -> Result<Vec<CmsdDynamic>, CmsdError> {
     Ok(hops)
 }
 
+#[cfg(feature = "structured-fields")]
 fn integer(item: &BareItem, key: &str) -> Result<u64, CmsdError> {
     match item {
         BareItem::Integer(value) => {
@@ -212,6 +218,7 @@ fn integer(item: &BareItem, key: &str) -> Result<u64, CmsdError> {
     }
 }
 
+#[cfg(feature = "structured-fields")]
 fn token<T: Token>(item: &BareItem, key: &str) -> Result<T, CmsdError> {
     match item {
         BareItem::Token(value) => T::from_token(value.as_str()).ok_or(CmsdError::Type(key.into())),
@@ -219,7 +226,7 @@ fn token<T: Token>(item: &BareItem, key: &str) -> Result<T, CmsdError> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "structured-fields"))]
 mod tests {
     use super::*;
 

@@ -34,76 +34,113 @@ enum Header {
     Status,
 }
 
-/// One key ready to write.
-enum Value<'a> {
-    Integer(u64),
-    Decimal(f64),
-    Flag,
-    Token(&'static str),
-    Text(&'a str),
+/// Writes the keys of one header (or all, for the query form) into `out`,
+/// comma-separated. Each kind of value has one method, so the keys cost a
+/// call each (the player's module is size-critical).
+struct Writer<'a> {
+    out: &'a mut String,
+    only: Option<Header>,
 }
 
-/// The keys to send, alphabetically, with their header.
-fn entries<'a>(cmcd: &'a Cmcd) -> Vec<(&'static str, Header, Value<'a>)> {
-    use Header::*;
-    let mut out: Vec<(&'static str, Header, Value<'a>)> = Vec::with_capacity(18);
-    let mut push = |key: &'static str, header: Header, value: Option<Value<'a>>| {
-        if let Some(value) = value {
-            out.push((key, header, value));
+impl Writer<'_> {
+    /// Starts `key` if it belongs here: the separator and the name.
+    fn key(&mut self, key: &str, header: Header) -> bool {
+        if self.only.is_some_and(|only| only != header) {
+            return false;
         }
-    };
-    push(
-        "bl",
-        Request,
-        cmcd.bl.map(|ms| Value::Integer(nearest_100(ms))),
-    );
-    push("br", Object, cmcd.br.map(Value::Integer));
-    push("bs", Status, cmcd.bs.then_some(Value::Flag));
-    push(
-        "cid",
-        Session,
-        cmcd.cid.as_deref().map(|id| Value::Text(clip_id(id))),
-    );
-    push("d", Object, cmcd.d.map(Value::Integer));
-    push(
-        "dl",
-        Request,
-        cmcd.dl.map(|ms| Value::Integer(nearest_100(ms))),
-    );
-    push(
+        if !self.out.is_empty() {
+            self.out.push(',');
+        }
+        self.out.push_str(key);
+        true
+    }
+
+    fn integer(&mut self, key: &str, header: Header, value: Option<u64>) {
+        if let Some(value) = value
+            && self.key(key, header)
+        {
+            let _ = write!(self.out, "={value}");
+        }
+    }
+
+    fn flag(&mut self, key: &str, header: Header, set: bool) {
+        if set {
+            self.key(key, header);
+        }
+    }
+
+    fn token(&mut self, key: &str, header: Header, value: Option<&'static str>) {
+        if let Some(value) = value
+            && self.key(key, header)
+        {
+            self.out.push('=');
+            self.out.push_str(value);
+        }
+    }
+
+    fn text(&mut self, key: &str, header: Header, value: Option<&str>) {
+        if let Some(value) = value
+            && self.key(key, header)
+        {
+            self.out.push_str("=\"");
+            for c in value.chars().filter(|c| (' '..='~').contains(c)) {
+                if c == '"' || c == '\\' {
+                    self.out.push('\\');
+                }
+                self.out.push(c);
+            }
+            self.out.push('"');
+        }
+    }
+
+    /// A structured-field decimal (at most three fraction digits), written
+    /// from integers: float formatting is large in wasm.
+    fn decimal(&mut self, key: &str, header: Header, value: Option<f64>) {
+        if let Some(value) = value
+            && self.key(key, header)
+        {
+            let milli = (value * 1000.0).round() as u64;
+            let _ = write!(self.out, "={}.", milli / 1000);
+            let fraction = milli % 1000;
+            let (mut digits, mut width) = (fraction, 3);
+            while width > 1 && digits % 10 == 0 {
+                digits /= 10;
+                width -= 1;
+            }
+            let _ = write!(self.out, "{digits:0width$}");
+        }
+    }
+}
+
+/// The keys in alphabetical order, rounded and filtered as CTA-5004 says.
+fn write_keys(cmcd: &Cmcd, only: Option<Header>, out: &mut String) {
+    use Header::*;
+    let mut w = Writer { out, only };
+    w.integer("bl", Request, cmcd.bl.map(nearest_100));
+    w.integer("br", Object, cmcd.br);
+    w.flag("bs", Status, cmcd.bs);
+    w.text("cid", Session, cmcd.cid.as_deref().map(clip_id));
+    w.integer("d", Object, cmcd.d);
+    w.integer("dl", Request, cmcd.dl.map(nearest_100));
+    w.integer(
         "mtp",
         Request,
-        cmcd.mtp
-            .map(nearest_100)
-            .filter(|&kbps| kbps > 0)
-            .map(Value::Integer),
+        cmcd.mtp.map(nearest_100).filter(|&kbps| kbps > 0),
     );
-    push("nor", Request, cmcd.nor.as_deref().map(Value::Text));
-    push("nrr", Request, cmcd.nrr.as_deref().map(Value::Text));
-    push("ot", Object, cmcd.ot.map(|ot| Value::Token(ot.token())));
-    push(
-        "pr",
-        Session,
-        cmcd.pr
-            .filter(|rate| rate.is_finite() && *rate >= 0.0 && (rate - 1.0).abs() > 1e-9)
-            .map(Value::Decimal),
-    );
-    push(
-        "rtp",
-        Status,
-        cmcd.rtp.map(|kbps| Value::Integer(up_to_100(kbps))),
-    );
-    push("sf", Session, cmcd.sf.map(|sf| Value::Token(sf.token())));
-    push(
-        "sid",
-        Session,
-        cmcd.sid.as_deref().map(|id| Value::Text(clip_id(id))),
-    );
-    push("st", Session, cmcd.st.map(|st| Value::Token(st.token())));
-    push("su", Request, cmcd.su.then_some(Value::Flag));
-    push("tb", Object, cmcd.tb.map(Value::Integer));
-    push("v", Session, cmcd.v.filter(|&v| v != 1).map(Value::Integer));
-    out
+    w.text("nor", Request, cmcd.nor.as_deref());
+    w.text("nrr", Request, cmcd.nrr.as_deref());
+    w.token("ot", Object, cmcd.ot.map(Token::token));
+    let rate = cmcd
+        .pr
+        .filter(|r| r.is_finite() && *r >= 0.0 && (r - 1.0).abs() > 1e-9);
+    w.decimal("pr", Session, rate);
+    w.integer("rtp", Status, cmcd.rtp.map(up_to_100));
+    w.token("sf", Session, cmcd.sf.map(Token::token));
+    w.text("sid", Session, cmcd.sid.as_deref().map(clip_id));
+    w.token("st", Session, cmcd.st.map(Token::token));
+    w.flag("su", Request, cmcd.su);
+    w.integer("tb", Object, cmcd.tb);
+    w.integer("v", Session, cmcd.v.filter(|&v| v != 1));
 }
 
 /// Rounded to the nearest multiple of 100 (`bl`, `dl`, `mtp`).
@@ -124,49 +161,11 @@ fn clip_id(id: &str) -> &str {
     }
 }
 
-/// `key[=value]` appended to `out`.
-fn write_entry(out: &mut String, key: &str, value: &Value<'_>) {
-    out.push_str(key);
-    match value {
-        Value::Flag => {}
-        Value::Integer(number) => {
-            let _ = write!(out, "={number}");
-        }
-        Value::Decimal(number) => {
-            // Structured-field decimals have at most three fraction digits.
-            let text = format!("{number:.3}");
-            let text = text.trim_end_matches('0');
-            let text = text
-                .strip_suffix('.')
-                .map_or(text.to_string(), |whole| format!("{whole}.0"));
-            let _ = write!(out, "={text}");
-        }
-        Value::Token(token) => {
-            let _ = write!(out, "={token}");
-        }
-        Value::Text(text) => {
-            out.push_str("=\"");
-            for c in text.chars().filter(|c| (' '..='~').contains(c)) {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            out.push('"');
-        }
-    }
-}
-
 /// The keys as one comma-separated list (the query form's value, before
 /// URL encoding); empty when no key is set.
 pub fn to_query_value(cmcd: &Cmcd) -> String {
     let mut out = String::new();
-    for (key, _, value) in entries(cmcd) {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        write_entry(&mut out, key, &value);
-    }
+    write_keys(cmcd, None, &mut out);
     out
 }
 
@@ -195,22 +194,16 @@ pub fn append_to_url(url: &str, cmcd: &Cmcd) -> String {
 /// The header form: `(name, value)` for each of the four headers that has
 /// a key, keys alphabetical within each.
 pub fn to_headers(cmcd: &Cmcd) -> Vec<(&'static str, String)> {
-    let mut headers: Vec<(&'static str, String)> = Vec::with_capacity(4);
     let order = [
         Header::Object,
         Header::Request,
         Header::Session,
         Header::Status,
     ];
-    let entries = entries(cmcd);
-    for (name, header) in HEADER_NAMES.iter().zip(order) {
+    let mut headers = Vec::with_capacity(4);
+    for (name, header) in HEADER_NAMES.into_iter().zip(order) {
         let mut value = String::new();
-        for (key, _, entry) in entries.iter().filter(|(_, h, _)| *h == header) {
-            if !value.is_empty() {
-                value.push(',');
-            }
-            write_entry(&mut value, key, entry);
-        }
+        write_keys(cmcd, Some(header), &mut value);
         if !value.is_empty() {
             headers.push((name, value));
         }

@@ -8,9 +8,11 @@
 //! and omissions; [`decode`] reads either form from any player (hls.js,
 //! dash.js, Shaka send it when configured). Pure: no clock, no I/O.
 
+#[cfg(feature = "structured-fields")]
 mod decode;
 mod encode;
 
+#[cfg(feature = "structured-fields")]
 pub use decode::{CmcdError, from_headers, from_query, parse_value, strip_query};
 pub use encode::{HEADER_NAMES, append_to_url, to_headers, to_query_value};
 
@@ -105,5 +107,5 @@ impl Cmcd {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "structured-fields"))]
 mod tests;
