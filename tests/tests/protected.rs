@@ -79,8 +79,11 @@ async fn media_requests(page: &Page) -> Result<Vec<String>> {
 }
 
 /// The `__token__` of `url`.
+/// The `__token__` argument of `url` (up to the next argument: the player
+/// adds its CMCD after it).
 fn token_of(url: &str) -> Option<&str> {
-    url.split_once("__token__=").map(|(_, t)| t)
+    url.split_once("__token__=")
+        .map(|(_, t)| t.split('&').next().unwrap_or(t))
 }
 
 /// Attaches `url` with `{goal, behind}` short and an `authorize` that
