@@ -270,3 +270,66 @@ async fn no_metrics_answers_not_found() {
     let reply = request(&client(), Method::POST, &post.url("/metrics"), &[]).await;
     assert_eq!(reply.status, 405);
 }
+
+#[tokio::test]
+async fn cmcd_sessions_stalls_buffers_and_pacing_decisions_are_counted() {
+    let server = TestServer::start(&[]);
+    let cmcd = |keys: &str| server.url(&format!("/media/small.mp4?CMCD={keys}"));
+    let http = client();
+    // Two sessions: one starting, one healthy that then reports a stall;
+    // a header-form request; an unreadable one; one without CMCD.
+    for url in [
+        cmcd("sid%3D%22a%22%2Csu"),
+        cmcd("bl%3D12000%2Cbr%3D800%2Csid%3D%22b%22"),
+        cmcd("bl%3D0%2Cbs%2Csid%3D%22b%22"),
+        cmcd("bl%3D%22oops%22"),
+        server.url("/media/small.mp4"),
+    ] {
+        let reply = request(&http, Method::GET, &url, &[("range", "bytes=0-99")]).await;
+        assert_eq!(reply.status, 206, "{url}: CMCD never changes the answer");
+    }
+    let reply = request(
+        &http,
+        Method::GET,
+        &server.url("/media/small.mp4"),
+        &[
+            ("range", "bytes=0-99"),
+            ("cmcd-request", "bl=3000"),
+            ("cmcd-session", "sid=\"c\""),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 206);
+    let text = wait_for(
+        &server,
+        "caudal_pacing_decisions_total{decision=\"paced\"}",
+        1.0,
+    )
+    .await;
+    let value = |name: &str| sample(&text, name).unwrap_or_else(|| panic!("{name} in {text}"));
+    assert_eq!(value("caudal_cmcd_requests_total"), 4.0);
+    assert_eq!(value("caudal_cmcd_invalid_total"), 1.0);
+    assert_eq!(value("caudal_cmcd_stalls_total"), 1.0);
+    assert_eq!(value("caudal_cmcd_buffer_seconds_count"), 3.0);
+    assert_eq!(
+        value("caudal_playback_sessions_active"),
+        4.0,
+        "a, b, c, and the client without CMCD by its file"
+    );
+    assert_eq!(
+        value("caudal_pacing_decisions_total{decision=\"startup\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("caudal_pacing_decisions_total{decision=\"stall\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("caudal_pacing_decisions_total{decision=\"low_buffer\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("caudal_pacing_decisions_total{decision=\"no_cmcd\"}"),
+        2.0
+    );
+}

@@ -38,6 +38,7 @@ pub mod bucket;
 pub mod corpus;
 pub mod dts;
 pub mod media;
+pub mod npm;
 pub mod page;
 pub mod proxy;
 pub mod qoe;
