@@ -217,3 +217,53 @@ fn write_huge_for_both(flags: &[&str], check: impl Fn(&TestServer, &TcpStream)) 
     std::thread::sleep(Duration::from_millis(200));
     check(&server, &stream);
 }
+
+/// `--pace always` paces a player that sends no CMCD (native `<video>`,
+/// any HTTP client) by the buffer the server estimates: the media it
+/// handed out (at the file's own bit rate, read from its index) ahead of
+/// the time since the run of contiguous requests began.
+#[test]
+fn without_cmcd_pace_always_estimates_the_buffer_from_what_was_served() {
+    let media = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/media");
+    let server = TestServer::start_serving(&media, &["--pace", "always"]);
+    let file = "/media/caudal-sample.mp4";
+    let len = std::fs::metadata(media.join("caudal-sample.mp4"))
+        .expect("sample")
+        .len();
+    let per_second = len / 20; // the sample is 20 s
+    let get = |stream: &mut TcpStream, range: String| {
+        let (status, headers, body) = ask(stream, file, &range);
+        assert_eq!(status, 206, "{range}");
+        let length: usize = header(&headers, "content-length")
+            .expect("length")
+            .parse()
+            .expect("n");
+        read_body(stream, length, body.len());
+        header(&headers, "cmsd-dynamic")
+            .expect("CMSD-Dynamic")
+            .to_string()
+    };
+    let mut stream = connect(&server);
+    // A first look (the server reads the file's bit rate meanwhile).
+    let first = get(&mut stream, "0-99".into());
+    assert!(
+        !first.contains("mb="),
+        "a first request is never paced: {first}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // 12 s of media at once, then the next 2 s: 12 s are ahead of the
+    // viewer, so the next request is paced.
+    let twelve = 100 + 12 * per_second;
+    get(&mut stream, format!("100-{}", twelve - 1));
+    let next = get(
+        &mut stream,
+        format!("{twelve}-{}", twelve + 2 * per_second - 1),
+    );
+    assert!(
+        next.contains(";mb="),
+        "a viewer 12 s ahead is paced: {next}"
+    );
+    // A seek (back to the start) begins a new run: unpaced.
+    let seek = get(&mut stream, "1000-1999".into());
+    assert!(!seek.contains("mb="), "after a seek: {seek}");
+}
