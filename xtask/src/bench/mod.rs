@@ -8,7 +8,9 @@
 //! - [`server`]: `caudal` against nginx under wrk;
 //! - [`remux`]: the MP4 remux natively and in wasm against mp4box.js;
 //! - [`qoe`]: playback in Chromium, Caudal against `<video>` and hls.js;
-//! - [`server::many`]: many viewers of one file, caudal against nginx.
+//! - [`server::many`]: many viewers of one file, caudal against nginx;
+//! - [`pace`]: pacing by the buffer against a real bottleneck, paced
+//!   against unpaced.
 //!
 //! What they share sits in leaf modules: [`inputs`] (media encoded once
 //! with ffmpeg, pinned npm packages) and [`machine`] (the CPU line of the
@@ -16,6 +18,7 @@
 
 mod inputs;
 mod machine;
+mod pace;
 mod qoe;
 mod remux;
 mod server;
@@ -65,6 +68,15 @@ pub enum Bench {
     /// time to first byte (cold and later), viewers that fell behind, and the
     /// ratios caudal/nginx.
     Many(server::many::Args),
+    /// Pacing by the buffer through a real bottleneck: paced against unpaced.
+    ///
+    /// Two network namespaces joined by a veth pair with a tbf rate limit
+    /// (default 20 Mbit/s, a 64 KB queue); caudal serves a viewer that plays a
+    /// 3 Mbit/s file with CMCD while a bulk download and a ping share the
+    /// link; once with --pace cmcd, once with --pace off. Prints the media
+    /// flow's retransmissions and RTT (TCP_INFO), the download's throughput,
+    /// the ping's latency, stalls and first frame, with the ratios. Root only.
+    Pace(pace::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -74,5 +86,6 @@ pub fn run(ws: &Workspace, bench: &Bench) -> Result<()> {
         Bench::Remux(args) => remux::run(ws, args),
         Bench::Qoe(args) => qoe::run(ws, args),
         Bench::Many(args) => server::many::run(ws, args),
+        Bench::Pace(args) => pace::run_bench(ws, args),
     }
 }
