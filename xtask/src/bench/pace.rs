@@ -42,6 +42,10 @@ pub struct Args {
     /// Seconds the viewer keeps buffered ahead.
     #[arg(long, default_value_t = 12.0)]
     goal: f64,
+    /// The server namespace's TCP congestion control (`cubic`, `bbr`, …);
+    /// default: what the namespace inherits from the machine.
+    #[arg(long)]
+    congestion_control: Option<String>,
 }
 
 const SERVER_IP: &str = "10.201.0.1";
@@ -118,6 +122,40 @@ fn run(command: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The machine's list of congestion controls a namespace may choose
+/// (`tcp_allowed_congestion_control`, set in the initial namespace only),
+/// widened for the run and restored on drop.
+struct AllowedCongestionControl {
+    before: Option<String>,
+}
+
+const ALLOWED: &str = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
+
+impl AllowedCongestionControl {
+    fn including(cc: &str) -> Result<Self> {
+        let before = std::fs::read_to_string(ALLOWED)
+            .context(ALLOWED)?
+            .trim()
+            .to_string();
+        if before.split_whitespace().any(|allowed| allowed == cc) {
+            return Ok(AllowedCongestionControl { before: None });
+        }
+        std::fs::write(ALLOWED, format!("{before} {cc}"))
+            .with_context(|| format!("allowing {cc}"))?;
+        Ok(AllowedCongestionControl {
+            before: Some(before),
+        })
+    }
+}
+
+impl Drop for AllowedCongestionControl {
+    fn drop(&mut self) {
+        if let Some(before) = &self.before {
+            let _ = std::fs::write(ALLOWED, before);
+        }
+    }
+}
+
 /// A child killed (by its pid) on drop.
 struct Guard(Child);
 
@@ -160,6 +198,17 @@ pub fn run_bench(ws: &Workspace, args: &Args) -> Result<()> {
     write_file(&dir.join("media.mp4"), media_len)?;
     write_file(&dir.join("bulk.bin"), bulk_len)?;
     let ns = Namespaces::create(args)?;
+    let _allowed = match &args.congestion_control {
+        Some(cc) => {
+            let allowed = AllowedCongestionControl::including(cc)?;
+            let setting = format!("net.ipv4.tcp_congestion_control={cc}");
+            run(&[
+                "ip", "netns", "exec", &ns.server, "sysctl", "-q", "-w", &setting,
+            ])?;
+            Some(allowed)
+        }
+        None => None,
+    };
     let cc = Command::new("ip")
         .args([
             "netns",
