@@ -46,6 +46,10 @@ pub struct Args {
     /// default: what the namespace inherits from the machine.
     #[arg(long)]
     congestion_control: Option<String>,
+    /// No competing download: the viewer and the ping alone on the link
+    /// (what the media flow's own bursts do to the queue).
+    #[arg(long)]
+    no_bulk: bool,
 }
 
 const SERVER_IP: &str = "10.201.0.1";
@@ -262,6 +266,14 @@ fn one_run(
     media_len: u64,
     bulk_len: u64,
 ) -> Result<Measured> {
+    // Each run starts with no TCP state remembered from the one before
+    // (tcp_metrics caches the path's ssthresh and RTT per destination).
+    for namespace in [&ns.server, &ns.client] {
+        let _ = Command::new("ip")
+            .args(["-n", namespace, "tcp_metrics", "flush", "all"])
+            .stderr(Stdio::null())
+            .status();
+    }
     let listen = format!("{SERVER_IP}:0");
     let dir_arg = dir.to_string_lossy().into_owned();
     let mut server = Guard(
@@ -310,15 +322,19 @@ fn one_run(
         &["--bulk", "--seconds", &bulk_seconds],
     );
     let bulk_refs: Vec<&str> = bulk_args.iter().map(String::as_str).collect();
-    let mut bulk = Guard(
-        Namespaces::exec(&ns.client, viewer, &bulk_refs)
-            .stdout(Stdio::piped())
-            .spawn()?,
-    );
-    let mut bulk_out = BufReader::new(bulk.0.stdout.take().context("stdout")?);
-    let mut first = String::new();
-    bulk_out.read_line(&mut first)?;
-    thread::sleep(Duration::from_secs(2));
+    let mut bulk = None;
+    if !args.no_bulk {
+        let mut child = Guard(
+            Namespaces::exec(&ns.client, viewer, &bulk_refs)
+                .stdout(Stdio::piped())
+                .spawn()?,
+        );
+        let mut out = BufReader::new(child.0.stdout.take().context("stdout")?);
+        let mut first = String::new();
+        out.read_line(&mut first)?;
+        bulk = Some((child, out));
+        thread::sleep(Duration::from_secs(2));
+    }
     let bitrate = ((args.bitrate_mbit * 1e6) as u64).to_string();
     let goal = args.goal.to_string();
     let play_args = viewer_args(
@@ -406,12 +422,17 @@ fn one_run(
         .lines()
         .filter_map(|l| l.split("time=").nth(1)?.split(' ').next()?.parse().ok())
         .collect();
-    let mut bulk_result = String::new();
-    bulk_out.read_line(&mut bulk_result)?;
-    let bulk_result: Value =
-        serde_json::from_str(&bulk_result).with_context(|| format!("bulk said {bulk_result:?}"))?;
-    measured.competing_mbps = bulk_result["mbps"].as_f64().unwrap_or(0.0);
-    drop(bulk);
+    measured.competing_mbps = match bulk {
+        Some((child, mut out)) => {
+            let mut line = String::new();
+            out.read_line(&mut line)?;
+            let result: Value =
+                serde_json::from_str(&line).with_context(|| format!("bulk said {line:?}"))?;
+            drop(child);
+            result["mbps"].as_f64().unwrap_or(0.0)
+        }
+        None => f64::NAN,
+    };
     drop(server);
     if measured.rtt_ms.is_empty() {
         bail!("no TCP_INFO sample of the media connection");
@@ -441,8 +462,17 @@ fn mean(values: &[f64]) -> f64 {
 fn report(args: &Args, cc: &str, paced: &Measured, unpaced: &Measured) {
     println!();
     println!(
-        "bottleneck: {} Mbit/s tbf, {} KB queue; media {} Mbit/s, viewer goal {} s, {} s per run; TCP congestion control {cc}",
-        args.link_mbit, args.queue_kb, args.bitrate_mbit, args.goal, args.seconds
+        "bottleneck: {} Mbit/s tbf, {} KB queue; media {} Mbit/s, viewer goal {} s, {} s per run; TCP congestion control {cc}{}",
+        args.link_mbit,
+        args.queue_kb,
+        args.bitrate_mbit,
+        args.goal,
+        args.seconds,
+        if args.no_bulk {
+            "; no competing download"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<40} | {:>12} | {:>12} | {:>8}",
