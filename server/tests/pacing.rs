@@ -244,9 +244,24 @@ fn write_huge_for_both(flags: &[&str], check: impl Fn(&TestServer, &TcpStream)) 
 /// the time since the run of contiguous requests began.
 #[test]
 fn without_cmcd_pace_always_estimates_the_buffer_from_what_was_served() {
+    estimated_buffer_paces(&["--pace", "always"], "/media/caudal-sample.mp4");
+}
+
+/// hls.js sends CMCD without `bl`, and `br=0` for a playlist without
+/// BANDWIDTH: the server estimates that buffer too, at the file's bit rate.
+#[test]
+fn cmcd_without_a_buffer_length_is_paced_by_the_estimate() {
+    estimated_buffer_paces(
+        &["--pace", "cmcd"],
+        "/media/caudal-sample.mp4?CMCD=br%3D0%2Cd%3D2000%2Cot%3Dav%2Csf%3Dh%2Csid%3D%22hls%22",
+    );
+}
+
+/// A viewer of the sample 12 s ahead by what it was served is paced; its
+/// first request and a seek are not.
+fn estimated_buffer_paces(flags: &[&str], file: &str) {
     let media = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/media");
-    let server = TestServer::start_serving(&media, &["--pace", "always"]);
-    let file = "/media/caudal-sample.mp4";
+    let server = TestServer::start_serving(&media, flags);
     let len = std::fs::metadata(media.join("caudal-sample.mp4"))
         .expect("sample")
         .len();

@@ -8,7 +8,7 @@ use std::process::Command;
 /// The folder where `packages` are installed (installing them when the
 /// stamp says otherwise), with `script` (from `tests/js/`) copied in so
 /// that it finds them; or why not (no node, no npm, no registry).
-pub fn prepared(name: &str, packages: &[&str], script: &str) -> Result<PathBuf, String> {
+pub fn prepared(name: &str, packages: &[&str], script: Option<&str>) -> Result<PathBuf, String> {
     let dir = crate::server::workspace_root()
         .join("target/npm-tests")
         .join(name);
@@ -33,10 +33,12 @@ pub fn prepared(name: &str, packages: &[&str], script: &str) -> Result<PathBuf, 
         }
         std::fs::write(&stamp, &wanted).map_err(|e| format!("write stamp: {e}"))?;
     }
-    let source = crate::server::workspace_root()
-        .join("tests/js")
-        .join(script);
-    std::fs::copy(&source, dir.join(script)).map_err(|e| format!("copy {script}: {e}"))?;
+    if let Some(script) = script {
+        let source = crate::server::workspace_root()
+            .join("tests/js")
+            .join(script);
+        std::fs::copy(&source, dir.join(script)).map_err(|e| format!("copy {script}: {e}"))?;
+    }
     Ok(dir)
 }
 

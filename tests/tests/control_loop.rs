@@ -2,7 +2,8 @@
 //! the CMCD Caudal's player sends from headless Chromium (query form and
 //! header form, the loader's early request included) passes
 //! `@montevideo-tech/cmcd-validator`, and the CMSD `caudal serve` sends
-//! decodes with `@svta/cml-cmsd` to what the server meant. Both npm
+//! decodes with `@svta/cml-cmsd` to what the server meant; hls.js with
+//! its CMCD on is paced by the buffer it reports. The npm
 //! packages are pinned and installed under `target/npm-tests/` on first
 //! use; without node and npm a test skips (fails under CI).
 
@@ -68,7 +69,7 @@ async fn media_requests(
 /// The validator's answers for `items` (`{query}` or `{header}`); `None`
 /// after a skip line when node or npm is missing.
 fn validate(items: &[Value]) -> Result<Option<Vec<Value>>> {
-    let dir = match npm::prepared("cmcd-validator", &[VALIDATOR], "cmcd_validate.js") {
+    let dir = match npm::prepared("cmcd-validator", &[VALIDATOR], Some("cmcd_validate.js")) {
         Ok(dir) => dir,
         Err(why) => {
             skip::missing_tool("the CMCD validator", &why);
@@ -211,7 +212,7 @@ fn head_of(addr: std::net::SocketAddr, target: &str) -> Result<Vec<(String, Stri
 fn the_servers_cmsd_decodes_with_an_independent_library() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let dir = match npm::prepared("cml-cmsd", &[CMSD], "cmsd_decode.mjs") {
+        let dir = match npm::prepared("cml-cmsd", &[CMSD], Some("cmsd_decode.mjs")) {
             Ok(dir) => dir,
             Err(why) => {
                 skip::missing_tool("the_servers_cmsd_decodes_with_an_independent_library", &why);
@@ -283,4 +284,117 @@ fn the_servers_cmsd_decodes_with_an_independent_library() {
         );
         server.stop().await;
     });
+}
+
+const HLSJS: &str = "hls.js@1.5.20";
+
+/// `/metrics`' value of `name` (with its labels), from the server of `stage`.
+async fn metric(stage: &Stage, name: &str) -> Result<f64> {
+    let url = stage.media_url("x").replace("/media/x", "/metrics");
+    let text = reqwest::get(&url).await?.text().await?;
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// hls.js with its CMCD on (query form) plays a byte-range playlist of the
+/// sample from `caudal serve`, and Caudal paces it by the buffer it reports,
+/// as it paces its own player.
+#[test]
+fn hlsjs_with_cmcd_on_is_paced_by_its_buffer() {
+    browser_test(
+        "hlsjs_with_cmcd_on_is_paced_by_its_buffer",
+        secs(90.0),
+        |browser| async move {
+            let npm_dir = match npm::prepared("hlsjs", &[HLSJS], None) {
+                Ok(dir) => dir,
+                Err(why) => {
+                    skip::missing_tool("hls.js", &why);
+                    return Ok(());
+                }
+            };
+            let dir = tempfile::tempdir()?;
+            let sample = MP4.bytes()?;
+            let layout = caudal_tests::qoe::fmp4::FileLayout::parse(&sample)?;
+            std::fs::write(dir.path().join(MP4.name), &sample)?;
+            std::fs::write(
+                dir.path().join("sample.m3u8"),
+                layout.hls_playlist(MP4.name),
+            )?;
+            std::fs::copy(
+                npm_dir.join("node_modules/hls.js/dist/hls.min.js"),
+                dir.path().join("hls.min.js"),
+            )?;
+            let mut stage = Stage::with_media(dir).await?;
+            // Three times the media's rate: the buffer grows past the rule's
+            // 4 s while hls.js still fetches (on loopback it would have
+            // every segment before it plays, all startup requests).
+            let (trace, rtt) = (vec![(0.0, 3 * MP4.bit_rate()?)], secs(0.02));
+            stage.add_link(LinkConfig { trace, rtt }).await?;
+            let playlist = stage.linked_media_url("sample.m3u8")?;
+            let page = stage.open(&browser, &[("muted", "")]).await?;
+            page.js(
+                "var s = document.createElement('script'); s.src = arguments[0]; \
+                 document.head.appendChild(s); return true;",
+                vec![Value::from(stage.media_url("hls.min.js"))],
+            )
+            .await?;
+            page.wait_until(
+                "hls.js loaded",
+                secs(10.0),
+                "window.Hls && Hls.isSupported()",
+            )
+            .await?;
+            page.js(
+                "var hls = new Hls({ cmcd: { sessionId: 'hlsjs-test', useHeaders: false } }); \
+                 window.__hls = hls; hls.loadSource(arguments[0]); hls.attachMedia(v); \
+                 v.play().catch(function () {}); return true;",
+                vec![Value::from(playlist)],
+            )
+            .await?;
+            page.wait_until("hls.js to play 6 s", secs(40.0), "v.currentTime > 6")
+                .await?;
+            let sent = page
+                .js(
+                    "return performance.getEntriesByType('resource').map(function (e) { return e.name; }) \
+                     .filter(function (n) { return n.indexOf('CMCD=') >= 0; });",
+                    vec![],
+                )
+                .await?;
+            caudal_tests::say(&format!("hls.js sent: {sent}"));
+            let cmcd = metric(&stage, "caudal_cmcd_requests_total").await?;
+            let paced = metric(&stage, "caudal_pacing_decisions_total{decision=\"paced\"}").await?;
+            let startup = metric(
+                &stage,
+                "caudal_pacing_decisions_total{decision=\"startup\"}",
+            )
+            .await?;
+            let mut others = Vec::new();
+            for decision in [
+                "low_buffer",
+                "unknown_buffer",
+                "unknown_bitrate",
+                "stall",
+                "no_cmcd",
+            ] {
+                let name = format!("caudal_pacing_decisions_total{{decision=\"{decision}\"}}");
+                others.push(format!("{decision} {}", metric(&stage, &name).await?));
+            }
+            caudal_tests::say(&format!(
+                "hls.js: {cmcd} requests with CMCD, {paced} paced, {startup} unpaced at startup; {}",
+                others.join(", ")
+            ));
+            ensure!(
+                cmcd >= 3.0,
+                "hls.js sent no CMCD Caudal could read ({cmcd})"
+            );
+            ensure!(startup >= 1.0, "its startup requests are never paced");
+            ensure!(
+                paced >= 1.0,
+                "none of hls.js's requests with a healthy buffer was paced"
+            );
+            Ok(())
+        },
+    );
 }

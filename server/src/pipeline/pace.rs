@@ -150,6 +150,8 @@ fn deliver<T>(
     let cmcd = asked.cmcd.as_deref();
     let bitrate = cmcd
         .and_then(|c| c.br)
+        // hls.js sends `br=0` for a playlist without BANDWIDTH: unknown.
+        .filter(|&kbps| kbps > 0)
         .map(|kbps| kbps as f64 * 1000.0)
         .or_else(|| facts.and_then(|f| f.bitrate));
     let reported_buffer = cmcd.and_then(|c| c.bl).map(Duration::from_millis);
