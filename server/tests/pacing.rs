@@ -302,3 +302,51 @@ fn estimated_buffer_paces(flags: &[&str], file: &str) {
     let seek = get(&mut stream, "1000-1999".into());
     assert!(!seek.contains("mb="), "after a seek: {seek}");
 }
+
+/// Native `<video>` asks for the whole file at once and sends no CMCD:
+/// under `--pace always` that one long response is decided again as it
+/// goes — unpaced at its start, capped once it has sent a MiB well ahead of
+/// its playhead (the sample: 1.5 MB, 20 s, 75 KB/s).
+#[test]
+fn a_whole_file_response_without_cmcd_is_capped_once_it_runs_ahead() {
+    if !have_ss() {
+        return;
+    }
+    // hyper's path: the body is polled piece by piece (sendfile sends a
+    // body under 4 MiB in one go).
+    let server = TestServer::start_with_defaults(&["--pace", "always", "--zero-copy", "off"]);
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/media/caudal-sample.mp4");
+    std::fs::copy(&sample, server.media().join("sample.mp4")).expect("copy the sample");
+    let len = std::fs::metadata(&sample).expect("sample").len() as usize;
+    // A first look, so that the server has read the file's bit rate.
+    let mut stream = connect(&server);
+    let (_, headers, body) = ask(&mut stream, "/media/sample.mp4", "0-99");
+    let length: usize = header(&headers, "content-length")
+        .expect("length")
+        .parse()
+        .expect("n");
+    read_body(&mut stream, length, body.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stream = connect(&server);
+    let (status, _, body) = ask(&mut stream, "/media/sample.mp4", "0-");
+    assert_eq!(status, 206);
+    let mut reader = stream.try_clone().expect("clone");
+    let have = body.len();
+    let progress = std::thread::spawn(move || read_body(&mut reader, len, have));
+    std::thread::sleep(Duration::from_millis(300));
+    let cap = server_cap(&server, &stream).expect("capped once a MiB ran ahead");
+    // About 13 s ahead of a 20 s file's playhead: m = 3.2 - 0.4 x 13/30.
+    let expected = 1_506_808.0 / 20.0 * (3.2 - 0.4 * 13.9 / 30.0);
+    assert!(
+        (cap as f64 / expected - 1.0).abs() < 0.1,
+        "cap {cap} B/s, about {expected:.0} expected"
+    );
+    progress.join().expect("reader");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        server_cap(&server, &stream),
+        None,
+        "uncapped after the body"
+    );
+}

@@ -6,6 +6,7 @@
 //! - [`sessions`]: playback sessions and, for players without CMCD, their
 //!   buffer estimated from what was handed out;
 //! - [`media_facts`]: a file's bit rate and object type, read once;
+//! - [`repace`]: a long response without CMCD decided again as it goes;
 //! - [`socket`]: the cap on the connection (`SO_MAX_PACING_RATE`), taken off
 //!   when the response ends;
 //! - [`cmsd`]: the `CMSD-Static` / `CMSD-Dynamic` values from the file and
@@ -19,6 +20,7 @@
 pub mod cmsd;
 pub mod media_facts;
 pub mod metrics;
+pub mod repace;
 pub mod sessions;
 pub mod socket;
 

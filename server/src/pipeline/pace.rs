@@ -21,6 +21,8 @@ use http_body::{Body, Frame, SizeHint};
 use super::cmcd::RequestCmcd;
 use super::state::AppState;
 use crate::net::connection::ConnectionContext;
+use crate::net::connection::SocketHandle;
+use crate::pacing::repace::{self, Repace};
 use crate::pacing::sessions::{Seen, SessionKey};
 use crate::pacing::socket::CapGuard;
 use crate::pacing::{Decision, Pace, PaceInput, PaceMode, Pacer, cmsd, rule, socket};
@@ -103,7 +105,7 @@ where
         let (pacer, state) = (self.pacer.clone(), self.state.clone());
         Box::pin(async move {
             let mut response = future.await?;
-            let guard = match asked {
+            let delivery = match asked {
                 Some(asked)
                     if matches!(
                         response.status(),
@@ -112,21 +114,33 @@ where
                 {
                     deliver(&pacer, &state, asked, &mut response)
                 }
-                _ => None,
+                _ => Delivery::default(),
             };
-            Ok(response.map(|body| PacedBody { body, guard }))
+            Ok(response.map(|body| PacedBody {
+                body,
+                guard: delivery.guard,
+                repace: delivery.repace,
+            }))
         })
     }
 }
 
-/// Decides and applies the pace of one media response and adds its CMSD;
-/// the guard that uncaps the connection when the body ends, if capped.
+/// What a media response's body carries: the guard that uncaps the
+/// connection when it ends (if capped), and the state that decides its
+/// pace again as it goes (a long response without CMCD, `--pace always`).
+#[derive(Debug, Default)]
+struct Delivery {
+    guard: Option<CapGuard>,
+    repace: Option<(Repace, SocketHandle)>,
+}
+
+/// Decides and applies the pace of one media response and adds its CMSD.
 fn deliver<T>(
     pacer: &Pacer,
     state: &AppState,
     asked: Asked,
     response: &mut Response<T>,
-) -> Option<CapGuard> {
+) -> Delivery {
     let headers = response.headers();
     let range = byte_range(response.status(), headers);
     let etag = headers
@@ -238,7 +252,21 @@ fn deliver<T>(
         decision,
         bits_per_second: cap,
     });
-    guard
+    let long = range.is_some_and(|(start, end)| end - start > repace::EVERY_BYTES);
+    let repace = (pacer.config.mode == PaceMode::Always && cmcd.is_none() && long)
+        .then_some(())
+        .and_then(|()| bitrate)
+        .map(|bits| {
+            let state = Repace::new(
+                pacer.config.settings,
+                bits / 8.0,
+                now,
+                estimate.buffer.filter(|_| !estimate.starts_a_run),
+                cap.map(|bits| (bits / 8.0) as u64),
+            );
+            (state, asked.socket.clone())
+        });
+    Delivery { guard, repace }
 }
 
 /// The file on disk a `/media/…` path names, if it is a safe one.
@@ -273,6 +301,7 @@ fn byte_range(status: StatusCode, headers: &http::HeaderMap) -> Option<(u64, u64
 pub struct PacedBody<B> {
     body: B,
     guard: Option<CapGuard>,
+    repace: Option<(Repace, SocketHandle)>,
 }
 
 impl<B: Body + Unpin> Body for PacedBody<B> {
@@ -284,10 +313,26 @@ impl<B: Body + Unpin> Body for PacedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(None) = polled
-            && let Some(mut guard) = self.guard.take()
-        {
-            guard.release();
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame
+                    .data_ref()
+                    .map_or(0, |data| bytes::Buf::remaining(data) as u64);
+                let this = &mut *self;
+                if let Some((repace, socket)) = &mut this.repace
+                    && let Some(cap) = repace.sent(len, Instant::now())
+                    && socket::set_cap(socket, cap)
+                {
+                    // Capped now: uncapped at the end; uncapped now: no guard needed.
+                    this.guard = cap.map(|_| CapGuard::new(socket.clone()));
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(mut guard) = self.guard.take() {
+                    guard.release();
+                }
+            }
+            _ => {}
         }
         polled
     }
