@@ -253,9 +253,8 @@ fn deliver<T>(
         bits_per_second: cap,
     });
     let long = range.is_some_and(|(start, end)| end - start > repace::EVERY_BYTES);
-    let repace = (pacer.config.mode == PaceMode::Always && cmcd.is_none() && long)
-        .then_some(())
-        .and_then(|()| bitrate)
+    let repace = bitrate
+        .filter(|_| pacer.config.mode == PaceMode::Always && cmcd.is_none() && long)
         .map(|bits| {
             let state = Repace::new(
                 pacer.config.settings,
