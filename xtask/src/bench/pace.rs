@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 
+use super::server::files::write_random_file;
+use super::server::process::ChildGuard;
 use crate::tools;
 use crate::workspace::Workspace;
 
@@ -160,16 +162,9 @@ impl Drop for AllowedCongestionControl {
     }
 }
 
-/// A child killed (by its pid) on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
+/// A child stopped by its pid (SIGTERM, then SIGKILL) on drop.
+fn guarded(name: &'static str, child: Child) -> ChildGuard {
+    ChildGuard { name, child }
 }
 
 /// What one run measured.
@@ -197,10 +192,11 @@ pub fn run_bench(ws: &Workspace, args: &Args) -> Result<()> {
     let caudal = ws.build_release_bin("caudal-server", "caudal")?;
     let viewer = ws.build_release_bin("caudal-tests", "pace_viewer")?;
     let dir = ws.target_dir.join("bench-pace");
-    let media_len = (args.bitrate_mbit * 1e6 / 8.0 * (args.seconds + 30.0)) as u64;
-    let bulk_len = (f64::from(args.link_mbit) * 1e6 / 8.0 * (args.seconds + 20.0)) as u64;
-    write_file(&dir.join("media.mp4"), media_len)?;
-    write_file(&dir.join("bulk.bin"), bulk_len)?;
+    // Multiples of 8 bytes, as `write_random_file` writes them.
+    let media_len = (args.bitrate_mbit * 1e6 / 8.0 * (args.seconds + 30.0)) as u64 / 8 * 8;
+    let bulk_len = (f64::from(args.link_mbit) * 1e6 / 8.0 * (args.seconds + 20.0)) as u64 / 8 * 8;
+    ensure_random_file(&dir.join("media.mp4"), media_len)?;
+    ensure_random_file(&dir.join("bulk.bin"), bulk_len)?;
     let ns = Namespaces::create(args)?;
     let _allowed = match &args.congestion_control {
         Some(cc) => {
@@ -236,22 +232,13 @@ pub fn run_bench(ws: &Workspace, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A file of `len` pseudo-random bytes (kept when it is already that long).
-fn write_file(path: &Path, len: u64) -> Result<()> {
+/// The served files: pseudo-random bytes (kept when already that long).
+fn ensure_random_file(path: &Path, len: u64) -> Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() == len) {
         return Ok(());
     }
     std::fs::create_dir_all(path.parent().context("a parent")?)?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    while (bytes.len() as u64) < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    bytes.truncate(len as usize);
-    std::fs::write(path, bytes).with_context(|| path.display().to_string())
+    write_random_file(path, len).map(drop)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,7 +263,8 @@ fn one_run(
     }
     let listen = format!("{SERVER_IP}:0");
     let dir_arg = dir.to_string_lossy().into_owned();
-    let mut server = Guard(
+    let mut server = guarded(
+        "caudal",
         Namespaces::exec(
             &ns.server,
             caudal,
@@ -290,7 +278,7 @@ fn one_run(
         .context("starting caudal")?,
     );
     let mut line = String::new();
-    BufReader::new(server.0.stdout.take().context("stdout")?).read_line(&mut line)?;
+    BufReader::new(server.child.stdout.take().context("stdout")?).read_line(&mut line)?;
     let addr = line
         .split("http://")
         .nth(1)
@@ -324,12 +312,13 @@ fn one_run(
     let bulk_refs: Vec<&str> = bulk_args.iter().map(String::as_str).collect();
     let mut bulk = None;
     if !args.no_bulk {
-        let mut child = Guard(
+        let mut child = guarded(
+            "the competing download",
             Namespaces::exec(&ns.client, viewer, &bulk_refs)
                 .stdout(Stdio::piped())
                 .spawn()?,
         );
-        let mut out = BufReader::new(child.0.stdout.take().context("stdout")?);
+        let mut out = BufReader::new(child.child.stdout.take().context("stdout")?);
         let mut first = String::new();
         out.read_line(&mut first)?;
         bulk = Some((child, out));
@@ -350,13 +339,15 @@ fn one_run(
         ],
     );
     let play_refs: Vec<&str> = play_args.iter().map(String::as_str).collect();
-    let mut play = Guard(
+    let mut play = guarded(
+        "the viewer",
         Namespaces::exec(&ns.client, viewer, &play_refs)
             .stdout(Stdio::piped())
             .spawn()?,
     );
     let ping_window = (args.seconds.ceil() as u64).to_string();
-    let mut pinger = Guard(
+    let mut pinger = guarded(
+        "ping",
         Namespaces::exec(
             &ns.client,
             ping,
@@ -365,7 +356,7 @@ fn one_run(
         .stdout(Stdio::piped())
         .spawn()?,
     );
-    let mut play_out = BufReader::new(play.0.stdout.take().context("stdout")?);
+    let mut play_out = BufReader::new(play.child.stdout.take().context("stdout")?);
     let mut port_line = String::new();
     play_out.read_line(&mut port_line)?;
     let client_port: u16 = port_line
@@ -376,7 +367,7 @@ fn one_run(
     let mut measured = Measured::default();
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds * 3.0 + 60.0);
     let filter = format!("( sport = :{port} and dport = :{client_port} )");
-    while matches!(play.0.try_wait(), Ok(None)) {
+    while matches!(play.child.try_wait(), Ok(None)) {
         ensure!(
             Instant::now() < deadline,
             "the viewer did not finish in time"
@@ -416,7 +407,10 @@ fn one_run(
     measured.paced_responses = result["paced_responses"].as_u64().unwrap_or(0);
     measured.requests = result["requests"].as_u64().unwrap_or(0);
     let mut pinged = Vec::new();
-    std::io::Read::read_to_end(&mut pinger.0.stdout.take().context("stdout")?, &mut pinged)?;
+    std::io::Read::read_to_end(
+        &mut pinger.child.stdout.take().context("stdout")?,
+        &mut pinged,
+    )?;
     drop(pinger);
     measured.ping_ms = String::from_utf8_lossy(&pinged)
         .lines()

@@ -17,11 +17,11 @@
 //! [`report`] (the table).
 
 mod check;
-mod files;
+pub(super) mod files;
 pub mod many;
 mod nginx;
 mod options;
-mod process;
+pub(super) mod process;
 mod report;
 mod wrk;
 
