@@ -52,14 +52,8 @@ pub(super) fn client_data(c: &Context<'_>) -> Cmcd {
     let kbps = |bits_per_second: f64| (bits_per_second / 1000.0).round() as u64;
     let bounded = c.range.end != OPEN_END && c.range.end > c.range.start;
     let healthy = c.media && c.configured && !startup && !c.stalled && c.ahead > 0.0;
-    let rtp = healthy.then_some(()).and_then(|()| {
-        if !bounded {
-            return None;
-        }
-        let bits = (c.range.end - c.range.start) as f64 * 8.0;
-        let needed = bits / (c.ahead / 2.0);
-        Some(needed.max(c.bitrate.unwrap_or(0.0)))
-    });
+    let rtp = (healthy && bounded)
+        .then(|| requested_rate(c.range.end - c.range.start, c.ahead, c.bitrate));
     Cmcd {
         br: c.bitrate.map(kbps),
         d: c.range_seconds
@@ -77,6 +71,15 @@ pub(super) fn client_data(c: &Context<'_>) -> Cmcd {
         rtp: rtp.map(|bits| (bits / 1000.0).ceil() as u64),
         ..Cmcd::default()
     }
+}
+
+/// CMCD's `rtp` for a request of `bytes` with `ahead` seconds buffered, bits
+/// per second: the request's bits over half the time the buffer lasts, so a
+/// server pacing by the buffer never delivers it later than the buffer can
+/// wait; never below the media's `bitrate`.
+pub fn requested_rate(bytes: u64, ahead: f64, bitrate: Option<f64>) -> f64 {
+    let needed = bytes as f64 * 8.0 / (ahead / 2.0);
+    needed.max(bitrate.unwrap_or(0.0))
 }
 
 /// `av`, `v` or `a` by the tracks the file holds.

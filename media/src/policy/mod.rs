@@ -66,6 +66,7 @@ use std::ops::Range;
 
 pub use action::{Action, Outcome, RequestId};
 pub use authorize::{REFUSAL_BODY_BYTES, Refusal, token_expiry};
+pub use client_data::requested_rate;
 pub use delivery::ServerDelivery;
 pub use error::ErrorCode;
 pub use millis::Millis;

@@ -2,7 +2,8 @@
 //! ranges the way Caudal's player does — a startup request, then the next
 //! chunk whenever less than `--goal` seconds are buffered ahead — telling
 //! the server its state with CMCD on each request (`su`, `bl`, `br`, `mtp`,
-//! `bs`, `rtp`, `sid`, …, encoded by `caudal_media::cmcd`), with a playhead
+//! `bs`, `rtp` as the player's policy reckons it, `sid`, …, encoded by
+//! `caudal_media::cmcd`), with a playhead
 //! that advances in real time once a second is buffered and stalls when it
 //! catches up; or (`--bulk`) a download that competes for the same link.
 //! Prints `port N` (its local port, for the benchmark's `ss` samples) and
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use caudal_media::cmcd::{Cmcd, append_to_url};
 use caudal_media::cta::{ObjectType, StreamType, StreamingFormat};
+use caudal_media::policy::requested_rate;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -207,10 +209,8 @@ fn play(args: &Args) -> Result<()> {
             st: Some(StreamType::Vod),
             sid: Some("pace-bench".into()),
             rtp: (!startup && ahead > 0.0)
-                .then(|| {
-                    ((end - start) as f64 * 8.0 / (ahead / 2.0)).max(args.bitrate as f64) / 1000.0
-                })
-                .map(|kbps| kbps.ceil() as u64),
+                .then(|| requested_rate(end - start, ahead, Some(args.bitrate as f64)))
+                .map(|bits| (bits / 1000.0).ceil() as u64),
             ..Cmcd::default()
         };
         playback.stalled_since_request = false;
