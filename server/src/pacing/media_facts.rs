@@ -1,6 +1,6 @@
 //! What the server knows of a media file for pacing and CMSD: its mean bit
 //! rate and whether it holds audio, video or both. Read once per file
-//! version (path and ETag) by `caudal inspect`'s reader — box headers and
+//! version (URL path and ETag) by `caudal inspect`'s reader — box headers and
 //! indexes, never the media — on a blocking thread, off the request's path:
 //! a request that finds the facts not yet known goes on without them (its
 //! response is a first one, which is never paced).
@@ -28,39 +28,51 @@ enum Entry {
     Known(Option<Facts>),
 }
 
-/// Facts by file version, filled in the background.
+/// Facts by URL path, each with the ETag of the version they are of;
+/// filled in the background.
 #[derive(Debug, Default, Clone)]
 pub struct MediaFacts {
-    files: Arc<Mutex<HashMap<(PathBuf, String), Entry>>>,
+    files: Arc<Mutex<HashMap<String, (String, Entry)>>>,
 }
 
 impl MediaFacts {
-    /// The facts of `path` at version `etag`, if already read; a first ask
-    /// starts the read (on tokio's blocking pool) and answers `None`.
-    pub fn get(&self, path: PathBuf, etag: &str) -> Option<Facts> {
-        let key = (path, etag.to_string());
+    /// The facts of the file at `url_path` in version `etag`, if already
+    /// read. A first ask (or a new version) resolves the file on disk with
+    /// `disk_path`, starts the read on tokio's blocking pool and answers
+    /// `None`; a known file costs a map lookup, no file-system call.
+    pub fn get(
+        &self,
+        url_path: &str,
+        etag: &str,
+        disk_path: impl FnOnce() -> Option<PathBuf>,
+    ) -> Option<Facts> {
         let mut files = self
             .files
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        match files.get(&key) {
-            Some(Entry::Known(facts)) => return *facts,
-            Some(Entry::Reading) => return None,
-            None => {}
+        match files.get(url_path) {
+            Some((version, Entry::Known(facts))) if version == etag => return *facts,
+            Some((version, Entry::Reading)) if version == etag => return None,
+            _ => {}
         }
+        let path = disk_path()?;
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         if files.len() >= MAX_FILES {
-            files.retain(|_, entry| matches!(entry, Entry::Reading));
+            files.retain(|_, (_, entry)| matches!(entry, Entry::Reading));
         }
-        files.insert(key.clone(), Entry::Reading);
+        files.insert(url_path.to_owned(), (etag.to_owned(), Entry::Reading));
         drop(files);
-        let table = self.files.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return None;
-        };
+        let (table, url_path, etag) = (self.files.clone(), url_path.to_owned(), etag.to_owned());
         runtime.spawn_blocking(move || {
-            let facts = read(&key.0);
+            let facts = read(&path);
             let mut files = table.lock().unwrap_or_else(|poison| poison.into_inner());
-            files.insert(key, Entry::Known(facts));
+            // Unless a newer version's read took the slot meanwhile.
+            if files
+                .get(&url_path)
+                .is_some_and(|(version, _)| *version == etag)
+            {
+                files.insert(url_path, (etag, Entry::Known(facts)));
+            }
         });
         None
     }

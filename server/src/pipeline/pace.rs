@@ -160,7 +160,9 @@ fn deliver<T>(
                 ObjectType::Other
             }
         });
-    let facts = disk_path(state, &asked.path).and_then(|path| pacer.facts.get(path, &etag));
+    let facts = pacer
+        .facts
+        .get(&asked.path, &etag, || disk_path(state, &asked.path));
     let cmcd = asked.cmcd.as_deref();
     let bitrate = cmcd
         .and_then(|c| c.br)
