@@ -77,12 +77,21 @@ pub struct Estimate {
 pub struct Sessions {
     sessions: HashMap<SessionKey, Session>,
     last_prune: Option<Instant>,
+    /// [`Sessions::active`] as last counted, and when: counted again when a
+    /// session is new or a second has passed, not on every request (a
+    /// count walks every session).
+    active: usize,
+    counted_at: Option<Instant>,
 }
 
 impl Sessions {
     /// Records a request of `key`'s session, and tells what the rule needs.
     pub fn seen(&mut self, key: SessionKey, seen: Seen) -> Estimate {
         self.prune(seen.now);
+        let recount = !self.sessions.contains_key(&key)
+            || self
+                .counted_at
+                .is_none_or(|at| seen.now.saturating_duration_since(at) >= Duration::from_secs(1));
         let session = self.sessions.entry(key).or_insert_with(|| Session {
             first_seen: seen.now,
             last_seen: seen.now,
@@ -117,10 +126,19 @@ impl Sessions {
             }
             session.next_offset = Some(end);
         }
+        if recount {
+            self.active = self.active(seen.now);
+            self.counted_at = Some(seen.now);
+        }
         Estimate {
             buffer: seen.buffer.or(if starts_a_run { None } else { estimated }),
             starts_a_run,
         }
+    }
+
+    /// Active sessions as last counted (at most a second old).
+    pub fn active_count(&self) -> usize {
+        self.active
     }
 
     /// Sessions that asked within [`ACTIVE_WITHIN`] of `now`.
@@ -227,6 +245,28 @@ mod tests {
         assert_eq!((session.requests, session.stalls), (1, 1));
         assert_eq!(sessions.active(now), 1);
         assert_eq!(sessions.active(now + ACTIVE_WITHIN * 2), 0);
+        assert_eq!(sessions.active_count(), 1);
+    }
+
+    #[test]
+    fn the_active_count_follows_new_sessions_at_once_and_idle_ones_within_a_second() {
+        let mut sessions = Sessions::default();
+        let t0 = Instant::now();
+        let seen = |now| Seen {
+            now,
+            buffer: None,
+            stalled: false,
+            range: None,
+            bytes_per_second: None,
+        };
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            sessions.seen(SessionKey::Cmcd(key.into()), seen(t0));
+            assert_eq!(sessions.active_count(), i + 1);
+        }
+        // "a" keeps asking; "b" and "c" went quiet 31 s ago.
+        let later = t0 + ACTIVE_WITHIN + Duration::from_secs(1);
+        sessions.seen(SessionKey::Cmcd("a".into()), seen(later));
+        assert_eq!(sessions.active_count(), 1);
     }
 
     #[test]

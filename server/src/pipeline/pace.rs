@@ -194,7 +194,7 @@ fn deliver<T>(
         pacer
             .metrics
             .sessions_active
-            .set(sessions.active(now) as i64);
+            .set(sessions.active_count() as i64);
         estimate
     };
     let pace = match (pacer.config.mode, cmcd) {
