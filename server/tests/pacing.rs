@@ -350,3 +350,55 @@ fn a_whole_file_response_without_cmcd_is_capped_once_it_runs_ahead() {
         "uncapped after the body"
     );
 }
+
+/// The access log says, per request, the player's session as its CMCD
+/// told it and the pace its response got.
+#[test]
+fn the_access_log_names_the_cmcd_session_and_the_pace() {
+    let server = TestServer::start(&["--pace", "cmcd"]);
+    write_huge(&server);
+    for (cmcd, range) in [
+        (format!("{HEALTHY}%2Csu"), "0-999"),
+        (HEALTHY.to_string(), "1000-1999"),
+    ] {
+        let mut stream = connect(&server);
+        let (status, headers, body) =
+            ask(&mut stream, &format!("/media/huge.mp4?CMCD={cmcd}"), range);
+        assert_eq!(status, 206);
+        let length: usize = header(&headers, "content-length")
+            .expect("length")
+            .parse()
+            .expect("n");
+        read_body(&mut stream, length, body.len());
+    }
+    let deadline = Instant::now() + WAIT;
+    let log = loop {
+        let log = server.log();
+        if log.matches("/media/huge.mp4").count() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("/media/huge.mp4"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("cmcd[sid=pace-test bl=20.0s br=3000k su]"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("unpaced(startup)"), "{}", lines[0]);
+    assert!(
+        lines[1].contains("cmcd[sid=pace-test bl=20.0s br=3000k]"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("paced=8.80Mbit/s"), "{}", lines[1]);
+    assert!(
+        !lines[1].contains("CMCD="),
+        "the query argument is not logged raw: {}",
+        lines[1]
+    );
+}

@@ -1,6 +1,7 @@
 //! One log line per request: client address, method, path, range, status,
 //! bytes actually sent, and milliseconds until the body finished (or was dropped, e.g. by a
-//! client that went away). Bytes are counted as the body is polled, so a cut
+//! client that went away); for a player that sends CMCD, its session in
+//! short, and for a media response, the pace it got. Bytes are counted as the body is polled, so a cut
 //! connection logs what really left, not what Content-Length promised. The
 //! same end records the request in the metrics ([`crate::metrics`]): this
 //! is the one stage that sees every response, refusals included, end.
@@ -18,7 +19,11 @@ use ipnet::IpNet;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 
+use caudal_media::cmcd::Cmcd;
+
+use super::cmcd::RequestCmcd;
 use super::ip_gate::resolve_client;
+use super::pace::PaceNote;
 use crate::access::ip_rules;
 use crate::body::send_file::{SendFile, SentCounter};
 use crate::metrics::{Metrics, Route};
@@ -65,6 +70,10 @@ struct Line {
     method: http::Method,
     path: String,
     range: Option<String>,
+    /// What the player said of its session (CMCD), in short.
+    cmcd: Option<String>,
+    /// The pace stage's decision, once the response is known.
+    pace: Option<PaceNote>,
 }
 
 impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for AccessLog<S>
@@ -103,6 +112,11 @@ where
                     .headers()
                     .get(http::header::RANGE)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                cmcd: request
+                    .extensions()
+                    .get::<RequestCmcd>()
+                    .map(|cmcd| cmcd_summary(&cmcd.0)),
+                pace: None,
             }
         });
         let start = Instant::now();
@@ -125,6 +139,10 @@ where
                 .extensions()
                 .get::<SendFile>()
                 .map(SendFile::counter);
+            let mut line = line;
+            if let Some(line) = &mut line {
+                line.pace = response.extensions().get::<PaceNote>().copied();
+            }
             Ok(response.map(|body| LoggedBody {
                 body,
                 line,
@@ -180,7 +198,7 @@ impl<B> LoggedBody<B> {
         if let Some(line) = self.line.take() {
             tracing::info!(
                 target: "caudal::access",
-                "{}{} {} {} range={} {} {}B {:.1}ms{}",
+                "{}{} {} {} range={} {} {}B {:.1}ms{}{}{}",
                 Client(line.client),
                 line.forwarded_for
                     .map_or_else(String::new, |addr| format!(" for={addr}")),
@@ -191,9 +209,39 @@ impl<B> LoggedBody<B> {
                 sent,
                 self.start.elapsed().as_secs_f64() * 1000.0,
                 outcome,
+                line.cmcd.map_or_else(String::new, |cmcd| format!(" cmcd[{cmcd}]")),
+                line.pace.map_or_else(String::new, |pace| match pace.bits_per_second {
+                    Some(bits) => format!(" paced={:.2}Mbit/s", bits / 1e6),
+                    None => format!(" unpaced({})", pace.decision.label()),
+                }),
             );
         }
     }
+}
+
+/// The session keys of a request's CMCD, for its log line: `sid`, buffer,
+/// bit rate, throughput, `su`, `bs`.
+fn cmcd_summary(cmcd: &Cmcd) -> String {
+    let mut out = Vec::with_capacity(6);
+    if let Some(sid) = &cmcd.sid {
+        out.push(format!("sid={sid}"));
+    }
+    if let Some(bl) = cmcd.bl {
+        out.push(format!("bl={:.1}s", bl as f64 / 1000.0));
+    }
+    if let Some(br) = cmcd.br {
+        out.push(format!("br={br}k"));
+    }
+    if let Some(mtp) = cmcd.mtp {
+        out.push(format!("mtp={mtp}k"));
+    }
+    if cmcd.su {
+        out.push("su".into());
+    }
+    if cmcd.bs {
+        out.push("bs".into());
+    }
+    out.join(" ")
 }
 
 /// The client address, or `-` when unknown.
