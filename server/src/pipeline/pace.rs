@@ -214,22 +214,20 @@ fn deliver<T>(
             }
         }
     };
-    let (decision, guard, cap) = match pace {
+    // The cap in bytes per second, as the socket takes it.
+    let (decision, guard, cap_bytes) = match pace {
         Ok(paced) => {
             let bytes = paced.bytes_per_second();
             if socket::set_cap(&asked.socket, bytes) {
-                let bits = bytes.map(|b| b as f64 * 8.0);
-                (
-                    Decision::Paced,
-                    Some(CapGuard::new(asked.socket.clone())),
-                    bits,
-                )
+                let guard = CapGuard::new(asked.socket.clone());
+                (Decision::Paced, Some(guard), bytes)
             } else {
                 (Decision::NoSocket, None, None)
             }
         }
         Err(decision) => (decision, None, None),
     };
+    let cap = cap_bytes.map(|bytes| bytes as f64 * 8.0);
     pacer
         .metrics
         .decisions
@@ -263,7 +261,7 @@ fn deliver<T>(
                 bits / 8.0,
                 now,
                 estimate.buffer.filter(|_| !estimate.starts_a_run),
-                cap.map(|bits| (bits / 8.0) as u64),
+                cap_bytes,
             );
             (state, asked.socket.clone())
         });
