@@ -156,7 +156,7 @@ fn up_to_100(value: u64) -> u64 {
 /// At most [`MAX_ID_LEN`] characters.
 fn clip_id(id: &str) -> &str {
     match id.char_indices().nth(MAX_ID_LEN) {
-        Some((end, _)) => &id[..end],
+        Some((end, _)) => id.get(..end).unwrap_or(id),
         None => id,
     }
 }
@@ -176,9 +176,10 @@ pub fn append_to_url(url: &str, cmcd: &Cmcd) -> String {
     if value.is_empty() {
         return url.to_string();
     }
-    let (base, fragment) = match url.find('#') {
-        Some(at) => url.split_at(at),
-        None => (url, ""),
+    // `split_once`, not `split_at`: no char-boundary panic path in the wasm.
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, ("#", fragment)),
+        None => (url, ("", "")),
     };
     let separator = match base.find('?') {
         None => "?",
@@ -186,8 +187,10 @@ pub fn append_to_url(url: &str, cmcd: &Cmcd) -> String {
         Some(_) => "&",
     };
     format!(
-        "{base}{separator}{QUERY_KEY}={}{fragment}",
-        utf8_percent_encode(&value, URI_COMPONENT)
+        "{base}{separator}{QUERY_KEY}={}{}{}",
+        utf8_percent_encode(&value, URI_COMPONENT),
+        fragment.0,
+        fragment.1
     )
 }
 

@@ -47,7 +47,7 @@ impl Shared {
                     .ok_or_else(|| "authorize() gave no URL string".to_owned())?;
                 web_sys::Url::new_with_base(&text, old_url)
                     .map(|u| u.href())
-                    .map_err(|_| format!("authorize() gave no valid URL: {text:?}"))
+                    .map_err(|_| format!("authorize() gave no valid URL: \"{text}\""))
             });
             let answer = new_url.map(|url| {
                 let expires_at = expiry_on_clock(now, &url);
