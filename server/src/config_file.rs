@@ -56,12 +56,14 @@ pub struct FileConfig {
     pub pace: Option<FilePace>,
 }
 
-/// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `min_buffer` and `goal`
-/// (seconds), `multiplier` (`[at empty, at goal]`), as the `--pace*` flags.
+/// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `by` (`"kernel"`,
+/// `"app"`), `min_buffer` and `goal` (seconds), `multiplier` (`[at empty,
+/// at goal]`), as the `--pace*` flags.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilePace {
     pub mode: Option<String>,
+    pub by: Option<String>,
     pub min_buffer: Option<f64>,
     pub goal: Option<f64>,
     pub multiplier: Option<[f64; 2]>,

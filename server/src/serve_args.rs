@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// Pace media responses by the player's buffer (SO_MAX_PACING_RATE): off; cmcd: requests that carry CMCD; always: also players without CMCD, by the buffer estimated from what was served [default: cmcd].
     #[arg(long, value_name = "off|cmcd|always", value_parser = caudal_server::pacing::PaceMode::parse)]
     pub pace: Option<caudal_server::pacing::PaceMode>,
+    /// Who enforces a pace: kernel (SO_MAX_PACING_RATE on the socket, the application's token bucket where the kernel has none); app (always the token bucket) [default: kernel].
+    #[arg(long, value_name = "kernel|app", value_parser = caudal_server::pacing::PaceBy::parse)]
+    pub pace_by: Option<caudal_server::pacing::PaceBy>,
     /// Below this much buffer (seconds) a response is never paced [default: 4].
     #[arg(long, value_name = "SECS")]
     pub pace_min_buffer: Option<f64>,
@@ -130,6 +133,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
     let pace = pace_config(
         PaceArgs {
             mode: args.pace,
+            by: args.pace_by,
             min_buffer: args.pace_min_buffer,
             goal: args.pace_goal,
             multiplier: args.pace_multiplier,
@@ -272,6 +276,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
 /// The `--pace*` flags given.
 struct PaceArgs {
     mode: Option<caudal_server::pacing::PaceMode>,
+    by: Option<caudal_server::pacing::PaceBy>,
     min_buffer: Option<f64>,
     goal: Option<f64>,
     multiplier: Option<[f64; 2]>,
@@ -282,12 +287,17 @@ fn pace_config(
     args: PaceArgs,
     file: caudal_server::config_file::FilePace,
 ) -> Result<caudal_server::pacing::PaceConfig, String> {
-    use caudal_server::pacing::{PaceConfig, PaceMode, PaceSettings};
+    use caudal_server::pacing::{PaceBy, PaceConfig, PaceMode, PaceSettings};
     let defaults = PaceSettings::default();
     let mode = match (args.mode, file.mode.as_deref()) {
         (Some(mode), _) => mode,
         (None, Some(mode)) => PaceMode::parse(mode).map_err(|e| format!("[pace] mode: {e}"))?,
         (None, None) => PaceMode::default(),
+    };
+    let by = match (args.by, file.by.as_deref()) {
+        (Some(by), _) => by,
+        (None, Some(by)) => PaceBy::parse(by).map_err(|e| format!("[pace] by: {e}"))?,
+        (None, None) => PaceBy::default(),
     };
     let seconds = |value: Option<f64>, default: Duration, flag: &str| match value {
         None => Ok(default),
@@ -312,6 +322,7 @@ fn pace_config(
     }
     Ok(PaceConfig {
         mode,
+        by,
         settings: PaceSettings {
             min_buffer,
             goal,

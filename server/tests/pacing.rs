@@ -312,9 +312,14 @@ fn a_whole_file_response_without_cmcd_is_capped_once_it_runs_ahead() {
     if !have_ss() {
         return;
     }
-    // hyper's path: the body is polled piece by piece (sendfile sends a
-    // body under 4 MiB in one go).
-    let server = TestServer::start_with_defaults(&["--pace", "always", "--zero-copy", "off"]);
+    // Both paths: the body polled piece by piece, and `sendfile`'s calls.
+    for zero_copy in ["off", "on"] {
+        whole_file_is_capped_once_it_runs_ahead(zero_copy);
+    }
+}
+
+fn whole_file_is_capped_once_it_runs_ahead(zero_copy: &str) {
+    let server = TestServer::start_with_defaults(&["--pace", "always", "--zero-copy", zero_copy]);
     let sample =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/media/caudal-sample.mp4");
     std::fs::copy(&sample, server.media().join("sample.mp4")).expect("copy the sample");
@@ -335,7 +340,8 @@ fn a_whole_file_response_without_cmcd_is_capped_once_it_runs_ahead() {
     let have = body.len();
     let progress = std::thread::spawn(move || read_body(&mut reader, len, have));
     std::thread::sleep(Duration::from_millis(300));
-    let cap = server_cap(&server, &stream).expect("capped once a MiB ran ahead");
+    let cap = server_cap(&server, &stream)
+        .unwrap_or_else(|| panic!("zero-copy {zero_copy}: capped once a MiB ran ahead"));
     // About 13 s ahead of a 20 s file's playhead: m = 3.2 - 0.4 x 13/30.
     let expected = 1_506_808.0 / 20.0 * (3.2 - 0.4 * 13.9 / 30.0);
     assert!(
@@ -409,4 +415,62 @@ fn the_access_log_names_the_cmcd_session_and_the_pace() {
         "the query argument is not logged raw: {}",
         lines[1]
     );
+}
+
+/// Where the kernel cannot pace (or `--pace-by app`), the application does:
+/// the body leaves at the rule's rate by a token bucket, the socket holds
+/// no cap, the log says so, and the next request goes out at full speed.
+#[test]
+fn pace_by_app_delivers_at_the_rules_rate_without_a_kernel_cap() {
+    if !have_ss() {
+        return;
+    }
+    let server = TestServer::start(&["--pace", "cmcd", "--pace-by", "app"]);
+    write_huge(&server);
+    let mut stream = connect(&server);
+    let len = 2_000_000;
+    let target = format!("/media/huge.mp4?CMCD={HEALTHY}");
+    let (status, headers, body) = ask(&mut stream, &target, &format!("0-{}", len - 1));
+    assert_eq!(status, 206);
+    let dynamic = header(&headers, "cmsd-dynamic").expect("CMSD-Dynamic");
+    assert!(dynamic.contains(";mb=8800"), "{dynamic}");
+    let mut reader = stream.try_clone().expect("clone");
+    let have = body.len();
+    let progress = std::thread::spawn(move || read_body(&mut reader, len, have));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server_cap(&server, &stream),
+        None,
+        "a kernel cap under --pace-by app"
+    );
+    let rate = steady_rate(&progress.join().expect("reader"), len);
+    println!("steady delivery {rate:.0} B/s, the rule's {HEALTHY_CAP_BYTES:.0} B/s");
+    assert!(
+        (rate / HEALTHY_CAP_BYTES - 1.0).abs() < 0.15,
+        "delivered at {rate:.0} B/s against a pace of {HEALTHY_CAP_BYTES:.0}"
+    );
+    // The next request, without CMCD: at loopback speed (24 MiB in well
+    // under the 2.9 s the pace would take).
+    let started = Instant::now();
+    let (status, headers, body) = ask(&mut stream, "/media/huge.mp4", "0-");
+    assert_eq!(status, 206);
+    let length: usize = header(&headers, "content-length")
+        .expect("length")
+        .parse()
+        .expect("n");
+    read_body(&mut stream, length, body.len());
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "an unpaced response after a paced one took {took:?}"
+    );
+    let deadline = Instant::now() + WAIT;
+    let log = loop {
+        let log = server.log();
+        if log.matches("/media/huge.mp4").count() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(log.contains("paced=8.80Mbit/s(app)"), "{log}");
 }

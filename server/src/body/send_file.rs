@@ -11,6 +11,7 @@
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::file::OpenFile;
 
@@ -18,12 +19,23 @@ use super::file::OpenFile;
 #[derive(Debug, Clone, Copy)]
 pub struct SendsFiles;
 
+/// Told of each piece the transport sends, by a stage that paces the
+/// response (`crate::pacing::response`).
+pub trait SendProgress: std::fmt::Debug + Send + Sync {
+    /// `bytes` more left at `now`: how long to wait before the next piece.
+    fn sent(&self, bytes: u64, now: Instant) -> Duration;
+    /// The most to send in one piece, when it must be smaller than usual.
+    fn max_piece(&self) -> Option<u64>;
+}
+
 /// "Send this range of this file as the body", for the transport.
 #[derive(Debug, Clone)]
 pub struct SendFile {
     pub file: OpenFile,
     pub range: RangeInclusive<u64>,
     sent: Arc<AtomicU64>,
+    /// Who wants to hear of each piece, if anyone.
+    pub progress: Option<Arc<dyn SendProgress>>,
 }
 
 impl SendFile {
@@ -32,6 +44,7 @@ impl SendFile {
             file,
             range,
             sent: Arc::default(),
+            progress: None,
         }
     }
 

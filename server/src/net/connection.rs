@@ -54,6 +54,12 @@ impl ConnectionContext {
 pub struct SocketHandle(Weak<TcpStream>);
 
 impl SocketHandle {
+    /// A handle whose connection is gone (every option refused): for tests.
+    #[cfg(test)]
+    pub fn closed() -> SocketHandle {
+        SocketHandle(Weak::new())
+    }
+
     /// Runs `f` on the socket while the connection is still open.
     pub fn with<R>(&self, f: impl FnOnce(socket2::SockRef<'_>) -> R) -> Option<R> {
         let stream = self.0.upgrade()?;

@@ -7,8 +7,9 @@
 //!   buffer estimated from what was handed out;
 //! - [`media_facts`]: a file's bit rate and object type, read once;
 //! - [`repace`]: a long response without CMCD decided again as it goes;
-//! - [`socket`]: the cap on the connection (`SO_MAX_PACING_RATE`), taken off
-//!   when the response ends;
+//! - [`response`]: one response's cap while it is sent — on the socket
+//!   ([`socket`], `SO_MAX_PACING_RATE`) or by the application's
+//!   [`token_bucket`] — taken off when it ends;
 //! - [`cmsd`]: the `CMSD-Static` / `CMSD-Dynamic` values from the file and
 //!   the connection's `TCP_INFO`;
 //! - [`metrics`]: what `/metrics` shows of it.
@@ -21,13 +22,16 @@ pub mod cmsd;
 pub mod media_facts;
 pub mod metrics;
 pub mod repace;
+pub mod response;
 pub mod sessions;
 pub mod socket;
+pub mod token_bucket;
 
 use std::sync::Mutex;
 
 pub use caudal_media::pace::{self as rule, Pace, PaceInput, PaceSettings, Unpaced};
 pub use metrics::DeliveryMetrics;
+pub use response::{Enforcer, PaceBy, ResponsePace};
 
 /// `--pace`: which responses are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,25 +70,30 @@ impl PaceMode {
 pub struct PaceConfig {
     pub mode: PaceMode,
     pub settings: PaceSettings,
+    /// Who enforces a cap (`--pace-by`).
+    pub by: PaceBy,
 }
 
 /// Why a response was not paced, beyond the rule's reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
+    /// Capped on the socket: the kernel paces it.
     Paced,
+    /// Capped by the application's token bucket (no `SO_MAX_PACING_RATE`
+    /// here, or `--pace-by app`).
+    PacedByApp,
     Rule(Unpaced),
     /// `--pace off`.
     Off,
     /// `--pace cmcd` and the request carried none.
     NoCmcd,
-    /// The socket option could not be set.
-    NoSocket,
 }
 
 impl Decision {
     pub fn label(self) -> &'static str {
         match self {
             Decision::Paced => "paced",
+            Decision::PacedByApp => "paced_app",
             Decision::Rule(Unpaced::Startup) => "startup",
             Decision::Rule(Unpaced::Starved) => "stall",
             Decision::Rule(Unpaced::LowBuffer) => "low_buffer",
@@ -92,7 +101,6 @@ impl Decision {
             Decision::Rule(Unpaced::UnknownBitrate) => "unknown_bitrate",
             Decision::Off => "off",
             Decision::NoCmcd => "no_cmcd",
-            Decision::NoSocket => "no_socket",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! small `TCP_NOTSENT_LOWAT` (so that at most that much sits unsent in the
 //! socket buffer, and a rate change reaches the wire at once), and taken
 //! off when the response ends so that the next request on a keep-alive
-//! connection starts uncapped.
+//! connection starts uncapped ([`super::response`] sees to that).
 
 use std::os::fd::AsFd;
 
@@ -36,27 +36,4 @@ pub fn info(socket: &SocketHandle) -> Option<TcpInfo> {
     socket
         .with(|sock| tcp_options::tcp_info(sock.as_fd()))
         .and_then(Result::ok)
-}
-
-/// Takes the cap off when dropped: held by a paced response's body.
-#[derive(Debug)]
-pub struct CapGuard(Option<SocketHandle>);
-
-impl CapGuard {
-    pub fn new(socket: SocketHandle) -> Self {
-        CapGuard(Some(socket))
-    }
-
-    /// Takes the cap off now (the body ended).
-    pub fn release(&mut self) {
-        if let Some(socket) = self.0.take() {
-            set_cap(&socket, None);
-        }
-    }
-}
-
-impl Drop for CapGuard {
-    fn drop(&mut self) {
-        self.release();
-    }
 }

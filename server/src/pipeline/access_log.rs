@@ -28,6 +28,7 @@ use crate::access::ip_rules;
 use crate::body::send_file::{SendFile, SentCounter};
 use crate::metrics::{Metrics, Route};
 use crate::net::connection::ConnectionContext;
+use crate::pacing::Decision;
 
 /// Tower layer adding the access log.
 #[derive(Debug, Clone)]
@@ -211,6 +212,9 @@ impl<B> LoggedBody<B> {
                 outcome,
                 line.cmcd.map_or_else(String::new, |cmcd| format!(" cmcd[{cmcd}]")),
                 line.pace.map_or_else(String::new, |pace| match pace.bits_per_second {
+                    Some(bits) if pace.decision == Decision::PacedByApp => {
+                        format!(" paced={:.2}Mbit/s(app)", bits / 1e6)
+                    }
                     Some(bits) => format!(" paced={:.2}Mbit/s", bits / 1e6),
                     None => format!(" unpaced({})", pace.decision.label()),
                 }),

@@ -20,12 +20,13 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::cmcd::RequestCmcd;
 use super::state::AppState;
+use crate::body::send_file::SendFile;
 use crate::net::connection::ConnectionContext;
-use crate::net::connection::SocketHandle;
 use crate::pacing::repace::{self, Repace};
 use crate::pacing::sessions::{Seen, SessionKey};
-use crate::pacing::socket::CapGuard;
-use crate::pacing::{Decision, Pace, PaceInput, PaceMode, Pacer, cmsd, rule, socket};
+use crate::pacing::{
+    Decision, Enforcer, Pace, PaceInput, PaceMode, Pacer, ResponsePace, cmsd, rule, socket,
+};
 use crate::safe_path;
 
 /// What the pace stage decided for a response, for the access log.
@@ -114,33 +115,25 @@ where
                 {
                     deliver(&pacer, &state, asked, &mut response)
                 }
-                _ => Delivery::default(),
+                _ => None,
             };
             Ok(response.map(|body| PacedBody {
                 body,
-                guard: delivery.guard,
-                repace: delivery.repace,
+                pace: delivery,
+                wait: None,
             }))
         })
     }
 }
 
-/// What a media response's body carries: the guard that uncaps the
-/// connection when it ends (if capped), and the state that decides its
-/// pace again as it goes (a long response without CMCD, `--pace always`).
-#[derive(Debug, Default)]
-struct Delivery {
-    guard: Option<CapGuard>,
-    repace: Option<(Repace, SocketHandle)>,
-}
-
-/// Decides and applies the pace of one media response and adds its CMSD.
+/// Decides and applies the pace of one media response and adds its CMSD;
+/// the pace its writers report to while it is paced or may become so.
 fn deliver<T>(
     pacer: &Pacer,
     state: &AppState,
     asked: Asked,
     response: &mut Response<T>,
-) -> Delivery {
+) -> Option<Arc<ResponsePace>> {
     let headers = response.headers();
     let range = byte_range(response.status(), headers);
     let etag = headers
@@ -215,17 +208,41 @@ fn deliver<T>(
         }
     };
     // The cap in bytes per second, as the socket takes it.
-    let (decision, guard, cap_bytes) = match pace {
-        Ok(paced) => {
-            let bytes = paced.bytes_per_second();
-            if socket::set_cap(&asked.socket, bytes) {
-                let guard = CapGuard::new(asked.socket.clone());
-                (Decision::Paced, Some(guard), bytes)
-            } else {
-                (Decision::NoSocket, None, None)
-            }
+    let (decision, cap_bytes) = match pace {
+        Ok(paced) => (Decision::Paced, paced.bytes_per_second()),
+        Err(decision) => (decision, None),
+    };
+    let long = range.is_some_and(|(start, end)| end - start > repace::EVERY_BYTES);
+    let repace = bitrate
+        .filter(|_| pacer.config.mode == PaceMode::Always && cmcd.is_none() && long)
+        .map(|bits| {
+            Repace::new(
+                pacer.config.settings,
+                bits / 8.0,
+                now,
+                estimate.buffer.filter(|_| !estimate.starts_a_run),
+                cap_bytes,
+            )
+        });
+    let (decision, delivery) = if cap_bytes.is_some() || repace.is_some() {
+        let (pace, enforcer) = ResponsePace::start(
+            asked.socket.clone(),
+            pacer.config.by,
+            cap_bytes,
+            repace,
+            Instant::now(),
+        );
+        let decision = match enforcer {
+            Some(Enforcer::App) => Decision::PacedByApp,
+            _ => decision,
+        };
+        let pace = Arc::new(pace);
+        if let Some(send) = response.extensions_mut().get_mut::<SendFile>() {
+            send.progress = Some(pace.clone());
         }
-        Err(decision) => (decision, None, None),
+        (decision, Some(pace))
+    } else {
+        (decision, None)
     };
     let cap = cap_bytes.map(|bytes| bytes as f64 * 8.0);
     pacer
@@ -252,20 +269,7 @@ fn deliver<T>(
         decision,
         bits_per_second: cap,
     });
-    let long = range.is_some_and(|(start, end)| end - start > repace::EVERY_BYTES);
-    let repace = bitrate
-        .filter(|_| pacer.config.mode == PaceMode::Always && cmcd.is_none() && long)
-        .map(|bits| {
-            let state = Repace::new(
-                pacer.config.settings,
-                bits / 8.0,
-                now,
-                estimate.buffer.filter(|_| !estimate.starts_a_run),
-                cap_bytes,
-            );
-            (state, asked.socket.clone())
-        });
-    Delivery { guard, repace }
+    delivery
 }
 
 /// The file on disk a `/media/…` path names, if it is a safe one.
@@ -294,13 +298,15 @@ fn byte_range(status: StatusCode, headers: &http::HeaderMap) -> Option<(u64, u64
     Some((0, len))
 }
 
-/// A response body that, when paced, takes the cap off the connection at
-/// its end (or when dropped: a client gone mid-body).
+/// A media response's body: it tells its pace of each frame that leaves,
+/// waits when the application enforces the cap, and ends the pace with the
+/// body (dropping it ends it too: a client gone mid-body).
 #[derive(Debug)]
 pub struct PacedBody<B> {
     body: B,
-    guard: Option<CapGuard>,
-    repace: Option<(Repace, SocketHandle)>,
+    pace: Option<Arc<ResponsePace>>,
+    /// The token bucket's wait before the next frame.
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B: Body + Unpin> Body for PacedBody<B> {
@@ -311,29 +317,28 @@ impl<B: Body + Unpin> Body for PacedBody<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                let len = frame
-                    .data_ref()
-                    .map_or(0, |data| bytes::Buf::remaining(data) as u64);
-                let this = &mut *self;
-                if let Some((repace, socket)) = &mut this.repace
-                    && let Some(cap) = repace.sent(len, Instant::now())
-                    && socket::set_cap(socket, cap)
-                {
-                    // Capped now: uncapped at the end; uncapped now: no guard needed.
-                    this.guard = cap.map(|_| CapGuard::new(socket.clone()));
-                }
-            }
-            Poll::Ready(None) => {
-                if let Some(mut guard) = self.guard.take() {
-                    guard.release();
-                }
-            }
-            _ => {}
+        let this = &mut *self;
+        if let Some(wait) = &mut this.wait {
+            std::task::ready!(wait.as_mut().poll(cx));
+            this.wait = None;
         }
-        polled
+        let polled = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
+        if let Some(pace) = &this.pace {
+            match &polled {
+                Some(Ok(frame)) => {
+                    let len = frame
+                        .data_ref()
+                        .map_or(0, |data| bytes::Buf::remaining(data) as u64);
+                    let wait = pace.sent(len, Instant::now());
+                    if !wait.is_zero() {
+                        this.wait = Some(Box::pin(tokio::time::sleep(wait)));
+                    }
+                }
+                None => pace.end(),
+                Some(Err(_)) => {}
+            }
+        }
+        Poll::Ready(polled)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -71,7 +71,14 @@ pub async fn send_file(tcp: &TcpStream, body: &SendFile, timeout: Duration) -> i
     let mut offset = *body.range.start();
     let end = body.range.end() + 1;
     while offset < end {
-        let count = usize::try_from(end - offset).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
+        let most = body
+            .progress
+            .as_ref()
+            .and_then(|p| p.max_piece())
+            .map_or(SENDFILE_MAX, |piece| {
+                usize::try_from(piece).map_or(SENDFILE_MAX, |p| p.clamp(1, SENDFILE_MAX))
+            });
+        let count = usize::try_from(end - offset).map_or(most, |n| n.min(most));
         writable(tcp, timeout).await?;
         body.file.check_unchanged()?;
         let before = offset;
@@ -80,7 +87,16 @@ pub async fn send_file(tcp: &TcpStream, body: &SendFile, timeout: Duration) -> i
                 .map_err(io::Error::from)
         }) {
             Ok(0) => return Err(io::Error::other("file shorter than it was when opened")),
-            Ok(_) => body.add_sent(offset - before),
+            Ok(_) => {
+                body.add_sent(offset - before);
+                if let Some(progress) = &body.progress {
+                    let wait = progress.sent(offset - before, std::time::Instant::now());
+                    if !wait.is_zero() {
+                        // The application paces this response (`--pace-by app`).
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
             // `sendfile` reports a partial move as a count, never with EAGAIN.
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(error) => return Err(error),
