@@ -131,6 +131,36 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// A rate in bits per second as network rates are written: a number with
+/// `k`, `M`, `G` (powers of 1000), perhaps `bit/s` or `bps` after it
+/// (`800M`, `1.5G`, `20 Mbit/s`, `64000`). Never zero.
+pub fn parse_bit_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a rate (bits per second, or a number with k, M or G)");
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(end);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.trim_start();
+    let unit = ["bit/s", "bps", "b/s", "bit"]
+        .iter()
+        .find_map(|suffix| unit.strip_suffix(suffix))
+        .unwrap_or(unit);
+    let scale = match unit {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        _ => return Err(bad()),
+    };
+    let bits = (number * scale).round();
+    if !(bits >= 1.0 && bits < u64::MAX as f64) {
+        return Err(format!("`{text}` is not a usable rate (at least 1 bit/s)"));
+    }
+    Ok(bits as u64)
+}
+
 /// One event loop per CPU the process may use.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -139,6 +169,22 @@ pub fn default_workers() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_bits_per_second_in_si_units() {
+        for (text, bits) in [
+            ("64000", 64_000),
+            ("800M", 800_000_000),
+            ("1.5G", 1_500_000_000),
+            ("20 Mbit/s", 20_000_000),
+            ("300kbps", 300_000),
+        ] {
+            assert_eq!(parse_bit_rate(text), Ok(bits), "{text}");
+        }
+        for text in ["", "0", "fast", "10X", "-5M", "1.2.3M", "0.0001"] {
+            assert!(parse_bit_rate(text).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn sizes_are_bytes_or_binary_units() {

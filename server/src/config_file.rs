@@ -57,13 +57,15 @@ pub struct FileConfig {
 }
 
 /// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `by` (`"kernel"`,
-/// `"app"`), `min_buffer` and `goal` (seconds), `multiplier` (`[at empty,
-/// at goal]`), as the `--pace*` flags.
+/// `"app"`), `max_egress` (`"800M"`: bits per second), `min_buffer` and
+/// `goal` (seconds), `multiplier` (`[at empty, at goal]`), as the
+/// `--pace*` and `--max-egress` flags.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilePace {
     pub mode: Option<String>,
     pub by: Option<String>,
+    pub max_egress: Option<String>,
     pub min_buffer: Option<f64>,
     pub goal: Option<f64>,
     pub multiplier: Option<[f64; 2]>,

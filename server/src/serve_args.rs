@@ -93,6 +93,9 @@ pub struct ServeArgs {
     /// Who enforces a pace: kernel (SO_MAX_PACING_RATE on the socket, the application's token bucket where the kernel has none); app (always the token bucket) [default: kernel].
     #[arg(long, value_name = "kernel|app", value_parser = caudal_server::pacing::PaceBy::parse)]
     pub pace_by: Option<caudal_server::pacing::PaceBy>,
+    /// One budget, bits per second, for all media responses at once (800M, 1.5G, 20Mbit/s), shared by urgency: every viewer its media's bit rate first, the emptiest buffers first, the rest to starved viewers, then to the others [default: none].
+    #[arg(long, value_name = "RATE", value_parser = caudal_server::config::parse_bit_rate)]
+    pub max_egress: Option<u64>,
     /// Below this much buffer (seconds) a response is never paced [default: 4].
     #[arg(long, value_name = "SECS")]
     pub pace_min_buffer: Option<f64>,
@@ -134,6 +137,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         PaceArgs {
             mode: args.pace,
             by: args.pace_by,
+            max_egress: args.max_egress,
             min_buffer: args.pace_min_buffer,
             goal: args.pace_goal,
             multiplier: args.pace_multiplier,
@@ -277,6 +281,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
 struct PaceArgs {
     mode: Option<caudal_server::pacing::PaceMode>,
     by: Option<caudal_server::pacing::PaceBy>,
+    max_egress: Option<u64>,
     min_buffer: Option<f64>,
     goal: Option<f64>,
     multiplier: Option<[f64; 2]>,
@@ -298,6 +303,14 @@ fn pace_config(
         (Some(by), _) => by,
         (None, Some(by)) => PaceBy::parse(by).map_err(|e| format!("[pace] by: {e}"))?,
         (None, None) => PaceBy::default(),
+    };
+    let max_egress = match (args.max_egress, file.max_egress.as_deref()) {
+        (Some(bits), _) => Some(bits),
+        (None, Some(text)) => Some(
+            caudal_server::config::parse_bit_rate(text)
+                .map_err(|e| format!("[pace] max_egress: {e}"))?,
+        ),
+        (None, None) => None,
     };
     let seconds = |value: Option<f64>, default: Duration, flag: &str| match value {
         None => Ok(default),
@@ -323,6 +336,8 @@ fn pace_config(
     Ok(PaceConfig {
         mode,
         by,
+        // Bits per second given, bytes per second kept (as the socket takes it).
+        max_egress: max_egress.map(|bits| (bits / 8).max(1)),
         settings: PaceSettings {
             min_buffer,
             goal,

@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Fields, TestServer, WAIT, header_in as header, parse_head, write_huge};
+use common::{Fields, TestServer, WAIT, header_in as header, parse_head, raw_get, write_huge};
 
 /// CMCD of a healthy viewer: 3 Mbit/s media, 20 s buffered. The rule's m
 /// at 20 s of a 30 s goal is 3.2 - 0.4 x 20/30, so the cap is 8.8 Mbit/s.
@@ -473,4 +473,73 @@ fn pace_by_app_delivers_at_the_rules_rate_without_a_kernel_cap() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(log.contains("paced=8.80Mbit/s(app)"), "{log}");
+}
+
+/// `--max-egress` shares one budget by urgency: a viewer starting up gets
+/// what is left after every viewer's bit rate; a calm viewer that joins is
+/// held to its bit rate and told so (`du`); when it ends, the starting
+/// viewer gets the whole budget back.
+#[test]
+fn max_egress_serves_the_starving_viewer_first_and_says_du_to_the_one_it_holds_back() {
+    if !have_ss() {
+        return;
+    }
+    // 16 Mbit/s = 2 MB/s; the media is 3 Mbit/s = 375 kB/s.
+    let server = TestServer::start(&["--pace", "cmcd", "--max-egress", "16M"]);
+    write_huge(&server);
+    let starting = "/media/huge.mp4?CMCD=br%3D3000%2Csu%2Csid%3D%22a%22";
+    let mut first = connect(&server);
+    let len = 10_000_000;
+    let (status, headers, body) = ask(&mut first, starting, &format!("0-{}", len - 1));
+    assert_eq!(status, 206);
+    let dynamic = header(&headers, "cmsd-dynamic").expect("CMSD-Dynamic");
+    assert!(
+        dynamic.contains(";mb=16000") && !dynamic.contains("du"),
+        "{dynamic}"
+    );
+    let mut reader = first.try_clone().expect("clone");
+    let have = body.len();
+    let progress = std::thread::spawn(move || read_body(&mut reader, len, have));
+    std::thread::sleep(Duration::from_millis(300));
+    let near = |cap: Option<u64>, expected: f64, what: &str| {
+        let cap = cap.unwrap_or_else(|| panic!("{what}: uncapped")) as f64;
+        assert!(
+            (cap / expected - 1.0).abs() < 0.01,
+            "{what}: {cap} B/s, {expected} expected"
+        );
+    };
+    near(server_cap(&server, &first), 2_000_000.0, "alone");
+    // A calm viewer (20 s buffered) joins: it keeps its bit rate only.
+    let mut second = connect(&server);
+    let calm_len = 750_000;
+    let (status, headers, body) = ask(
+        &mut second,
+        &format!("/media/huge.mp4?CMCD={HEALTHY}"),
+        &format!("0-{}", calm_len - 1),
+    );
+    assert_eq!(status, 206);
+    let dynamic = header(&headers, "cmsd-dynamic").expect("CMSD-Dynamic");
+    assert!(
+        dynamic.contains(";mb=3000;du"),
+        "held back and told: {dynamic}"
+    );
+    let mut reader = second.try_clone().expect("clone");
+    let have = body.len();
+    let calm = std::thread::spawn(move || read_body(&mut reader, calm_len, have));
+    std::thread::sleep(Duration::from_millis(300));
+    near(server_cap(&server, &second), 375_000.0, "the calm viewer");
+    near(
+        server_cap(&server, &first),
+        1_625_000.0,
+        "the starting viewer beside it",
+    );
+    calm.join().expect("calm reader");
+    std::thread::sleep(Duration::from_millis(300));
+    near(server_cap(&server, &first), 2_000_000.0, "alone again");
+    progress.join().expect("reader");
+    let metrics = String::from_utf8_lossy(&raw_get(server.addr, "/metrics").body).into_owned();
+    assert!(
+        metrics.contains("caudal_pacing_egress_slowed_total 1"),
+        "{metrics}"
+    );
 }

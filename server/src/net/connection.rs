@@ -9,6 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 
@@ -51,19 +52,41 @@ impl ConnectionContext {
 /// the socket open: once hyper is done with the connection, the socket
 /// closes as before and [`SocketHandle::with`] returns `None`.
 #[derive(Debug, Clone)]
-pub struct SocketHandle(Weak<TcpStream>);
+pub struct SocketHandle {
+    tcp: Weak<TcpStream>,
+    cap: Arc<CapSlot>,
+}
+
+/// Which response's pacing cap the socket carries, so that one response's
+/// late reset never takes the next one's cap off (`crate::pacing::socket`).
+#[derive(Debug, Default)]
+pub struct CapSlot {
+    /// Moves each time a response takes the socket's cap.
+    pub owner: AtomicU64,
+    /// A cap is on the socket, left by a response that has ended, until its
+    /// last bytes have left.
+    pub leftover: AtomicBool,
+}
 
 impl SocketHandle {
     /// A handle whose connection is gone (every option refused): for tests.
     #[cfg(test)]
     pub fn closed() -> SocketHandle {
-        SocketHandle(Weak::new())
+        SocketHandle {
+            tcp: Weak::new(),
+            cap: Arc::default(),
+        }
     }
 
     /// Runs `f` on the socket while the connection is still open.
     pub fn with<R>(&self, f: impl FnOnce(socket2::SockRef<'_>) -> R) -> Option<R> {
-        let stream = self.0.upgrade()?;
+        let stream = self.tcp.upgrade()?;
         Some(f(socket2::SockRef::from(&*stream)))
+    }
+
+    /// The connection's cap owner.
+    pub fn cap_slot(&self) -> &CapSlot {
+        &self.cap
     }
 }
 
@@ -71,11 +94,11 @@ impl SocketHandle {
 /// [`SocketHandle`]s. Reads and writes are tokio's readiness-based ones, as
 /// `TcpStream`'s own `AsyncRead`/`AsyncWrite` do.
 #[derive(Debug, Clone)]
-pub struct SharedStream(Arc<TcpStream>);
+pub struct SharedStream(Arc<TcpStream>, Arc<CapSlot>);
 
 impl SharedStream {
     pub fn new(stream: TcpStream) -> Self {
-        SharedStream(Arc::new(stream))
+        SharedStream(Arc::new(stream), Arc::default())
     }
 
     /// The socket itself, for the fast path's own reads and writes.
@@ -84,7 +107,10 @@ impl SharedStream {
     }
 
     pub fn handle(&self) -> SocketHandle {
-        SocketHandle(Arc::downgrade(&self.0))
+        SocketHandle {
+            tcp: Arc::downgrade(&self.0),
+            cap: self.1.clone(),
+        }
     }
 }
 

@@ -81,6 +81,8 @@ pub struct TcpInfo {
     pub bytes_acked: u64,
     /// Bytes retransmitted.
     pub bytes_retrans: u64,
+    /// Bytes in the send queue not yet sent.
+    pub notsent_bytes: u32,
 }
 
 impl TcpInfo {
@@ -137,6 +139,7 @@ pub fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<TcpInfo> {
         delivery_rate: raw.tcpi_delivery_rate,
         bytes_acked: raw.tcpi_bytes_acked,
         bytes_retrans: raw.tcpi_bytes_retrans,
+        notsent_bytes: raw.tcpi_notsent_bytes,
     })
 }
 

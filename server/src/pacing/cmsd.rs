@@ -25,9 +25,14 @@ pub fn static_value(facts: Option<&Facts>, fallback: ObjectType) -> String {
     })
 }
 
-/// The `CMSD-Dynamic` value: the connection's state and, when paced, the
-/// rate (`mb`, bits per second in) allowed.
-pub fn dynamic_value(info: Option<&TcpInfo>, paced_bits_per_second: Option<f64>) -> String {
+/// The `CMSD-Dynamic` value: the connection's state, when paced the rate
+/// (`mb`, bits per second in) allowed, and `du` when the server's egress
+/// budget holds the response below what its viewer's buffer calls for.
+pub fn dynamic_value(
+    info: Option<&TcpInfo>,
+    paced_bits_per_second: Option<f64>,
+    duress: bool,
+) -> String {
     let etp = info.and_then(|info| {
         let window = info.window_throughput();
         let delivered = (info.delivery_rate > 0).then_some(info.delivery_rate as f64 * 8.0);
@@ -43,6 +48,7 @@ pub fn dynamic_value(info: Option<&TcpInfo>, paced_bits_per_second: Option<f64>)
             .filter(|info| info.rtt_us > 0)
             .map(|info| u64::from(info.rtt_us).div_ceil(1000)),
         mb: paced_bits_per_second.map(kbps),
+        du: duress,
         ..CmsdDynamic::default()
     })
 }
@@ -80,9 +86,13 @@ mod tests {
         };
         // 100 x 1448 B per 40 ms = 28.96 Mbit/s.
         assert_eq!(
-            dynamic_value(Some(&info), Some(8_400_000.0)),
+            dynamic_value(Some(&info), Some(8_400_000.0), false),
             "\"caudal\";etp=28960;rtt=40;mb=8400"
         );
-        assert_eq!(dynamic_value(None, None), "\"caudal\"");
+        assert_eq!(dynamic_value(None, None, false), "\"caudal\"");
+        assert_eq!(
+            dynamic_value(None, Some(3_000_000.0), true),
+            "\"caudal\";mb=3000;du"
+        );
     }
 }

@@ -28,6 +28,10 @@ pub struct DeliveryMetrics {
     pub buffer_seconds: Histogram,
     pub sessions_active: Gauge,
     pub decisions: Family<DecisionLabel, Counter>,
+    /// Media responses `--max-egress` held below what the rule gives them.
+    pub egress_slowed: Counter,
+    /// Bytes per second the budget has shared out now.
+    pub egress_allotted: Gauge,
 }
 
 impl Default for DeliveryMetrics {
@@ -39,6 +43,8 @@ impl Default for DeliveryMetrics {
             buffer_seconds: buffer_histogram(),
             sessions_active: Gauge::default(),
             decisions: Family::default(),
+            egress_slowed: Counter::default(),
+            egress_allotted: Gauge::default(),
         }
     }
 }
@@ -74,6 +80,16 @@ impl DeliveryMetrics {
             "pacing_decisions",
             "Media responses by pacing decision: paced, or why not",
             self.decisions.clone(),
+        );
+        registry.register(
+            "pacing_egress_slowed",
+            "Media responses the egress budget (--max-egress) held below what their viewer's buffer calls for",
+            self.egress_slowed.clone(),
+        );
+        registry.register(
+            "pacing_egress_allotted_bytes_per_second",
+            "Bytes per second the egress budget shares out to media responses now",
+            self.egress_allotted.clone(),
         );
     }
 }

@@ -19,6 +19,7 @@
 //! (applies all of the above to each media response).
 
 pub mod cmsd;
+pub mod egress;
 pub mod media_facts;
 pub mod metrics;
 pub mod repace;
@@ -72,6 +73,8 @@ pub struct PaceConfig {
     pub settings: PaceSettings,
     /// Who enforces a cap (`--pace-by`).
     pub by: PaceBy,
+    /// `--max-egress`: bytes per second for all media responses at once.
+    pub max_egress: Option<u64>,
 }
 
 /// Why a response was not paced, beyond the rule's reasons.
@@ -112,6 +115,8 @@ pub struct Pacer {
     pub sessions: Mutex<sessions::Sessions>,
     pub facts: media_facts::MediaFacts,
     pub metrics: DeliveryMetrics,
+    /// The shared budget, under `--max-egress`.
+    pub egress: Option<std::sync::Arc<egress::Egress>>,
 }
 
 impl Pacer {
@@ -120,6 +125,13 @@ impl Pacer {
             config,
             sessions: Mutex::new(sessions::Sessions::default()),
             facts: media_facts::MediaFacts::default(),
+            egress: config.max_egress.map(|bytes| {
+                egress::Egress::new(
+                    bytes,
+                    config.settings.min_buffer,
+                    metrics.egress_allotted.clone(),
+                )
+            }),
             metrics,
         }
     }

@@ -5,6 +5,10 @@
 //! says so; and taken off when the body ends or is dropped, so that the
 //! next request on a keep-alive connection starts uncapped.
 //!
+//! Under `--max-egress` the cap in force is the lower of the rule's and the
+//! response's share of the budget ([`super::egress`]), looked at again as
+//! the shares move.
+//!
 //! Both writers report to it: the response body (each frame, the general
 //! path) and the `sendfile` loop (each call, the zero-copy path, through
 //! [`SendProgress`]).
@@ -12,6 +16,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::egress::{Demand, Egress, Ticket};
 use super::repace::Repace;
 use super::socket;
 use super::token_bucket::TokenBucket;
@@ -55,37 +60,69 @@ pub struct ResponsePace {
 struct State {
     socket: SocketHandle,
     by: PaceBy,
-    /// The socket carries a cap to take off.
-    on_socket: bool,
+    /// The socket carries this response's cap: its owner number.
+    on_socket: Option<u64>,
     /// The application's bucket, while it enforces a cap.
     bucket: Option<TokenBucket>,
     repace: Option<Repace>,
+    /// The rule's cap (bytes per second), as last decided.
+    rule_cap: Option<u64>,
+    /// The response's place under `--max-egress`, what it asked and its share.
+    budget: Option<(Ticket, Demand, u64)>,
+    /// The cap in force: the lower of the rule's and the share.
+    in_force: Option<u64>,
     ended: bool,
 }
 
+/// How a response starts out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// Who enforces the cap, if any.
+    pub enforcer: Option<Enforcer>,
+    /// The cap in force, bytes per second.
+    pub cap: Option<u64>,
+    /// The budget's share, when under `--max-egress`.
+    pub share: Option<u64>,
+}
+
 impl ResponsePace {
-    /// Applies `cap` (bytes per second; `None`: none yet) and says who
-    /// enforces it.
+    /// Applies the rule's `cap` (bytes per second; `None`: none yet) and,
+    /// under a budget, the response's share of it.
     pub fn start(
         socket: SocketHandle,
         by: PaceBy,
         cap: Option<u64>,
         repace: Option<Repace>,
+        budget: Option<(&std::sync::Arc<Egress>, Demand)>,
         now: Instant,
-    ) -> (ResponsePace, Option<Enforcer>) {
+    ) -> (ResponsePace, Started) {
+        let budget = budget.map(|(egress, demand)| {
+            let (ticket, share) = egress.join(demand);
+            (ticket, demand, share)
+        });
+        let share = budget.as_ref().map(|(_, _, share)| *share);
         let mut state = State {
             socket,
             by,
-            on_socket: false,
+            on_socket: None,
             bucket: None,
             repace,
+            rule_cap: cap,
+            budget,
+            in_force: None,
             ended: false,
         };
-        let enforcer = state.apply(cap, now);
+        let in_force = lower(cap, share);
+        let enforcer = state.apply(in_force, now);
         let pace = ResponsePace {
             state: Mutex::new(state),
         };
-        (pace, enforcer)
+        let started = Started {
+            enforcer,
+            cap: in_force,
+            share,
+        };
+        (pace, started)
     }
 
     /// `len` body bytes left at `now`: how long the writer waits before the
@@ -95,8 +132,22 @@ impl ResponsePace {
         if state.ended {
             return Duration::ZERO;
         }
+        let state = &mut *state;
         if let Some(cap) = state.repace.as_mut().and_then(|r| r.sent(len, now)) {
-            state.apply(cap, now);
+            state.rule_cap = cap;
+            if let Some((ticket, demand, share)) = &mut state.budget {
+                demand.want = cap;
+                *share = ticket.update(*demand);
+            }
+        }
+        if let Some((ticket, _, share)) = &mut state.budget
+            && let Some(moved) = ticket.moved()
+        {
+            *share = moved;
+        }
+        let in_force = lower(state.rule_cap, state.budget.as_ref().map(|b| b.2));
+        if in_force != state.in_force {
+            state.apply(in_force, now);
         }
         state
             .bucket
@@ -109,7 +160,13 @@ impl ResponsePace {
         let mut state = self.lock();
         if !state.ended {
             state.ended = true;
-            state.apply(None, Instant::now());
+            state.budget = None; // leaves the budget: the others' shares move
+            state.bucket = None;
+            state.in_force = None;
+            // The kernel's cap stays on until the socket has sent the rest.
+            if let Some(owner) = state.on_socket.take() {
+                socket::release_when_sent(state.socket.clone(), owner);
+            }
         }
     }
 
@@ -123,19 +180,22 @@ impl ResponsePace {
 impl State {
     /// Puts `cap` in force (`None`: uncapped); who enforces it.
     fn apply(&mut self, cap: Option<u64>, now: Instant) -> Option<Enforcer> {
+        self.in_force = cap;
         let Some(bytes_per_second) = cap else {
-            if std::mem::take(&mut self.on_socket) {
+            if self.on_socket.take().is_some() {
                 socket::set_cap(&self.socket, None);
             }
             self.bucket = None;
             return None;
         };
         if self.by == PaceBy::Kernel && socket::set_cap(&self.socket, Some(bytes_per_second)) {
-            self.on_socket = true;
+            if self.on_socket.is_none() {
+                self.on_socket = Some(socket::take(&self.socket));
+            }
             self.bucket = None;
             return Some(Enforcer::Kernel);
         }
-        if std::mem::take(&mut self.on_socket) {
+        if self.on_socket.take().is_some() {
             socket::set_cap(&self.socket, None);
         }
         match &mut self.bucket {
@@ -143,6 +203,14 @@ impl State {
             None => self.bucket = Some(TokenBucket::new(bytes_per_second, now)),
         }
         Some(Enforcer::App)
+    }
+}
+
+/// The lower of two caps, `None` meaning none.
+fn lower(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -169,14 +237,15 @@ mod tests {
     #[test]
     fn where_the_kernel_refuses_the_cap_the_application_enforces_it() {
         let t0 = Instant::now();
-        let (pace, by) = ResponsePace::start(
+        let (pace, started) = ResponsePace::start(
             SocketHandle::closed(),
             PaceBy::Kernel,
             Some(1_000_000),
             None,
+            None,
             t0,
         );
-        assert_eq!(by, Some(Enforcer::App));
+        assert_eq!(started.enforcer, Some(Enforcer::App));
         assert_eq!(pace.sent(65_536, t0), Duration::ZERO, "the first burst");
         let wait = pace.sent(100_000, t0);
         assert!((wait.as_secs_f64() - 0.1).abs() < 1e-6, "{wait:?}");
@@ -188,9 +257,60 @@ mod tests {
     #[test]
     fn an_uncapped_response_never_waits() {
         let t0 = Instant::now();
-        let (pace, by) = ResponsePace::start(SocketHandle::closed(), PaceBy::App, None, None, t0);
-        assert_eq!(by, None);
+        let (pace, started) =
+            ResponsePace::start(SocketHandle::closed(), PaceBy::App, None, None, None, t0);
+        assert_eq!(started.enforcer, None);
         assert_eq!(pace.sent(100_000_000, t0), Duration::ZERO);
         assert_eq!(SendProgress::max_piece(&pace), None);
+    }
+
+    #[test]
+    fn under_a_budget_the_cap_is_the_lower_of_the_rule_and_the_share_as_it_moves() {
+        let t0 = Instant::now();
+        let egress = Egress::new(2_000_000, Duration::from_secs(4), Default::default());
+        let calm = Demand {
+            buffer: Duration::from_secs(20),
+            floor: 375_000,
+            want: Some(1_100_000),
+        };
+        let (pace, started) = ResponsePace::start(
+            SocketHandle::closed(),
+            PaceBy::App,
+            calm.want,
+            None,
+            Some((&egress, calm)),
+            t0,
+        );
+        assert_eq!(
+            (started.cap, started.share),
+            (Some(1_100_000), Some(1_100_000))
+        );
+        // A viewer starts: the calm one keeps only its floor.
+        let starting = Demand {
+            buffer: Duration::ZERO,
+            floor: 375_000,
+            want: None,
+        };
+        let (other, started) = ResponsePace::start(
+            SocketHandle::closed(),
+            PaceBy::App,
+            None,
+            None,
+            Some((&egress, starting)),
+            t0,
+        );
+        assert_eq!(
+            started.cap,
+            Some(1_625_000),
+            "uncapped by the rule, capped by the budget"
+        );
+        pace.sent(1, t0);
+        assert_eq!(pace.lock().in_force, Some(375_000));
+        // It ends: the calm viewer's cap goes back to the rule's.
+        other.end();
+        pace.sent(1, t0);
+        assert_eq!(pace.lock().in_force, Some(1_100_000));
+        pace.end();
+        assert_eq!(egress.allotted(), 0, "both left the budget");
     }
 }

@@ -211,12 +211,26 @@ impl<B> LoggedBody<B> {
                 self.start.elapsed().as_secs_f64() * 1000.0,
                 outcome,
                 line.cmcd.map_or_else(String::new, |cmcd| format!(" cmcd[{cmcd}]")),
-                line.pace.map_or_else(String::new, |pace| match pace.bits_per_second {
-                    Some(bits) if pace.decision == Decision::PacedByApp => {
-                        format!(" paced={:.2}Mbit/s(app)", bits / 1e6)
+                line.pace.map_or_else(String::new, |pace| {
+                    let paced = match (pace.decision, pace.bits_per_second) {
+                        (Decision::PacedByApp, Some(bits)) => {
+                            format!(" paced={:.2}Mbit/s(app)", bits / 1e6)
+                        }
+                        (Decision::Paced, Some(bits)) => format!(" paced={:.2}Mbit/s", bits / 1e6),
+                        // The rule left it alone; the egress budget did not.
+                        (decision, Some(bits)) => format!(
+                            " unpaced({}) egress={:.2}Mbit/s",
+                            decision.label(),
+                            bits / 1e6
+                        ),
+                        (decision, None) => format!(" unpaced({})", decision.label()),
+                    };
+                    // Held back by --max-egress (its CMSD said `du`).
+                    if pace.slowed {
+                        paced + " egress-slowed"
+                    } else {
+                        paced
                     }
-                    Some(bits) => format!(" paced={:.2}Mbit/s", bits / 1e6),
-                    None => format!(" unpaced({})", pace.decision.label()),
                 }),
             );
         }

@@ -20,8 +20,9 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::cmcd::RequestCmcd;
 use super::state::AppState;
-use crate::body::send_file::SendFile;
+use crate::body::send_file::{SendFile, SendProgress};
 use crate::net::connection::ConnectionContext;
+use crate::pacing::egress::{self, Demand};
 use crate::pacing::repace::{self, Repace};
 use crate::pacing::sessions::{Seen, SessionKey};
 use crate::pacing::{
@@ -35,6 +36,8 @@ pub struct PaceNote {
     pub decision: Decision,
     /// The cap, bits per second, when paced.
     pub bits_per_second: Option<f64>,
+    /// `--max-egress` slowed it below what the rule gives it.
+    pub slowed: bool,
 }
 
 /// Tower layer adding the pace stage.
@@ -86,6 +89,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        // A cap the connection's previous response left (its last bytes
+        // were still leaving) is not this request's.
+        if let Some(context) = request.extensions().get::<ConnectionContext>() {
+            socket::clear_leftover(context.socket());
+        }
         let asked = (request.method() == Method::GET
             && request.uri().path().starts_with("/media/"))
         .then(|| {
@@ -121,6 +129,7 @@ where
                 body,
                 pace: delivery,
                 wait: None,
+                rest: None,
             }))
         })
     }
@@ -224,26 +233,49 @@ fn deliver<T>(
                 cap_bytes,
             )
         });
-    let (decision, delivery) = if cap_bytes.is_some() || repace.is_some() {
-        let (pace, enforcer) = ResponsePace::start(
-            asked.socket.clone(),
-            pacer.config.by,
-            cap_bytes,
-            repace,
-            Instant::now(),
-        );
-        let decision = match enforcer {
-            Some(Enforcer::App) => Decision::PacedByApp,
-            _ => decision,
+    // Under `--max-egress` every media response takes a share.
+    let budget = pacer.egress.as_ref().map(|egress| {
+        let demand = Demand {
+            // As the rule reads it: the player's own flags when it sends CMCD.
+            buffer: if cmcd.map_or(estimate.starts_a_run, |c| c.su || c.bs) {
+                Duration::ZERO
+            } else {
+                estimate.buffer.unwrap_or(pacer.config.settings.min_buffer)
+            },
+            floor: bitrate.map_or(0, |bits| (bits / 8.0) as u64),
+            want: cap_bytes,
         };
-        let pace = Arc::new(pace);
-        if let Some(send) = response.extensions_mut().get_mut::<SendFile>() {
-            send.progress = Some(pace.clone());
-        }
-        (decision, Some(pace))
-    } else {
-        (decision, None)
-    };
+        (egress, demand)
+    });
+    let mut slowed = false;
+    let (decision, cap_bytes, delivery) =
+        if cap_bytes.is_some() || repace.is_some() || budget.is_some() {
+            let (pace, started) = ResponsePace::start(
+                asked.socket.clone(),
+                pacer.config.by,
+                cap_bytes,
+                repace,
+                budget,
+                Instant::now(),
+            );
+            if let (Some((_, demand)), Some(share)) = (&budget, started.share) {
+                slowed = egress::slowed(demand, share, pacer.config.settings.multiplier_empty);
+                if slowed {
+                    pacer.metrics.egress_slowed.inc();
+                }
+            }
+            let decision = match started.enforcer {
+                Some(Enforcer::App) if decision == Decision::Paced => Decision::PacedByApp,
+                _ => decision,
+            };
+            let pace = Arc::new(pace);
+            if let Some(send) = response.extensions_mut().get_mut::<SendFile>() {
+                send.progress = Some(pace.clone());
+            }
+            (decision, started.cap, Some(pace))
+        } else {
+            (decision, None, None)
+        };
     let cap = cap_bytes.map(|bytes| bytes as f64 * 8.0);
     pacer
         .metrics
@@ -259,7 +291,10 @@ fn deliver<T>(
             "cmsd-static",
             cmsd::static_value(facts.as_ref(), fallback_object),
         ),
-        ("cmsd-dynamic", cmsd::dynamic_value(info.as_ref(), cap)),
+        (
+            "cmsd-dynamic",
+            cmsd::dynamic_value(info.as_ref(), cap, slowed),
+        ),
     ] {
         if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), value);
@@ -268,6 +303,7 @@ fn deliver<T>(
     response.extensions_mut().insert(PaceNote {
         decision,
         bits_per_second: cap,
+        slowed,
     });
     delivery
 }
@@ -299,18 +335,21 @@ fn byte_range(status: StatusCode, headers: &http::HeaderMap) -> Option<(u64, u64
 }
 
 /// A media response's body: it tells its pace of each frame that leaves,
-/// waits when the application enforces the cap, and ends the pace with the
-/// body (dropping it ends it too: a client gone mid-body).
+/// waits when the application enforces the cap (handing a frame larger
+/// than the bucket's burst over in pieces of one burst), and ends the pace
+/// with the body (dropping it ends it too: a client gone mid-body).
 #[derive(Debug)]
 pub struct PacedBody<B> {
     body: B,
     pace: Option<Arc<ResponsePace>>,
     /// The token bucket's wait before the next frame.
     wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// What is left of a frame handed over in pieces.
+    rest: Option<bytes::Bytes>,
 }
 
-impl<B: Body + Unpin> Body for PacedBody<B> {
-    type Data = B::Data;
+impl<B: Body<Data = bytes::Bytes> + Unpin> Body for PacedBody<B> {
+    type Data = bytes::Bytes;
     type Error = B::Error;
 
     fn poll_frame(
@@ -322,31 +361,51 @@ impl<B: Body + Unpin> Body for PacedBody<B> {
             std::task::ready!(wait.as_mut().poll(cx));
             this.wait = None;
         }
-        let polled = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
-        if let Some(pace) = &this.pace {
-            match &polled {
-                Some(Ok(frame)) => {
-                    let len = frame
-                        .data_ref()
-                        .map_or(0, |data| bytes::Buf::remaining(data) as u64);
-                    let wait = pace.sent(len, Instant::now());
-                    if !wait.is_zero() {
-                        this.wait = Some(Box::pin(tokio::time::sleep(wait)));
-                    }
+        let Some(pace) = &this.pace else {
+            return Pin::new(&mut this.body).poll_frame(cx);
+        };
+        let mut data = match this.rest.take() {
+            Some(rest) => rest,
+            None => match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                None => {
+                    pace.end();
+                    return Poll::Ready(None);
                 }
-                None => pace.end(),
-                Some(Err(_)) => {}
-            }
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+            },
+        };
+        if let Some(piece) = SendProgress::max_piece(pace.as_ref())
+            && let Ok(piece) = usize::try_from(piece)
+            && data.len() > piece
+        {
+            this.rest = Some(data.split_off(piece.max(1)));
         }
-        Poll::Ready(polled)
+        let wait = pace.sent(data.len() as u64, Instant::now());
+        if !wait.is_zero() {
+            this.wait = Some(Box::pin(tokio::time::sleep(wait)));
+        }
+        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_none() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let mut hint = self.body.size_hint();
+        if let Some(rest) = &self.rest {
+            // Upper first: a lower above the upper panics.
+            let rest = rest.len() as u64;
+            if let Some(upper) = hint.upper() {
+                hint.set_upper(upper + rest);
+            }
+            hint.set_lower(hint.lower() + rest);
+        }
+        hint
     }
 }
 
