@@ -21,7 +21,9 @@
 //! with actions (fetch, append, evict, hold, release); its concerns sit one per file
 //! under `policy/`. [`sim`] runs that same policy against bandwidth traces in
 //! simulated time. [`package`] (feature `remux`) is the media half of `caudal
-//! inspect` and `caudal package`; [`mime`] names media types for the server.
+//! inspect` and `caudal package`; [`mime`] names media types for the server. [`live`] cuts a live
+//! publisher's fragmented MP4 into its init segment and whole fragments for the
+//! server to fan out.
 //!
 //! Features: `remux` (default) builds the remuxer and the packaging tools; the
 //! player's main wasm module leaves it out and loads the remuxer as a second module
@@ -33,6 +35,7 @@ pub mod codec;
 pub mod cta;
 pub mod index;
 pub mod io;
+pub mod live;
 pub mod mime;
 pub mod mp3;
 pub mod mp4;
