@@ -54,6 +54,8 @@ pub struct Config {
     pub cache_mem: u64,
     /// Which media responses are paced, and the rule's settings.
     pub pace: crate::pacing::PaceConfig,
+    /// Live streams: on or off, who may publish, the bounds.
+    pub live: crate::live::LiveConfig,
 }
 
 impl Config {
@@ -79,6 +81,7 @@ impl Config {
             workers: default_workers(),
             cache_mem: default_cache_mem(),
             pace: crate::pacing::PaceConfig::default(),
+            live: crate::live::LiveConfig::default(),
         }
     }
 }

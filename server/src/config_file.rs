@@ -54,6 +54,21 @@ pub struct FileConfig {
     pub cache: Option<FileCacheSettings>,
     /// `[pace]`: pacing by the player's buffer.
     pub pace: Option<FilePace>,
+    /// `[live]`: live streams.
+    pub live: Option<FileLive>,
+}
+
+/// `[live]`: `enabled` (`--live`), `open` (`--live-open`), `takeover`
+/// (`--live-takeover`), `idle` and `linger` (seconds, `--live-idle`,
+/// `--live-linger`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLive {
+    pub enabled: Option<bool>,
+    pub open: Option<bool>,
+    pub takeover: Option<bool>,
+    pub idle: Option<f64>,
+    pub linger: Option<f64>,
 }
 
 /// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `by` (`"kernel"`,

@@ -18,7 +18,8 @@
 //! (`/api/media`), [`config`], [`media_tools`] (the `inspect` and
 //! `package` subcommands and the start-up scan), [`access`] (signed tokens
 //! in Akamai's Auth Token 2.0 format, sans-I/O) and [`token_tools`] (the
-//! `keygen`, `sign` and `verify` subcommands).
+//! `keygen`, `sign` and `verify` subcommands). [`live`] takes live streams
+//! from a publisher and fans them out to viewers.
 
 pub mod access;
 pub mod body;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod config_file;
 pub mod engine;
 pub mod listing;
+pub mod live;
 pub mod media_tools;
 pub mod metrics;
 pub mod net;

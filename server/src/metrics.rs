@@ -134,6 +134,7 @@ pub struct Metrics {
     sent_by_kernel: Counter,
     chunk_cache: ChunkCacheCounters,
     delivery: crate::pacing::DeliveryMetrics,
+    live: crate::live::metrics::LiveMetrics,
 }
 
 impl Default for Metrics {
@@ -226,8 +227,11 @@ impl Metrics {
         );
         let delivery = crate::pacing::DeliveryMetrics::default();
         delivery.register(&mut registry);
+        let live = crate::live::metrics::LiveMetrics::default();
+        live.register(&mut registry);
         Metrics {
             delivery,
+            live,
             sent_by_kernel,
             registry,
             requests,
@@ -239,6 +243,11 @@ impl Metrics {
             refusals,
             chunk_cache,
         }
+    }
+
+    /// The live streams' metrics, registered here.
+    pub fn live(&self) -> crate::live::metrics::LiveMetrics {
+        self.live.clone()
     }
 
     /// The control loop's metrics (CMCD, sessions, pacing), registered here.

@@ -78,6 +78,21 @@ pub struct ServeArgs {
     /// Send file bodies kernel to socket (sendfile) from Caudal's own HTTP/1.1 loop; off: hyper serves every connection [default: on].
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub zero_copy: Option<bool>,
+    /// Live streams at /live/NAME: publish with PUT or POST (a token whose acl covers the path), watch with GET [default: on].
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub live: Option<bool>,
+    /// Publishing live streams from loopback needs no token (for development).
+    #[arg(long)]
+    pub live_open: bool,
+    /// A second publisher of a live name takes it over (else it is refused with 409).
+    #[arg(long)]
+    pub live_takeover: bool,
+    /// A live publisher that sends nothing this long (seconds) is cut [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub live_idle: Option<f64>,
+    /// How long (seconds) a live stream whose publisher left keeps its viewers waiting for the next [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub live_linger: Option<f64>,
     /// Event loops, one thread each, sharing the address (SO_REUSEPORT) [default: one per CPU].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -267,6 +282,23 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         trusted_proxies,
         metrics,
         zero_copy: args.zero_copy.or(file.zero_copy).unwrap_or(true),
+        live: {
+            let file_live = file.live.clone().unwrap_or_default();
+            caudal_server::live::LiveConfig {
+                enabled: args.live.or(file_live.enabled).unwrap_or(true),
+                open_loopback: args.live_open || file_live.open == Some(true),
+                take_over: args.live_takeover || file_live.takeover == Some(true),
+                idle: seconds(
+                    args.live_idle.or(file_live.idle).unwrap_or(10.0),
+                    "live-idle",
+                )?,
+                linger: seconds(
+                    args.live_linger.or(file_live.linger).unwrap_or(30.0),
+                    "live-linger",
+                )?,
+                ..caudal_server::live::LiveConfig::default()
+            }
+        },
         workers: match args.workers.or(file.workers) {
             Some(0) => return Err("--workers must be at least 1".into()),
             Some(workers) => workers,

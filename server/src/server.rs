@@ -72,6 +72,14 @@ impl Server {
             files: Default::default(),
             chunks,
             pacer: Arc::new(crate::pacing::Pacer::new(config.pace, metrics.delivery())),
+            live: Arc::new(crate::live::LiveRegistry::new(
+                config.live.clone(),
+                metrics.live(),
+            )),
+            publish_auth: crate::live::PublishAuth {
+                protection: config.protection.clone(),
+                open_loopback: config.live.open_loopback,
+            },
             metrics,
             metrics_access: config.metrics.clone(),
         });
@@ -103,6 +111,13 @@ impl Server {
             state,
         } = self;
         let metrics = state.metrics.clone();
+        // Live viewers' bodies never end on their own: they end when the
+        // server stops, so the grace period is for files.
+        let live = state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.end_all();
+        };
         let service = pipeline::service(state, &config);
         crate::net::workers::run(listeners, service, &config, &metrics, shutdown).await;
     }

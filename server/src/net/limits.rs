@@ -12,12 +12,15 @@ use tokio::net::TcpStream;
 use crate::config::Config;
 
 /// hyper's HTTP/1 settings: header-read timeout and head-size limit set,
-/// which `warp::serve` leaves off.
+/// which `warp::serve` leaves off. Half-closed connections are kept: a
+/// live publisher (ffmpeg) shuts its write side after the body and waits
+/// for the answer, which hyper would otherwise never send.
 pub fn http1(config: &Config) -> http1::Builder {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_header_size(config.max_header_bytes)
+        .half_close(true)
         .keep_alive(true);
     http
 }

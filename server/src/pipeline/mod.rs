@@ -43,6 +43,7 @@ pub mod content_coding;
 pub mod cors;
 pub mod file_request;
 pub mod ip_gate;
+pub mod live_route;
 pub mod metrics_page;
 pub mod pace;
 pub mod path_safety;

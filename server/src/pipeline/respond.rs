@@ -125,7 +125,16 @@ fn kernel_sends(sends_files: bool, cache: Option<&Arc<ChunkCache>>, body_len: u6
 
 /// A short plain-text response for errors and refusals.
 pub fn simple(status: StatusCode, text: &'static str) -> HttpResponse {
-    let mut response = HttpResponse::new(Bytes::from_static(text.as_bytes()).into());
+    plain(status, Bytes::from_static(text.as_bytes()))
+}
+
+/// [`simple`] with a message made at run time.
+pub fn text(status: StatusCode, text: String) -> HttpResponse {
+    plain(status, Bytes::from(text))
+}
+
+fn plain(status: StatusCode, text: Bytes) -> HttpResponse {
+    let mut response = HttpResponse::new(text.clone().into());
     *response.status_mut() = status;
     if !text.is_empty() {
         response.headers_mut().insert(

@@ -5,6 +5,7 @@
 //! | `/media/<path>`| files of the media directory           |
 //! | `/api/media`   | JSON listing of the media directory    |
 //! | `/metrics`     | the server's metrics, for allowed clients ([`super::metrics_page`]) |
+//! | `/live/<name>` | live streams: publish (`PUT`/`POST`), watch (`GET`) ([`super::live_route`]) |
 //! | `/<path>`      | the web player and demo page (`www/`)  |
 //!
 //! Every file answer goes through [`super::serve_file`].
@@ -18,11 +19,12 @@ use warp::{Filter, Reply};
 
 use super::file_request::FileRequestHeaders;
 use super::ip_gate::ClientAddr;
-use super::metrics_page;
 use super::respond::{self, HttpResponse};
 use super::serve_file::{Mount, serve_file};
 use super::state::AppState;
+use super::{live_route, metrics_page};
 use crate::listing;
+use crate::net::connection::ConnectionContext;
 
 /// All routes; never rejects (unknown paths end as 404 from the site route).
 pub fn routes(
@@ -58,6 +60,32 @@ pub fn routes(
                 )
             },
         );
+    let live = warp::path("live")
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::method())
+        .and(
+            warp::query::raw()
+                .map(Some)
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<ConnectionContext>())
+        .and(warp::body::stream())
+        .and(with_state.clone())
+        .then(
+            |name: String, method, query, headers, context, body, state: Arc<AppState>| async move {
+                let request = live_route::LiveRequest {
+                    name,
+                    method,
+                    query,
+                    headers,
+                    context,
+                };
+                live_route::answer(state, request, Box::pin(body)).await
+            },
+        );
     let site = warp::path::tail()
         .and(warp::method())
         .and(file_headers)
@@ -76,7 +104,15 @@ pub fn routes(
             },
         );
     // The media route first: it is the one almost every request takes.
-    media.or(api).unify().or(metrics).unify().or(site).unify()
+    media
+        .or(api)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(live)
+        .unify()
+        .or(site)
+        .unify()
 }
 
 async fn media_listing(method: Method, state: Arc<AppState>) -> HttpResponse {

@@ -24,4 +24,7 @@ pub struct AppState {
     pub metrics_access: MetricsAccess,
     /// The control loop: sessions, pacing, CMSD ([`crate::pacing`]).
     pub pacer: Arc<crate::pacing::Pacer>,
+    /// Live streams ([`crate::live`]) and who may publish them.
+    pub live: Arc<crate::live::LiveRegistry>,
+    pub publish_auth: crate::live::PublishAuth,
 }
