@@ -23,6 +23,10 @@ use super::token_bucket::TokenBucket;
 use crate::body::send_file::SendProgress;
 use crate::net::connection::SocketHandle;
 
+/// Under a budget: the smallest piece, and the piece of an uncapped response.
+const BUDGET_PIECE_MIN: u64 = 64 * 1024;
+const BUDGET_PIECE_UNCAPPED: u64 = 256 * 1024;
+
 /// `--pace-by`: who enforces a cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PaceBy {
@@ -219,8 +223,18 @@ impl SendProgress for ResponsePace {
         ResponsePace::sent(self, bytes, now)
     }
 
+    /// A burst under the token bucket; under a budget, about 100 ms at the
+    /// cap (so that a moved share is read again soon); else no limit.
     fn max_piece(&self) -> Option<u64> {
-        self.lock().bucket.as_ref().map(TokenBucket::burst)
+        let state = self.lock();
+        if let Some(bucket) = &state.bucket {
+            return Some(bucket.burst());
+        }
+        state.budget.as_ref().map(|_| {
+            state.in_force.map_or(BUDGET_PIECE_UNCAPPED, |cap| {
+                (cap / 10).max(BUDGET_PIECE_MIN)
+            })
+        })
     }
 }
 
