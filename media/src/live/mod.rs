@@ -7,6 +7,7 @@
 //! the wall-clock time it was made. The server fans these out; nothing here
 //! reads a socket or a clock.
 
+pub mod hls;
 mod prft;
 mod splitter;
 

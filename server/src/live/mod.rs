@@ -9,8 +9,11 @@
 //! - [`stream`]: one stream's init segment, ring of fragments back to the
 //!   last keyframe and viewers, each fragment one shared `Bytes`;
 //! - [`viewer`]: a viewer's body;
+//! - [`hls_store`]: the newest segments and parts, for the HLS playlist
+//!   (`/live/<name>.m3u8`, written by `caudal_media::live::hls`);
 //! - [`metrics`]: what `/metrics` shows.
 
+pub mod hls_store;
 pub mod ingest;
 pub mod metrics;
 pub mod registry;

@@ -159,10 +159,12 @@ impl LiveRegistry {
     }
 }
 
-/// A stream name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
+/// A stream name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with a dot
+/// nor ending in `.m3u8` (its HLS playlist's name).
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
+        && !name.ends_with(".m3u8")
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))

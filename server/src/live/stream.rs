@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
+use super::hls_store::HlsStore;
 use super::metrics::LiveMetrics;
 
 /// Bounds of a stream and of its viewers.
@@ -89,6 +90,7 @@ struct State {
     phase: Phase,
     /// Which publisher holds it (each claim takes a new number).
     publisher: u64,
+    hls: HlsStore,
 }
 
 /// A live stream, shared by its publisher, its viewers and the registry.
@@ -117,6 +119,7 @@ impl Stream {
                 viewers: Vec::new(),
                 phase: Phase::Live,
                 publisher,
+                hls: HlsStore::default(),
             }),
             changed: watch::Sender::new(0),
             metrics,
@@ -193,6 +196,7 @@ impl Stream {
             state.ring.clear();
             state.ring_bytes = 0;
         }
+        let part_done = state.hls.push(&fragment);
         let len = fragment.bytes.len();
         let mut dropped = 0u64;
         let limits = self.limits;
@@ -228,6 +232,10 @@ impl Stream {
         drop(state);
         self.ingested_bytes.fetch_add(len as u64, Ordering::Relaxed);
         self.metrics.fragment(&self.name, len, dropped, viewers);
+        if part_done {
+            // Blocking playlist reloads and preloaded parts wait on this.
+            self.notify();
+        }
     }
 
     /// The publisher left: the stream waits for the next one.
@@ -237,6 +245,7 @@ impl Stream {
             state.phase = Phase::Waiting;
             state.ring.clear();
             state.ring_bytes = 0;
+            state.hls.publisher_left();
         }
     }
 
@@ -290,7 +299,28 @@ impl Stream {
         Some(ViewerFeed { receiver, queued })
     }
 
-    /// Moves whenever the init segment comes or the stream ends.
+    /// The init segment, once it came.
+    pub fn init(&self) -> Option<Bytes> {
+        self.lock().init.clone()
+    }
+
+    /// The HLS media playlist, once a part exists.
+    pub fn hls_playlist(&self) -> Option<String> {
+        self.lock().hls.playlist(&self.name)
+    }
+
+    /// Whether segment `msn` (or its part) is listed yet.
+    pub fn hls_has(&self, msn: u64, part: Option<usize>) -> bool {
+        self.lock().hls.has(msn, part)
+    }
+
+    /// The bytes of segment `msn`, or of its part.
+    pub fn hls_bytes(&self, msn: u64, part: Option<usize>) -> Option<Bytes> {
+        self.lock().hls.bytes(msn, part)
+    }
+
+    /// Moves whenever the init segment comes, an HLS part is made, or the
+    /// stream ends.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }

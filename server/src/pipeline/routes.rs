@@ -86,6 +86,17 @@ pub fn routes(
                 live_route::answer(state, request, Box::pin(body)).await
             },
         );
+    let live_files = warp::path("live")
+        .and(warp::path::param::<String>())
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::method())
+        .and(with_state.clone())
+        .then(
+            |name: String, file: String, method: Method, state: Arc<AppState>| async move {
+                live_route::hls_file(state, &name, &file, &method).await
+            },
+        );
     let site = warp::path::tail()
         .and(warp::method())
         .and(file_headers)
@@ -110,6 +121,8 @@ pub fn routes(
         .or(metrics)
         .unify()
         .or(live)
+        .unify()
+        .or(live_files)
         .unify()
         .or(site)
         .unify()
