@@ -103,10 +103,10 @@ impl HlsStore {
     pub fn publisher_left(&mut self) {
         self.pending.clear();
         self.pending_duration = 0.0;
-        if let Some(open) = self.open.take() {
-            if !open.parts.is_empty() {
-                self.closed.push_back(open);
-            }
+        if let Some(open) = self.open.take()
+            && !open.parts.is_empty()
+        {
+            self.closed.push_back(open);
         }
         self.discontinuity = true;
     }
