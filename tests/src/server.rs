@@ -34,6 +34,8 @@ impl TestServer {
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.access_log = false;
         config.shutdown_grace = Duration::from_millis(500);
+        // Tests publish live streams from loopback without a token.
+        config.live.open_loopback = true;
         let server = caudal_server::Server::bind(config)
             .await
             .with_context(|| format!("starting caudal for {}", media_dir.display()))?;
