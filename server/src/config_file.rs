@@ -60,7 +60,7 @@ pub struct FileConfig {
 
 /// `[live]`: `enabled` (`--live`), `open` (`--live-open`), `takeover`
 /// (`--live-takeover`), `idle` and `linger` (seconds, `--live-idle`,
-/// `--live-linger`).
+/// `--live-linger`), `record` (a directory, `--live-record`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileLive {
@@ -69,6 +69,7 @@ pub struct FileLive {
     pub takeover: Option<bool>,
     pub idle: Option<f64>,
     pub linger: Option<f64>,
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// `[pace]`: `mode` (`"off"`, `"cmcd"`, `"always"`), `by` (`"kernel"`,

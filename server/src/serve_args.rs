@@ -87,6 +87,9 @@ pub struct ServeArgs {
     /// A second publisher of a live name takes it over (else it is refused with 409).
     #[arg(long)]
     pub live_takeover: bool,
+    /// Write each live publisher's stream to DIR/NAME-<unix ms>.mp4 as it arrives (a fragmented MP4 that plays as a file).
+    #[arg(long, value_name = "DIR")]
+    pub live_record: Option<PathBuf>,
     /// A live publisher that sends nothing this long (seconds) is cut [default: 10].
     #[arg(long, value_name = "SECS")]
     pub live_idle: Option<f64>,
@@ -296,6 +299,12 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
                     args.live_linger.or(file_live.linger).unwrap_or(30.0),
                     "live-linger",
                 )?,
+                record: match args.live_record.or(file_live.record) {
+                    Some(dir) if !dir.is_dir() => {
+                        return Err(format!("--live-record {}: not a directory", dir.display()));
+                    }
+                    dir => dir,
+                },
                 ..caudal_server::live::LiveConfig::default()
             }
         },

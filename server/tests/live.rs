@@ -468,3 +468,56 @@ fn a_viewer_that_stops_reading_delays_no_one_and_is_cut() {
     drop(stalled);
     assert_eq!(publisher.finish().0, 200);
 }
+
+/// `--live-record DIR` writes the stream as it arrives: the init segment
+/// and every fragment, a fragmented MP4 the splitter reads back whole; the
+/// listing at `/api/live` shows the stream while it is live.
+#[test]
+fn a_recorded_stream_is_the_init_and_every_fragment_and_the_listing_shows_it() {
+    let (init, fragments) = pieces();
+    let dir = tempfile::tempdir().expect("dir");
+    let record = dir.path().to_str().expect("utf-8").to_owned();
+    let server = TestServer::start(&["--live-open", "--live-record", &record]);
+    let mut publisher = Publisher::start(&server, "/live/rec");
+    let mut all = init.clone();
+    for (bytes, _) in &fragments {
+        all.extend_from_slice(bytes);
+    }
+    assert!(publisher.send(&all));
+    std::thread::sleep(Duration::from_millis(200));
+    let listing = common::raw_get(server.addr, "/api/live");
+    assert_eq!(listing.status, 200);
+    let streams: serde_json::Value = serde_json::from_slice(&listing.body).expect("json");
+    assert_eq!(streams[0]["name"], "rec", "{streams}");
+    assert_eq!(streams[0]["live"], true, "{streams}");
+    assert!(
+        streams[0]["mime"]
+            .as_str()
+            .is_some_and(|m| m.contains("avc1")),
+        "{streams}"
+    );
+    assert_eq!(publisher.finish().0, 200);
+    let deadline = Instant::now() + WAIT;
+    let recorded = loop {
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .filter_map(Result::ok)
+            .collect();
+        if let [file] = &files[..]
+            && std::fs::metadata(file.path()).is_ok_and(|m| m.len() as usize == all.len())
+        {
+            break std::fs::read(file.path()).expect("read");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recording of {} bytes: {files:?}",
+            all.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(recorded == all, "the recording is what was published");
+    let mut splitter = LiveSplitter::new(LiveLimits::default());
+    let read_back = splitter.push(&recorded).expect("a valid fragmented MP4");
+    splitter.finish().expect("whole");
+    assert_eq!(read_back.len(), 1 + fragments.len());
+}

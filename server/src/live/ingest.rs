@@ -14,6 +14,7 @@ use caudal_media::live::{Ingested, LiveError, LiveSplitter};
 use futures_util::StreamExt;
 use http::StatusCode;
 
+use super::record::Recording;
 use super::registry::LiveRegistry;
 use super::stream::{Fragment, Stream};
 use crate::access::{Decision, Offered, Protection};
@@ -144,6 +145,7 @@ where
     B: Buf,
 {
     let mut splitter = LiveSplitter::new(caudal_media::live::LiveLimits::default());
+    let mut recording: Option<Recording> = None;
     loop {
         let next = match tokio::time::timeout(registry.config.idle, body.next()).await {
             Err(_) => return Ended::Idle,
@@ -172,17 +174,41 @@ where
             chunk.advance(len);
             for item in ingested {
                 match item {
-                    Ingested::Init(init) => stream.set_init(id, Bytes::from(init.bytes), init.mime),
-                    Ingested::Fragment(fragment) => stream.publish(
-                        id,
-                        Fragment {
-                            bytes: Bytes::from(fragment.bytes),
-                            keyframe: fragment.keyframe,
-                            duration: fragment.duration,
-                            wallclock_ms: fragment.wallclock_ms,
-                        },
-                        Instant::now(),
-                    ),
+                    Ingested::Init(init) => {
+                        let bytes = Bytes::from(init.bytes);
+                        recording =
+                            registry.config.record.as_deref().and_then(
+                                |dir| match Recording::start(dir, &stream.name, bytes.clone()) {
+                                    Ok(recording) => {
+                                        tracing::info!(target: "caudal::live", stream = stream.name,
+                                        path = %recording.path().display(), "recording");
+                                        Some(recording)
+                                    }
+                                    Err(error) => {
+                                        tracing::warn!(target: "caudal::live", stream = stream.name,
+                                        %error, "cannot record");
+                                        None
+                                    }
+                                },
+                            );
+                        stream.set_init(id, bytes, init.mime);
+                    }
+                    Ingested::Fragment(fragment) => {
+                        let bytes = Bytes::from(fragment.bytes);
+                        if let Some(recording) = &mut recording {
+                            recording.write(bytes.clone());
+                        }
+                        stream.publish(
+                            id,
+                            Fragment {
+                                bytes,
+                                keyframe: fragment.keyframe,
+                                duration: fragment.duration,
+                                wallclock_ms: fragment.wallclock_ms,
+                            },
+                            Instant::now(),
+                        );
+                    }
                 }
             }
         }

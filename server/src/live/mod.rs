@@ -11,11 +11,13 @@
 //! - [`viewer`]: a viewer's body;
 //! - [`hls_store`]: the newest segments and parts, for the HLS playlist
 //!   (`/live/<name>.m3u8`, written by `caudal_media::live::hls`);
+//! - [`record`]: `--live-record DIR`, each publisher's stream to a file;
 //! - [`metrics`]: what `/metrics` shows.
 
 pub mod hls_store;
 pub mod ingest;
 pub mod metrics;
+pub mod record;
 pub mod registry;
 pub mod stream;
 pub mod viewer;

@@ -25,6 +25,8 @@ pub struct LiveConfig {
     /// A publisher that sends nothing this long is cut.
     pub idle: Duration,
     pub limits: LiveLimits,
+    /// `--live-record DIR`: each publisher's stream is written there.
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for LiveConfig {
@@ -36,6 +38,7 @@ impl Default for LiveConfig {
             linger: Duration::from_secs(30),
             idle: Duration::from_secs(10),
             limits: LiveLimits::default(),
+            record: None,
         }
     }
 }

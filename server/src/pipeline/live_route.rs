@@ -272,3 +272,38 @@ mod tests {
         assert_eq!(blocking_reload(None), None);
     }
 }
+
+/// `GET /api/live`: the live streams, for the demo page and tools.
+pub fn listing(state: &AppState, method: &Method) -> HttpResponse {
+    if method != Method::GET && method != Method::HEAD {
+        return respond::method_not_allowed();
+    }
+    let streams: Vec<serde_json::Value> = state
+        .live
+        .streams()
+        .iter()
+        .map(|stream| {
+            let (ring_seconds, _) = stream.ring();
+            let seconds = stream.started.elapsed().as_secs_f64();
+            let bytes = stream
+                .ingested_bytes
+                .load(std::sync::atomic::Ordering::Relaxed);
+            serde_json::json!({
+                "name": stream.name,
+                "url": format!("/live/{}", stream.name),
+                "hls": format!("/live/{}.m3u8", stream.name),
+                "mime": stream.mime(),
+                "live": stream.phase() == Phase::Live,
+                "viewers": stream.viewer_count(),
+                "seconds": (seconds * 10.0).round() / 10.0,
+                "bitrate": if seconds > 0.0 { (bytes as f64 * 8.0 / seconds).round() } else { 0.0 },
+                "ring_seconds": (ring_seconds * 100.0).round() / 100.0,
+            })
+        })
+        .collect();
+    let mut response = warp::reply::Reply::into_response(warp::reply::json(&streams));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

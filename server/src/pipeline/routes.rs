@@ -4,6 +4,7 @@
 //! |----------------|----------------------------------------|
 //! | `/media/<path>`| files of the media directory           |
 //! | `/api/media`   | JSON listing of the media directory    |
+//! | `/api/live`    | JSON listing of the live streams       |
 //! | `/metrics`     | the server's metrics, for allowed clients ([`super::metrics_page`]) |
 //! | `/live/<name>` | live streams: publish (`PUT`/`POST`), watch (`GET`) ([`super::live_route`]) |
 //! | `/<path>`      | the web player and demo page (`www/`)  |
@@ -38,6 +39,10 @@ pub fn routes(
         .and(warp::method())
         .and(with_state.clone())
         .then(media_listing);
+    let live_api = warp::path!("api" / "live")
+        .and(warp::method())
+        .and(with_state.clone())
+        .map(|method, state: Arc<AppState>| live_route::listing(&state, &method));
     let metrics = warp::path!("metrics")
         .and(warp::method())
         .and(warp::ext::optional::<ClientAddr>())
@@ -117,6 +122,8 @@ pub fn routes(
     // The media route first: it is the one almost every request takes.
     media
         .or(api)
+        .unify()
+        .or(live_api)
         .unify()
         .or(metrics)
         .unify()
