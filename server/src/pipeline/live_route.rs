@@ -252,27 +252,6 @@ fn parse_segment_file(file: &str) -> Option<(u64, Option<usize>)> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hls_names_and_blocking_reload_parameters_are_read() {
-        assert_eq!(parse_segment_file("s12.mp4"), Some((12, None)));
-        assert_eq!(parse_segment_file("s12.3.mp4"), Some((12, Some(3))));
-        for bad in ["s.mp4", "x12.mp4", "s12.mp3", "s-1.mp4", "s1.2.3.mp4"] {
-            assert_eq!(parse_segment_file(bad), None, "{bad}");
-        }
-        assert_eq!(
-            blocking_reload(Some("_HLS_msn=5&_HLS_part=2")),
-            Some((5, Some(2)))
-        );
-        assert_eq!(blocking_reload(Some("_HLS_msn=5")), Some((5, None)));
-        assert_eq!(blocking_reload(Some("_HLS_part=2")), None);
-        assert_eq!(blocking_reload(None), None);
-    }
-}
-
 /// `GET /api/live`: the live streams, for the demo page and tools.
 pub fn listing(state: &AppState, method: &Method) -> HttpResponse {
     if method != Method::GET && method != Method::HEAD {
@@ -306,4 +285,25 @@ pub fn listing(state: &AppState, method: &Method) -> HttpResponse {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hls_names_and_blocking_reload_parameters_are_read() {
+        assert_eq!(parse_segment_file("s12.mp4"), Some((12, None)));
+        assert_eq!(parse_segment_file("s12.3.mp4"), Some((12, Some(3))));
+        for bad in ["s.mp4", "x12.mp4", "s12.mp3", "s-1.mp4", "s1.2.3.mp4"] {
+            assert_eq!(parse_segment_file(bad), None, "{bad}");
+        }
+        assert_eq!(
+            blocking_reload(Some("_HLS_msn=5&_HLS_part=2")),
+            Some((5, Some(2)))
+        );
+        assert_eq!(blocking_reload(Some("_HLS_msn=5")), Some((5, None)));
+        assert_eq!(blocking_reload(Some("_HLS_part=2")), None);
+        assert_eq!(blocking_reload(None), None);
+    }
 }
