@@ -422,6 +422,23 @@ impl Page {
             .collect())
     }
 
+    /// Adds hls.js from `url` to the page and waits until it is usable.
+    pub async fn load_hlsjs(&self, url: &str) -> Result<()> {
+        self.js(
+            "var s = document.createElement('script'); s.src = arguments[0]; \
+             document.head.appendChild(s); return true;",
+            vec![Value::from(url)],
+        )
+        .await?;
+        self.wait_until(
+            "hls.js loaded",
+            Duration::from_secs(10),
+            "window.Hls && Hls.isSupported()",
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Polls the JS expression `expr` (with `v`, `P`) every 100 ms until it
     /// is truthy, then returns its value; after `timeout`, an error naming
     /// `what` with a snapshot of the page. Exceptions count as "not yet".

@@ -334,18 +334,7 @@ fn hlsjs_with_cmcd_on_is_paced_by_its_buffer() {
             stage.add_link(LinkConfig { trace, rtt }).await?;
             let playlist = stage.linked_media_url("sample.m3u8")?;
             let page = stage.open(&browser, &[("muted", "")]).await?;
-            page.js(
-                "var s = document.createElement('script'); s.src = arguments[0]; \
-                 document.head.appendChild(s); return true;",
-                vec![Value::from(stage.media_url("hls.min.js"))],
-            )
-            .await?;
-            page.wait_until(
-                "hls.js loaded",
-                secs(10.0),
-                "window.Hls && Hls.isSupported()",
-            )
-            .await?;
+            page.load_hlsjs(&stage.media_url("hls.min.js")).await?;
             page.js(
                 "var hls = new Hls({ cmcd: { sessionId: 'hlsjs-test', useHeaders: false } }); \
                  window.__hls = hls; hls.loadSource(arguments[0]); hls.attachMedia(v); \

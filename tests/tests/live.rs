@@ -114,18 +114,7 @@ fn hlsjs_plays_the_ll_hls_playlist_of_an_ffmpeg_stream() {
         };
         wait_for(&live("/live/cam.m3u8"), secs(15.0)).await?;
         let page = stage.open(&browser, &[("muted", "")]).await?;
-        page.js(
-            "var s = document.createElement('script'); s.src = arguments[0]; \
-             document.head.appendChild(s); return true;",
-            vec![Value::from(stage.media_url("hls.min.js"))],
-        )
-        .await?;
-        page.wait_until(
-            "hls.js loaded",
-            secs(10.0),
-            "window.Hls && Hls.isSupported()",
-        )
-        .await?;
+        page.load_hlsjs(&stage.media_url("hls.min.js")).await?;
         page.js(
             "var hls = new Hls({ lowLatencyMode: true }); window.__hls = hls; \
              hls.loadSource(arguments[0]); hls.attachMedia(v); \

@@ -164,12 +164,15 @@ impl ResponsePace {
         let mut state = self.lock();
         if !state.ended {
             state.ended = true;
-            state.budget = None; // leaves the budget: the others' shares move
             state.bucket = None;
             state.in_force = None;
-            // The kernel's cap stays on until the socket has sent the rest.
-            if let Some(owner) = state.on_socket.take() {
-                socket::release_when_sent(state.socket.clone(), owner);
+            // Its place under the budget: the others' shares move when it
+            // leaves — once what the socket (and hyper's buffer) still hold
+            // has left too, when the kernel paces it.
+            let ticket = state.budget.take().map(|(ticket, _, _)| ticket);
+            match state.on_socket.take() {
+                Some(owner) => socket::release_when_sent(state.socket.clone(), owner, ticket),
+                None => drop(ticket),
             }
         }
     }

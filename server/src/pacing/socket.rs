@@ -67,14 +67,17 @@ pub fn clear_leftover(socket: &SocketHandle) {
 }
 
 /// The response that took the cap as `owner` ended: the cap comes off once
-/// the socket has sent everything queued (at once outside a runtime).
-pub fn release_when_sent(socket: SocketHandle, owner: u64) {
+/// the socket has sent everything queued (at once outside a runtime);
+/// `hold` (its place under the egress budget) is let go then too.
+pub fn release_when_sent<T: Send + 'static>(socket: SocketHandle, owner: u64, hold: T) {
     socket.cap_slot().leftover.store(true, Ordering::Release);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         release_if_owner(&socket, owner);
+        drop(hold);
         return;
     };
     runtime.spawn(async move {
+        let _hold = hold;
         let deadline = Instant::now() + DRAIN_MAX;
         loop {
             let Some(info) = info(&socket) else {
