@@ -125,11 +125,6 @@ impl LiveSplitter {
         }
     }
 
-    /// The tracks, once the init segment has come.
-    pub fn tracks(&self) -> Option<&[LiveTrack]> {
-        self.init.as_ref().map(|(tracks, _)| tracks.as_slice())
-    }
-
     /// Takes the next bytes of the stream: what they completed.
     pub fn push(&mut self, data: &[u8]) -> Result<Vec<Ingested>, LiveError> {
         self.pending.extend_from_slice(data);

@@ -111,6 +111,11 @@ impl HlsStore {
         self.discontinuity = true;
     }
 
+    /// A part exists: there is a playlist.
+    pub fn started(&self) -> bool {
+        !self.closed.is_empty() || self.open.as_ref().is_some_and(|s| !s.parts.is_empty())
+    }
+
     /// The playlist, once a part exists.
     pub fn playlist(&self, name: &str) -> Option<String> {
         let segments: Vec<HlsSegment> = self.closed.iter().map(|s| s.meta.clone()).collect();

@@ -309,6 +309,11 @@ impl Stream {
         self.lock().hls.playlist(&self.name)
     }
 
+    /// Whether the HLS playlist has a part yet.
+    pub fn hls_started(&self) -> bool {
+        self.lock().hls.started()
+    }
+
     /// Whether segment `msn` (or its part) is listed yet.
     pub fn hls_has(&self, msn: u64, part: Option<usize>) -> bool {
         self.lock().hls.has(msn, part)
@@ -325,18 +330,9 @@ impl Stream {
         self.changed.subscribe()
     }
 
-    /// Media seconds and bytes in the ring, for the listing.
-    pub fn ring(&self) -> (f64, usize) {
-        let state = self.lock();
-        (
-            state.ring.iter().map(|f| f.duration).sum(),
-            state.ring_bytes,
-        )
-    }
-
-    /// The wall-clock stamp of the newest fragment, if it had one.
-    pub fn last_wallclock_ms(&self) -> Option<u64> {
-        self.lock().ring.back().and_then(|f| f.wallclock_ms)
+    /// Media seconds in the ring, for the listing.
+    pub fn ring_seconds(&self) -> f64 {
+        self.lock().ring.iter().map(|f| f.duration).sum()
     }
 }
 

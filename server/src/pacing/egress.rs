@@ -125,11 +125,6 @@ impl Egress {
         })
     }
 
-    /// The budget, bytes per second.
-    pub fn budget(&self) -> u64 {
-        self.budget
-    }
-
     /// A response starts: its ticket and its share.
     pub fn join(self: &Arc<Self>, demand: Demand) -> (Ticket, u64) {
         let mut registry = self.lock();

@@ -91,27 +91,19 @@ async fn watch(state: &AppState, name: &str, head: bool) -> HttpResponse {
     let Some(stream) = state.live.get(name) else {
         return respond::text(StatusCode::NOT_FOUND, format!("no live stream {name:?}\n"));
     };
-    let mut changes = stream.changes();
-    let deadline = tokio::time::Instant::now() + WAIT_FOR_INIT;
-    let feed = loop {
-        if let Some(feed) = stream.join() {
-            break feed;
-        }
-        if stream.phase() == Phase::Ended {
-            return respond::text(
+    let started = hold(&stream, WAIT_FOR_INIT, || stream.init().is_some()).await;
+    let Some(feed) = stream.join() else {
+        return if started || stream.phase() == Phase::Ended {
+            respond::text(
                 StatusCode::NOT_FOUND,
                 format!("the live stream {name:?} ended\n"),
-            );
-        }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => {}
-            _ => {
-                return respond::text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the live stream {name:?} has not started\n"),
-                );
-            }
-        }
+            )
+        } else {
+            respond::text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the live stream {name:?} has not started\n"),
+            )
+        };
     };
     let mut response = if head {
         drop(feed);
@@ -145,10 +137,14 @@ fn blocking_reload(query: Option<&str>) -> Option<(u64, Option<usize>)> {
 }
 
 /// Waits until `ready` holds for `stream` (re-checked each time it
-/// changes), at most [`HOLD_MAX`]; whether it did.
-async fn hold(stream: &crate::live::stream::Stream, ready: impl Fn() -> bool) -> bool {
+/// changes), at most `limit`; whether it did.
+async fn hold(
+    stream: &crate::live::stream::Stream,
+    limit: Duration,
+    ready: impl Fn() -> bool,
+) -> bool {
     let mut changes = stream.changes();
-    let deadline = tokio::time::Instant::now() + HOLD_MAX;
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if ready() {
             return true;
@@ -168,7 +164,7 @@ async fn playlist(state: &AppState, name: &str, query: Option<&str>) -> HttpResp
         return respond::text(StatusCode::NOT_FOUND, format!("no live stream {name:?}\n"));
     };
     if let Some((msn, part)) = blocking_reload(query)
-        && !hold(&stream, || stream.hls_has(msn, part)).await
+        && !hold(&stream, HOLD_MAX, || stream.hls_has(msn, part)).await
     {
         return respond::simple(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -176,14 +172,12 @@ async fn playlist(state: &AppState, name: &str, query: Option<&str>) -> HttpResp
         );
     }
     // The first part may be a moment away: held like a blocking reload.
-    if !hold(&stream, || stream.hls_playlist().is_some()).await {
+    hold(&stream, HOLD_MAX, || stream.hls_started()).await;
+    let Some(text) = stream.hls_playlist() else {
         return respond::text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the live stream {name:?} has no segment yet\n"),
         );
-    }
-    let Some(text) = stream.hls_playlist() else {
-        return respond::simple(StatusCode::SERVICE_UNAVAILABLE, "no segment yet\n");
     };
     let mut response = respond::text(StatusCode::OK, text);
     let headers = response.headers_mut();
@@ -218,7 +212,7 @@ pub async fn hls_file(
             Some((msn, part)) => {
                 // A part the playlist hinted is held until it is made.
                 if part.is_some() {
-                    hold(&stream, || stream.hls_has(msn, part)).await;
+                    hold(&stream, HOLD_MAX, || stream.hls_has(msn, part)).await;
                 }
                 stream.hls_bytes(msn, part)
             }
@@ -262,7 +256,7 @@ pub fn listing(state: &AppState, method: &Method) -> HttpResponse {
         .streams()
         .iter()
         .map(|stream| {
-            let (ring_seconds, _) = stream.ring();
+            let ring_seconds = stream.ring_seconds();
             let seconds = stream.started.elapsed().as_secs_f64();
             let bytes = stream
                 .ingested_bytes

@@ -199,14 +199,17 @@ fn deliver<T>(
             .set(sessions.active_count() as i64);
         estimate
     };
+    // The player's own flags when it sends CMCD, else the estimate's.
+    let startup = cmcd.map_or(estimate.starts_a_run, |c| c.su);
+    let starved = cmcd.is_some_and(|c| c.bs);
     let pace = match (pacer.config.mode, cmcd) {
         (PaceMode::Off, _) => Err(Decision::Off),
         (PaceMode::Cmcd, None) => Err(Decision::NoCmcd),
-        (_, cmcd) => {
+        (_, _) => {
             let input = PaceInput {
                 buffer: estimate.buffer,
-                startup: cmcd.map_or(estimate.starts_a_run, |c| c.su),
-                starved: cmcd.is_some_and(|c| c.bs),
+                startup,
+                starved,
                 bitrate,
                 requested: cmcd.and_then(|c| c.rtp).map(|kbps| kbps as f64 * 1000.0),
             };
@@ -236,8 +239,7 @@ fn deliver<T>(
     // Under `--max-egress` every media response takes a share.
     let budget = pacer.egress.as_ref().map(|egress| {
         let demand = Demand {
-            // As the rule reads it: the player's own flags when it sends CMCD.
-            buffer: if cmcd.map_or(estimate.starts_a_run, |c| c.su || c.bs) {
+            buffer: if startup || starved {
                 Duration::ZERO
             } else {
                 estimate.buffer.unwrap_or(pacer.config.settings.min_buffer)
