@@ -36,6 +36,15 @@
  * server that paces by it (`caudal serve`) says so in CMSD-Dynamic, and the
  * player does not take a paced response for a slow link.
  *
+ * Live streams (`/live/NAME` of `caudal serve`, or options.live: true):
+ * one endless request, each fragment appended as it completes, playback
+ * held options.latency seconds (default 0.6) behind the moment each frame
+ * was made — by a playback rate up to options.maxRate (1.1) when a little
+ * behind, a jump when far behind. stats().latency is that distance, from
+ * the stream's `prft` boxes; the duration is Infinity, video.seekable the
+ * last options.backBuffer (10) seconds. A publisher that goes away is one
+ * caudal:stall; the player reconnects on its own.
+ *
  * Signed URLs (`caudal sign`): the URL's query (its `__token__=`) goes on
  * every request, the loader's early one too. options.authorize(url) ->
  * url | Promise<url> gives a fresh one before the token's `exp=` and when
@@ -98,11 +107,17 @@
     mp3: ['pkg/caudal_mp3.js', 'pkg/caudal_mp3_bg.wasm'],
     rewrite: ['pkg/caudal_rewrite.js', 'pkg/caudal_rewrite_bg.wasm']
   };
-  var modules = {};
+  // The live player: a build of the player of its own (it reads the live
+  // body's boxes itself), loaded only for a live stream.
+  MODULES.live = ['pkg/caudal_live.js', 'pkg/caudal_live_bg.wasm'];
+  var modules = {}; // glue URL -> Promise of the initialised module
   function loadReader(name) {
+    return loadModule(name).then(function (mod) { return mod.RemuxSession; });
+  }
+  function loadModule(name) {
     var files = MODULES[name];
     if (!files) return Promise.reject(new Error('no reader module ' + name));
-    if (!modules[name]) {
+    if (!modules[files[0]]) {
       // Its wasm too is fetched beside its glue, not after it.
       var moduleWasm = fetch(new URL(files[1], base).href);
       moduleWasm.catch(function () {}); // reported through the import
@@ -110,13 +125,19 @@
         return mod.default({ module_or_path: moduleWasm })
           .then(function () {
             mark(name + '-ready');
-            return mod.RemuxSession;
+            return mod;
           });
       });
-      modules[name] = loading;
-      loading.catch(function () { modules[name] = null; }); // a later file may retry
+      modules[files[0]] = loading;
+      loading.catch(function () { modules[files[0]] = null; }); // a later file may retry
     }
-    return modules[name];
+    return modules[files[0]];
+  }
+  // A live stream of `caudal serve`: /live/NAME (its playlist, NAME.m3u8,
+  // is for other players). options.live forces either way.
+  function isLive(href, options) {
+    if (options.live === true || options.live === false) return options.live;
+    return /\/live\/[^\/.]+$/.test(new URL(href).pathname);
   }
   // The reader module a URL's extension names, if any.
   function formatOf(href) {
@@ -135,9 +156,9 @@
   // what it wants). Its body is read at once into a new stream, so the
   // connection never waits on a player that is still compiling; the player
   // takes the response as its first request, and nothing is fetched twice.
-  function earlyRequest(href, options) {
+  function earlyRequest(href, options, live) {
     var controller = new AbortController();
-    var target = withCmcd(href, options);
+    var target = withCmcd(href, options, live);
     var response = fetch(target.url, { headers: target.headers, signal: controller.signal })
       .then(function (r) {
         if (!r.body) return r;
@@ -170,10 +191,10 @@
     return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-4' + hex.slice(13, 16) + '-' +
       hex.slice(16, 20) + '-' + hex.slice(20);
   }
-  function withCmcd(href, options) {
+  function withCmcd(href, options, live) {
     var headers = { Range: 'bytes=0-' };
     var mode = options.cmcd === false ? 'off' : (options.cmcd || 'query');
-    var session = 'sf=o,sid="' + String(options.sessionId).replace(/["\\]/g, '') + '",st=v';
+    var session = 'sf=o,sid="' + String(options.sessionId).replace(/["\\]/g, '') + '",st=' + (live ? 'l' : 'v');
     if (mode === 'off') return { url: href, headers: headers };
     if (mode === 'header' || mode === 'headers') {
       headers['CMCD-Session'] = session;
@@ -362,9 +383,12 @@
     this.setState('destroyed');
   };
 
-  /** The MSE player: the wasm Player (Caudal's buffer policy) behind the JS API. */
-  function MsePlayer(video, url, options, early) {
-    var inner = wasm.Player.attach(video, url, options || {}, early);
+  /**
+   * The MSE player: the wasm Player (Caudal's buffer policy) behind the JS
+   * API, or for a live stream the wasm LivePlayer (the live policy).
+   */
+  function MsePlayer(video, url, options, early, kind) {
+    var inner = kind.attach(video, url, options || {}, early);
     this.video = video;
     this.url = url;
     this.stats = function () {
@@ -398,12 +422,17 @@
     options = Object.assign({}, options || {});
     if (!options.sessionId) options.sessionId = newSessionId();
     // While the player's code loads, the file's first bytes come already.
-    var early = !wasm && window.MediaSource ? earlyRequest(href, options) : undefined;
-    var format = formatOf(href);
+    var live = isLive(href, options);
+    var early = (live || !wasm) && window.MediaSource ? earlyRequest(href, options, live) : undefined;
+    var format = live ? null : formatOf(href);
     if (format) loadReader(format);
+    // A live stream needs the live player only; anything else the player.
+    var player = live
+      ? loadModule('live').then(function (mod) { return mod.LivePlayer; })
+      : ready.then(function () { return wasm.Player; });
     // Without the wasm (blocked, failed to load) the browser plays natively.
-    return ready.then(function () {
-      return new MsePlayer(video, href, options, early);
+    return player.then(function (kind) {
+      return new MsePlayer(video, href, options, early, kind);
     }, function () {
       if (early) early.controller.abort();
       return new NativePlayer(video, href, options);
@@ -413,10 +442,10 @@
     });
   }
 
-  /** Options from data-* attributes: data-startup, data-goal, data-resume, data-behind, data-max-bytes. */
+  /** Options from data-* attributes: data-startup, data-goal, data-resume, data-behind, data-max-bytes, data-latency. */
   function dataOptions(v) {
     var options = {};
-    var names = { startup: 'startup', goal: 'goal', resume: 'resume', behind: 'behind', maxBytes: 'max-bytes' };
+    var names = { startup: 'startup', goal: 'goal', resume: 'resume', behind: 'behind', maxBytes: 'max-bytes', latency: 'latency' };
     Object.keys(names).forEach(function (key) {
       var raw = v.getAttribute('data-' + names[key]);
       if (raw !== null && raw !== '' && isFinite(Number(raw))) options[key] = Number(raw);

@@ -113,8 +113,27 @@ fn one_fragment_per_frame_marks_only_the_gop_starts_as_keyframes() {
             .all(|w| (w[1] - w[0] - 1.0).abs() < 0.05),
         "{keyframes:?}"
     );
-    let video: Vec<&&LiveFragment> = frags.iter().filter(|f| f.duration > 0.0).collect();
+    let video: Vec<&&LiveFragment> = frags.iter().filter(|f| f.timed).collect();
     assert!(video.windows(2).all(|w| w[0].start <= w[1].start));
+    // The audio between two video frames: timed by its own track, close
+    // to the video's time, never a place to start.
+    let audio: Vec<&&LiveFragment> = frags.iter().filter(|f| !f.timed).collect();
+    assert!(audio.len() > 50, "{} audio-only fragments", audio.len());
+    // (As ffmpeg ends the stream, at 3 s, the last ones have none.)
+    let odd: Vec<(f64, f64, bool)> = audio
+        .iter()
+        .filter(|f| f.keyframe || (f.duration <= 0.0 && f.start < 2.9))
+        .map(|f| (f.start, f.duration, f.keyframe))
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+    for pair in frags.windows(2).filter(|w| w[0].timed && !w[1].timed) {
+        assert!(
+            (pair[1].start - pair[0].start).abs() < 0.2,
+            "{:?} {:?}",
+            pair[0].start,
+            pair[1].start
+        );
+    }
 }
 
 #[test]

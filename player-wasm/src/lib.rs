@@ -25,12 +25,18 @@
 //! --all-targets` and `cargo test` cover it; there, no browser exists, so
 //! [`mse_supported`] answers `false`.
 
+// One crate, two wasm modules (see Cargo.toml's `live` feature): each
+// exports one player, and the code only the other's export reaches is
+// dropped at link time, unused in that build.
+#![cfg_attr(target_family = "wasm", allow(dead_code, unused_imports))]
+
 mod events;
 mod fallback;
 mod fetcher;
 mod hold;
 mod in_flight;
 mod js;
+mod live;
 mod mse_queue;
 mod panic;
 mod player;
@@ -64,17 +70,20 @@ pub fn mse_supported(mime: &str) -> bool {
 }
 
 /// A player attached to one `<video>`.
+#[cfg(any(not(feature = "live"), not(target_family = "wasm")))]
 #[wasm_bindgen]
 pub struct Player {
     shared: player::Shared,
 }
 
+#[cfg(any(not(feature = "live"), not(target_family = "wasm")))]
 impl std::fmt::Debug for Player {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Player")
     }
 }
 
+#[cfg(any(not(feature = "live"), not(target_family = "wasm")))]
 #[wasm_bindgen]
 impl Player {
     /// Attaches to `video` and streams `url` under Caudal's buffer policy.
@@ -127,6 +136,57 @@ impl Player {
     /// Stops every request and detaches from the `<video>`.
     pub fn destroy(&self) {
         self.shared.destroy();
+    }
+}
+
+/// A player of a live stream (`/live/NAME` of `caudal serve`) attached to
+/// one `<video>`.
+#[cfg(any(feature = "live", not(target_family = "wasm")))]
+#[wasm_bindgen]
+pub struct LivePlayer {
+    live: live::Live,
+}
+
+#[cfg(any(feature = "live", not(target_family = "wasm")))]
+impl std::fmt::Debug for LivePlayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LivePlayer")
+    }
+}
+
+#[cfg(any(feature = "live", not(target_family = "wasm")))]
+#[wasm_bindgen]
+impl LivePlayer {
+    /// Attaches to `video` and plays the live stream at `url` (an endless
+    /// fragmented-MP4 body) at the target latency. `options`: `latency`
+    /// (seconds, default 0.6), `maxRate` (fastest catch-up, default 1.1),
+    /// `backBuffer` (seconds kept behind the playhead), `cmcd`,
+    /// `sessionId`; `early` as for [`Player::attach`].
+    pub fn attach(
+        video: web_sys::HtmlVideoElement,
+        url: String,
+        options: JsValue,
+        early: JsValue,
+    ) -> LivePlayer {
+        let early = early_request(&early, &url);
+        let cmcd = js::string(&options, "cmcd")
+            .and_then(|mode| player::CmcdMode::parse(&mode))
+            .unwrap_or_default();
+        let session_id = js::string(&options, "sessionId").filter(|id| !id.is_empty());
+        LivePlayer {
+            live: live::Live::attach(video, url, live::options(&options), early, cmcd, session_id),
+        }
+    }
+
+    /// A plain object: state, latency (seconds, from the stream's `prft`),
+    /// startup, stalls, buffer ahead, rate, bytes, connections, jumps.
+    pub fn stats(&self) -> JsValue {
+        self.live.stats()
+    }
+
+    /// Ends the connection and detaches from the `<video>`.
+    pub fn destroy(&self) {
+        self.live.destroy();
     }
 }
 

@@ -81,6 +81,7 @@ thread_local! {
 }
 
 /// Called once by `player.js`: how to load the remuxer module.
+#[cfg(any(not(feature = "live"), not(target_family = "wasm")))]
 #[wasm_bindgen(js_name = setRemuxerLoader)]
 pub fn set_remuxer_loader(loader: Function) {
     LOADER.with(|l| *l.borrow_mut() = Some(loader));

@@ -1,6 +1,7 @@
 //! Live streams in the browser: ffmpeg (started here, a lavfi test source
 //! at real-time speed) publishes to `caudal serve`, and other players take
-//! the same stream: hls.js plays its LL-HLS playlist.
+//! the same stream: Caudal's own player on `/live/NAME`, and hls.js on its
+//! LL-HLS playlist.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -141,6 +142,173 @@ fn hlsjs_plays_the_ll_hls_playlist_of_an_ffmpeg_stream() {
         ));
         ensure!(later - first > 3.0, "hls.js stalled: {first} -> {later}");
         ensure!(latency < 5.0, "hls.js is {latency} s behind the live edge");
+        Ok(())
+    });
+}
+
+/// The `q`-quantile of `values` (nearest rank).
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Caudal's player on `/live/NAME` of an ffmpeg stream already running:
+/// a viewer who joins mid-stream sees a frame within one GOP (1 s), and
+/// then watches under a second behind the moment each frame was made
+/// (the `prft` stamps), at p95 — with the duration Infinity, a live
+/// seekable window and no error.
+#[test]
+fn caudal_joins_a_live_stream_within_a_gop_and_plays_it_under_a_second_behind() {
+    let name = "caudal_joins_a_live_stream_within_a_gop_and_plays_it_under_a_second_behind";
+    browser_test(name, secs(90.0), |browser| async move {
+        let stage = Stage::with_media(tempfile::tempdir()?).await?;
+        let live = |path: &str| stage.media_url("x").replace("/media/x", path);
+        let Some(_publisher) = Publisher::start(&live("/live/cam"), 60)? else {
+            skip::missing_tool(name, "ffmpeg is not installed (it publishes the stream)");
+            return Ok(());
+        };
+        wait_for(&live("/live/cam.m3u8"), secs(15.0)).await?;
+        // Well into the stream: the viewer joins mid-GOP.
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        let page = stage
+            .open(&browser, &[("muted", ""), ("autoplay", "")])
+            .await?;
+        page.wait_for_caudal().await?;
+        page.js(
+            "window.__firstFrame = null; window.__attachAt = performance.now(); \
+             v.requestVideoFrameCallback(function () { window.__firstFrame = performance.now(); }); \
+             Caudal.attach(v, arguments[0], {}).then(function (p) { window.__player = p; }); return true;",
+            vec![Value::from(live("/live/cam"))],
+        )
+        .await?;
+        page.wait_until(
+            "the first frame",
+            secs(10.0),
+            "window.__firstFrame !== null",
+        )
+        .await?;
+        let first_frame = page
+            .js("return window.__firstFrame - window.__attachAt;", vec![])
+            .await?
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let mut latencies = Vec::new();
+        for _ in 0..48 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let stats = page.stats().await?;
+            if let Some(latency) = stats.get("latency").and_then(Value::as_f64) {
+                latencies.push(latency);
+            }
+        }
+        let stats = page.stats().await?;
+        let video = page.video().await?;
+        let seekable = page
+            .js(
+                "return v.seekable.length ? v.seekable.end(0) - v.seekable.start(0) : 0;",
+                vec![],
+            )
+            .await?
+            .as_f64()
+            .unwrap_or(0.0);
+        let duration = page.js("return String(v.duration);", vec![]).await?;
+        let (p50, p95) = (quantile(&latencies, 0.5), quantile(&latencies, 0.95));
+        caudal_tests::say(&format!(
+            "Caudal on /live: first frame {first_frame:.0} ms after attach; latency p50 {p50:.3} s, \
+             p95 {p95:.3} s over {} samples; stalls {}, jumps {}, rate {}, seekable {seekable:.1} s",
+            latencies.len(),
+            stats.num("stalls")?,
+            stats.num("jumps")?,
+            stats.num("rate")?,
+        ));
+        page.expect_no_errors().await?;
+        ensure!(
+            latencies.len() >= 40,
+            "stats().latency missing: {latencies:?}"
+        );
+        ensure!(
+            first_frame < 1_000.0,
+            "the first frame took {first_frame} ms (GOP: 1 s)"
+        );
+        ensure!(p95 < 1.0, "latency p95 {p95} s (p50 {p50} s)");
+        ensure!(
+            stats.str("state")? == "playing",
+            "state {:?}",
+            stats.str("state")
+        );
+        ensure!(!video.paused, "the video is paused");
+        ensure!(duration == "Infinity", "duration {duration}");
+        ensure!(seekable > 1.0, "seekable window {seekable} s");
+        Ok(())
+    });
+}
+
+/// The publisher killed mid-stream and a new one started on the same name:
+/// the viewer's player rides it out on its own — one `caudal:stall`, no
+/// error, and playback moving again on the new publisher's media.
+#[test]
+fn caudal_resumes_on_its_own_after_the_publisher_restarts_with_one_stall() {
+    let name = "caudal_resumes_on_its_own_after_the_publisher_restarts_with_one_stall";
+    browser_test(name, secs(120.0), |browser| async move {
+        let stage = Stage::with_media(tempfile::tempdir()?).await?;
+        let live = |path: &str| stage.media_url("x").replace("/media/x", path);
+        let Some(first) = Publisher::start(&live("/live/cam"), 60)? else {
+            skip::missing_tool(name, "ffmpeg is not installed (it publishes the stream)");
+            return Ok(());
+        };
+        wait_for(&live("/live/cam.m3u8"), secs(15.0)).await?;
+        let page = stage
+            .open(&browser, &[("muted", ""), ("autoplay", "")])
+            .await?;
+        page.attach(&live("/live/cam"), serde_json::json!({}))
+            .await?;
+        page.wait_until("playback", secs(15.0), "v.currentTime > 1.5")
+            .await?;
+        drop(first);
+        page.wait_until(
+            "the stall once the publisher is gone",
+            secs(10.0),
+            "(window.__events || []).some(function (e) { return e.type === 'stall'; })",
+        )
+        .await?;
+        let stalled_at = page
+            .js("return v.currentTime;", vec![])
+            .await?
+            .as_f64()
+            .unwrap_or(0.0);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(_second) = Publisher::start(&live("/live/cam"), 60)? else {
+            anyhow::bail!("ffmpeg vanished");
+        };
+        page.wait_until(
+            "playback on the new publisher's media",
+            secs(20.0),
+            &format!("v.currentTime > {} && !v.paused", stalled_at + 2.0),
+        )
+        .await?;
+        let stats = page.stats().await?;
+        let stalls = page
+            .events()
+            .await?
+            .iter()
+            .filter(|e| e.kind == "stall")
+            .count();
+        caudal_tests::say(&format!(
+            "publisher restart: stalled at {stalled_at:.2} s, {} ms stalled, stall events {stalls}, \
+             connections {}, rebased {}, latency {:?}",
+            stats.num("stallMs")?,
+            stats.num("connections")?,
+            stats.num("rebased")?,
+            stats.get("latency"),
+        ));
+        page.expect_no_errors().await?;
+        ensure!(stalls == 1, "{stalls} caudal:stall events");
+        ensure!(
+            stats.str("state")? == "playing",
+            "state {:?}",
+            stats.str("state")
+        );
         Ok(())
     });
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask build-player`: the wasm player, ready for the browser.
 //!
-//! Six modules: the player (`caudal-player`), which every page loads and
-//! which reads no container itself, and the readers it loads per format
+//! Seven modules: the player (`caudal-player`), which every page loads and
+//! which reads no container itself; the live player (`caudal_live`, the
+//! same crate built with its `live` feature), which only pages that play a
+//! live stream load; and the readers the player loads per format
 //! (`caudal-player-remux`, built once per module with one feature each, so
 //! that no module carries another's code): `caudal_remux` (plain MP4s),
 //! `caudal_fmp4`, `caudal_webm`, `caudal_mp3`, and `caudal_rewrite`
@@ -50,6 +52,13 @@ const PLAYER: Module = Module {
     features: &[],
     what: "player (every page)",
 };
+/// The live player: loaded by `player.js` for a live stream only.
+const LIVE: Module = Module {
+    package: "caudal-player",
+    out_name: "caudal_live",
+    features: &["--features", "live"],
+    what: "live player (pages that play a live stream)",
+};
 /// The reader modules, each loaded by `player.js` the first time a file
 /// needs it (or beside the file, when its URL names the format).
 const READERS: [Module; 5] = [
@@ -93,6 +102,8 @@ pub struct Player {
     pub wasm: PathBuf,
     /// Each reader module's (js, wasm), in [`READERS`] order.
     pub readers: Vec<(PathBuf, PathBuf)>,
+    /// The live player's (js, wasm).
+    pub live: (PathBuf, PathBuf),
     /// `pkg/player.js`, served as `/player.js`.
     pub loader: PathBuf,
 }
@@ -115,11 +126,13 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     for module in &READERS {
         readers.push(build_module(ws, &npm, module, &out_dir)?);
     }
+    let live = build_module(ws, &npm, &LIVE, &out_dir)?;
     let template = ws.www().join("player.js");
     let loader = out_dir.join("player.js");
     let names: Vec<(String, String)> = [&js, &wasm]
         .into_iter()
         .chain(readers.iter().flat_map(|(js, wasm)| [js, wasm]))
+        .chain([&live.0, &live.1])
         .map(|(plain, hashed)| {
             (
                 format!("'pkg/{plain}'"),
@@ -139,6 +152,7 @@ pub fn build(ws: &Workspace) -> Result<Player> {
             .into_iter()
             .map(|(js, wasm)| (js.1, wasm.1))
             .collect(),
+        live: (live.0.1, live.1.1),
         loader,
     };
     let every_page =
@@ -150,7 +164,14 @@ pub fn build(ws: &Workspace) -> Result<Player> {
             remuxer = sizes.brotli;
         }
     }
+    let live = compress_and_report(ws, LIVE.what, &[&player.live.1, &player.live.0])?;
     report_budget("every page", every_page.brotli, EVERY_PAGE_BUDGET);
+    println!(
+        "a live page: {} B brotli (every page's {} and the live player's {})",
+        every_page.brotli + live.brotli,
+        every_page.brotli,
+        live.brotli
+    );
     report_budget("a plain MP4", every_page.brotli + remuxer, PLAIN_MP4_BUDGET);
     Ok(player)
 }

@@ -8,6 +8,7 @@
 //! reads a socket or a clock.
 
 pub mod hls;
+pub mod play;
 mod prft;
 mod splitter;
 

@@ -60,6 +60,11 @@ pub struct LiveFragment {
     pub start: f64,
     /// Seconds of media it holds (the same track).
     pub duration: f64,
+    /// `start` and `duration` are the timing track's (the video's, else
+    /// the first track's). False for a fragment without its samples (the
+    /// audio between two video frames): then they are its own first
+    /// track's, which a timeline of the video must not add up.
+    pub timed: bool,
     /// Unix milliseconds from the `prft` before it, if any.
     pub wallclock_ms: Option<u64>,
 }
@@ -282,23 +287,35 @@ impl LiveSplitter {
             let traf = trafs.iter().find(|t| t.track_id == track.id)?;
             Some((track, traf))
         });
-        let (keyframe, start, duration) = match timed {
+        let times = |track: &LiveTrack, traf: &traf::TrafSamples| {
+            let scale = f64::from(track.timescale.max(1));
+            let units: u64 = traf.samples.iter().map(|s| u64::from(s.duration)).sum();
+            (traf.base_time as f64 / scale, units as f64 / scale)
+        };
+        let (keyframe, start, duration, is_timed) = match timed {
             Some((track, traf)) => {
-                let scale = f64::from(track.timescale.max(1));
                 let first_sync = traf
                     .samples
                     .first()
                     .is_some_and(|s| s.flags & NON_SYNC_SAMPLE == 0);
-                let units: u64 = traf.samples.iter().map(|s| u64::from(s.duration)).sum();
+                let (start, duration) = times(track, traf);
                 (
                     first_sync || track.kind != TrackKind::Video,
-                    traf.base_time as f64 / scale,
-                    units as f64 / scale,
+                    start,
+                    duration,
+                    true,
                 )
             }
-            // A fragment without the timing track's samples (or one this
-            // reader cannot describe): no viewer starts on it.
-            None => (!has_video, 0.0, 0.0),
+            // A fragment without the timing track's samples: no viewer
+            // starts on it; its times are its first track's.
+            None => {
+                let own = trafs.iter().find_map(|traf| {
+                    let track = tracks.iter().find(|t| t.id == traf.track_id)?;
+                    Some(times(track, traf))
+                });
+                let (start, duration) = own.unwrap_or((0.0, 0.0));
+                (!has_video, start, duration, false)
+            }
         };
         let mut bytes = std::mem::take(&mut self.prefix);
         bytes.reserve(moof.len() + mdat.len());
@@ -309,6 +326,7 @@ impl LiveSplitter {
             keyframe,
             start,
             duration,
+            timed: is_timed,
             wallclock_ms: self.wallclock_ms.take(),
         }
     }

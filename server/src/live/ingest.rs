@@ -203,7 +203,13 @@ where
                             Fragment {
                                 bytes,
                                 keyframe: fragment.keyframe,
-                                duration: fragment.duration,
+                                // The audio between video frames adds no
+                                // time to the stream's (video) timeline.
+                                duration: if fragment.timed {
+                                    fragment.duration
+                                } else {
+                                    0.0
+                                },
                                 wallclock_ms: fragment.wallclock_ms,
                             },
                             Instant::now(),
