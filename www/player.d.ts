@@ -25,6 +25,24 @@ export interface CaudalOptions {
    * use the new URL (resolved against the old one). Not an option as a data-* attribute.
    */
   authorize?: (url: string) => string | Promise<string>;
+  /**
+   * Live streams (`/live/NAME`): the target latency, seconds from the moment a
+   * frame was made (its `prft`) to it being shown. Default 0.6. `data-latency`.
+   */
+  latency?: number;
+  /** Live: the fastest catch-up playback rate when a little behind. Default 1.1. */
+  maxRate?: number;
+  /** Live: seconds kept behind the playhead (the live seekable window). Default 10. */
+  backBuffer?: number;
+  /**
+   * Play `url` as a live stream (true) or a file (false); by default a URL whose
+   * path is `/live/NAME` is live.
+   */
+  live?: boolean;
+  /** CMCD (CTA-5004) on media requests: "query" (default), "header", or "off" (false too). */
+  cmcd?: "query" | "header" | "off" | false;
+  /** CMCD's session id (`sid`); a new UUID per attach by default. */
+  sessionId?: string;
 }
 
 export type CaudalState =
@@ -81,12 +99,45 @@ export interface CaudalStats {
   buffered: Array<[number, number]>;
 }
 
+/** What `player.stats()` returns for a live stream. */
+export interface CaudalLiveStats {
+  mode: "mse";
+  live: true;
+  state: CaudalState;
+  reason: null;
+  url: string;
+  /** Seconds from the moment the frame on screen was made (its `prft`) to now; null without. */
+  latency: number | null;
+  /** Milliseconds from attach until the first picture played. */
+  startupMs: number | null;
+  stalls: number;
+  stallMs: number;
+  /** Seconds buffered ahead of the playhead (to the live edge). */
+  bufferAhead: number;
+  /** The playback rate the catch-up rule set. */
+  rate: number;
+  bytesFetched: number;
+  fragments: number;
+  /** Connections made (the first, and each reconnect). */
+  connections: number;
+  /** Jumps forward when far behind. */
+  jumps: number;
+  /** Times the timeline moved on for a publisher that restarted. */
+  rebased: number;
+  /** The live edge, seconds on the element's timeline. */
+  edge: number | null;
+  /** Always null: a live stream's duration is Infinity. */
+  duration: null;
+  position: number;
+  buffered: Array<[number, number]>;
+}
+
 export interface CaudalPlayer {
   /** The element it plays in. */
   readonly video: HTMLMediaElement;
   /** The absolute URL of the media. */
   readonly url: string;
-  stats(): CaudalStats;
+  stats(): CaudalStats | CaudalLiveStats;
   /** Stops every request and detaches from the element. */
   destroy(): void;
 }

@@ -172,6 +172,16 @@ pub fn stats_keys(dts: &str) -> Result<Vec<String>> {
     if name.is_empty() {
         bail!("cannot read the return type of `stats()` in player.d.ts");
     }
+    interface_keys(&code, &name).map_err(|_| {
+        anyhow!(
+            "`stats()` returns `{name}`, but player.d.ts declares no interface or type `{name}`"
+        )
+    })
+}
+
+/// The member names of the interface (or type) `name` in the d.ts.
+pub fn interface_keys(dts: &str, name: &str) -> Result<Vec<String>> {
+    let code = strip_comments(dts);
     for decl in [format!("interface {name}"), format!("type {name}")] {
         let mut from = 0;
         while let Some(pos) = code[from..].find(&decl) {
@@ -185,7 +195,7 @@ pub fn stats_keys(dts: &str) -> Result<Vec<String>> {
             from = end;
         }
     }
-    bail!("`stats()` returns `{name}`, but player.d.ts declares no interface or type `{name}`")
+    bail!("player.d.ts declares no interface or type `{name}`")
 }
 
 fn find_ident(code: &str, name: &str) -> Option<usize> {

@@ -240,6 +240,26 @@ fn caudal_joins_a_live_stream_within_a_gop_and_plays_it_under_a_second_behind() 
         ensure!(!video.paused, "the video is paused");
         ensure!(duration == "Infinity", "duration {duration}");
         ensure!(seekable > 1.0, "seekable window {seekable} s");
+        // The demo page lists the stream beside the files and plays it,
+        // its latency shown live.
+        let demo = live("/");
+        browser.goto(&demo).await?;
+        let page = caudal_tests::page::Page::current(&browser, &demo);
+        page.wait_until(
+            "the stream in the demo page's live list",
+            secs(15.0),
+            "document.querySelectorAll('#live button').length === 1 && \
+             document.getElementById('live').innerText.indexOf('cam') >= 0",
+        )
+        .await?;
+        page.run("document.querySelector('#live button').click();")
+            .await?;
+        page.wait_until(
+            "the demo page to show the latency",
+            secs(15.0),
+            "document.getElementById('stats').innerText.indexOf('behind live') >= 0",
+        )
+        .await?;
         Ok(())
     });
 }
