@@ -548,3 +548,37 @@ fn max_egress_serves_the_starving_viewer_first_and_says_du_to_the_one_it_holds_b
         "{metrics}"
     );
 }
+
+/// CMCD v2 reports (`POST /api/cmcd`, one payload per line, what Caudal's
+/// live player sends between its endless body's bytes): the live latency
+/// they report lands in `/metrics`; a line that is not CMCD is refused
+/// with its reason, and only POST is taken.
+#[test]
+fn cmcd_reports_put_the_live_latency_players_report_in_metrics() {
+    let server = TestServer::start(&[]);
+    let post = |body: &str| {
+        let request = format!(
+            "POST /api/cmcd HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        common::raw_exchange(server.addr, request.as_bytes())
+    };
+    let answer = post("ltc=640,bl=500,sid=\"a\",st=l,v=2\nbs,ltc=1500,sid=\"b\",st=l,v=2\n");
+    assert_eq!(answer.status, 204, "{answer:?}");
+    let refused = post("ltc=\"slow\"");
+    assert_eq!(refused.status, 400);
+    assert!(String::from_utf8_lossy(&refused.body).contains("cannot be read"));
+    assert_eq!(post("").status, 400, "an empty report");
+    assert_eq!(raw_get(server.addr, "/api/cmcd").status, 405);
+    let metrics = String::from_utf8_lossy(&raw_get(server.addr, "/metrics").body).into_owned();
+    assert!(
+        metrics.contains("caudal_cmcd_live_latency_seconds_count 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("caudal_cmcd_live_latency_seconds_sum 2.14"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("caudal_cmcd_stalls_total 1"), "{metrics}");
+}

@@ -223,6 +223,28 @@ fn caudal_joins_a_live_stream_within_a_gop_and_plays_it_under_a_second_behind() 
             stats.num("rate")?,
         ));
         page.expect_no_errors().await?;
+        // The player told the server its latency (CMCD v2 reports).
+        let metrics = reqwest::get(live("/metrics")).await?.text().await?;
+        let reported = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("caudal_cmcd_live_latency_seconds_count "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        ensure!(reported >= 1, "no CMCD latency report reached /metrics");
+        // player.d.ts declares every key of the live stats.
+        let dts = std::fs::read_to_string(caudal_tests::server::www_dir().join("player.d.ts"))?;
+        let declared = caudal_tests::dts::interface_keys(&dts, "CaudalLiveStats")?;
+        let shown = page.js("return Object.keys(P.stats());", vec![]).await?;
+        let undeclared: Vec<&Value> = shown
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|k| !k.as_str().is_some_and(|k| declared.iter().any(|d| d == k)))
+            .collect();
+        ensure!(
+            undeclared.is_empty(),
+            "player.d.ts lacks CaudalLiveStats.{undeclared:?}"
+        );
         ensure!(
             latencies.len() >= 40,
             "stats().latency missing: {latencies:?}"

@@ -135,6 +135,7 @@ pub fn parse_value(value: &str) -> Result<Cmcd, CmcdError> {
     cmcd.tb = integer("tb")?;
     cmcd.bl = integer("bl")?;
     cmcd.dl = integer("dl")?;
+    cmcd.ltc = integer("ltc")?;
     cmcd.mtp = integer("mtp")?;
     cmcd.nor = text("nor")?;
     cmcd.nrr = text("nrr")?;

@@ -122,6 +122,7 @@ fn write_keys(cmcd: &Cmcd, only: Option<Header>, out: &mut String) {
     w.text("cid", Session, cmcd.cid.as_deref().map(clip_id));
     w.integer("d", Object, cmcd.d);
     w.integer("dl", Request, cmcd.dl.map(nearest_100));
+    w.integer("ltc", Request, cmcd.ltc);
     w.integer(
         "mtp",
         Request,

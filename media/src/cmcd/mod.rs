@@ -43,6 +43,9 @@ pub struct Cmcd {
     /// `dl`: deadline from the request until its first sample is needed, ms
     /// (sent rounded to 100 ms).
     pub dl: Option<u64>,
+    /// `ltc`: live stream latency, ms (CMCD v2, CTA-5004-B): how far behind
+    /// the moment it was made the media on screen is.
+    pub ltc: Option<u64>,
     /// `mtp`: measured throughput, kbps (sent rounded to 100 kbps; never 0).
     pub mtp: Option<u64>,
     /// `nor`: relative path of the next object.
@@ -92,6 +95,7 @@ impl Cmcd {
         fill(&mut self.tb, other.tb);
         fill(&mut self.bl, other.bl);
         fill(&mut self.dl, other.dl);
+        fill(&mut self.ltc, other.ltc);
         fill(&mut self.mtp, other.mtp);
         fill(&mut self.nor, other.nor);
         fill(&mut self.nrr, other.nrr);

@@ -9,6 +9,7 @@ fn spec_example() -> Cmcd {
         ot: Some(ObjectType::Video),
         tb: Some(6000),
         bl: Some(21300),
+        ltc: None,
         dl: Some(18500),
         mtp: Some(48100),
         nor: Some("..%2F300kbps%2Ftrack.m4v".into()),
@@ -165,4 +166,25 @@ fn bad_values_are_errors_not_panics() {
         Some(Err(CmcdError::Type("bl")))
     ));
     assert_eq!(from_query("CMCD="), Some(Ok(Cmcd::default())));
+}
+
+#[test]
+fn the_v2_live_latency_key_is_written_in_order_and_read_back() {
+    let cmcd = Cmcd {
+        bl: Some(480),
+        ltc: Some(640),
+        sid: Some("s".into()),
+        st: Some(StreamType::Live),
+        v: Some(2),
+        ..Cmcd::default()
+    };
+    let payload = to_query_value(&cmcd);
+    assert_eq!(payload, "bl=500,ltc=640,sid=\"s\",st=l,v=2");
+    let read = parse_value(&payload).expect("valid");
+    assert_eq!(read.ltc, Some(640));
+    assert_eq!(read.v, Some(2));
+    assert!(
+        parse_value("ltc=\"slow\"").is_err(),
+        "a string is no latency"
+    );
 }

@@ -77,6 +77,8 @@ struct Inner {
     alarm: Alarm<Millis>,
     next_tick: Millis,
     destroyed: bool,
+    /// Swallows the rejection of a report nobody waits on.
+    ignore: Closure<dyn FnMut(JsValue)>,
 }
 
 /// The live player, shared by callbacks.
@@ -136,6 +138,7 @@ impl Live {
             alarm: Alarm::default(),
             next_tick: Millis::ZERO,
             destroyed: false,
+            ignore: Closure::new(|_| {}),
         })));
         match MediaSource::new() {
             Ok(media_source) => {
@@ -410,6 +413,11 @@ impl Live {
             LiveAction::Stall { position } => {
                 self.0.borrow_mut().events.push(events::stall(position));
             }
+            LiveAction::Report {
+                latency_ms,
+                buffer_ms,
+                stalled,
+            } => self.report(latency_ms, buffer_ms, stalled),
             LiveAction::Fail { code, message } => {
                 let mut inner = self.0.borrow_mut();
                 if let Some(controller) = inner.controller.take() {
@@ -417,6 +425,37 @@ impl Live {
                 }
                 inner.events.push(events::error(code, &message));
             }
+        }
+    }
+
+    /// Posts a CMCD v2 report (`ltc`, `bl`, `bs`) to the server's
+    /// `/api/cmcd`, unless CMCD is off; nothing waits on the answer.
+    fn report(&self, latency_ms: Option<u64>, buffer_ms: u64, stalled: bool) {
+        let inner = self.0.borrow();
+        if inner.cmcd == CmcdMode::Off {
+            return;
+        }
+        let Ok(target) = web_sys::Url::new_with_base("/api/cmcd", &inner.url) else {
+            return;
+        };
+        let cmcd = Cmcd {
+            ltc: latency_ms,
+            bl: Some(buffer_ms),
+            bs: stalled,
+            sid: inner.session_id.clone(),
+            st: Some(StreamType::Live),
+            v: Some(2),
+            ..Cmcd::default()
+        };
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        // A string body is text/plain: no CORS preflight on another origin.
+        init.set_body(&JsValue::from_str(&caudal_media::cmcd::to_query_value(
+            &cmcd,
+        )));
+        if let Some(window) = web_sys::window() {
+            let sent = window.fetch_with_str_and_init(&target.href(), &init);
+            let _ = sent.catch(&inner.ignore);
         }
     }
 

@@ -19,6 +19,11 @@ fn buffer_histogram() -> Histogram {
     Histogram::new([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 }
 
+/// Live latencies from 0.25 s to 32 s, doubling (plus +Inf).
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+}
+
 /// The control loop's metrics, registered in the server's registry.
 #[derive(Debug, Clone)]
 pub struct DeliveryMetrics {
@@ -26,6 +31,8 @@ pub struct DeliveryMetrics {
     pub cmcd_invalid: Counter,
     pub cmcd_stalls: Counter,
     pub buffer_seconds: Histogram,
+    /// CMCD v2 `ltc`: live latency players report.
+    pub live_latency: Histogram,
     pub sessions_active: Gauge,
     pub decisions: Family<DecisionLabel, Counter>,
     /// Media responses `--max-egress` held below what the rule gives them.
@@ -41,6 +48,7 @@ impl Default for DeliveryMetrics {
             cmcd_invalid: Counter::default(),
             cmcd_stalls: Counter::default(),
             buffer_seconds: buffer_histogram(),
+            live_latency: latency_histogram(),
             sessions_active: Gauge::default(),
             decisions: Family::default(),
             egress_slowed: Counter::default(),
@@ -70,6 +78,11 @@ impl DeliveryMetrics {
             "cmcd_buffer_seconds",
             "Buffer length players reported with their media requests (bl)",
             self.buffer_seconds.clone(),
+        );
+        registry.register(
+            "cmcd_live_latency_seconds",
+            "Live latency players reported (CMCD v2 ltc), with requests or in reports to /api/cmcd",
+            self.live_latency.clone(),
         );
         registry.register(
             "playback_sessions_active",

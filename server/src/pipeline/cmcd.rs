@@ -15,6 +15,23 @@ use http::uri::{PathAndQuery, Uri};
 
 use crate::pacing::DeliveryMetrics;
 
+/// Counts what a player's CMCD says: the keys of a request, or of one
+/// report to `/api/cmcd` ([`super::cmcd_report`]).
+pub fn record(metrics: &DeliveryMetrics, keys: &Cmcd) {
+    metrics.cmcd_requests.inc();
+    if keys.bs {
+        metrics.cmcd_stalls.inc();
+    }
+    if let Some(bl) = keys.bl
+        && keys.ot.is_none_or(|ot| ot.is_media())
+    {
+        metrics.buffer_seconds.observe(bl as f64 / 1000.0);
+    }
+    if let Some(ltc) = keys.ltc {
+        metrics.live_latency.observe(ltc as f64 / 1000.0);
+    }
+}
+
 /// The CMCD keys of a request.
 #[derive(Debug, Clone)]
 pub struct RequestCmcd(pub Arc<Cmcd>);
@@ -58,15 +75,7 @@ where
         if let Some(read) = take(&mut request) {
             match read {
                 Ok(keys) => {
-                    self.metrics.cmcd_requests.inc();
-                    if keys.bs {
-                        self.metrics.cmcd_stalls.inc();
-                    }
-                    if let Some(bl) = keys.bl
-                        && keys.ot.is_none_or(|ot| ot.is_media())
-                    {
-                        self.metrics.buffer_seconds.observe(bl as f64 / 1000.0);
-                    }
+                    record(&self.metrics, &keys);
                     request.extensions_mut().insert(RequestCmcd(Arc::new(keys)));
                 }
                 Err(error) => {

@@ -39,6 +39,7 @@ use crate::config::Config;
 pub mod access_log;
 pub mod cache_headers;
 pub mod cmcd;
+pub mod cmcd_report;
 pub mod content_coding;
 pub mod cors;
 pub mod file_request;

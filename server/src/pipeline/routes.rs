@@ -5,6 +5,7 @@
 //! | `/media/<path>`| files of the media directory           |
 //! | `/api/media`   | JSON listing of the media directory    |
 //! | `/api/live`    | JSON listing of the live streams       |
+//! | `/api/cmcd`    | CMCD v2 reports (`POST`) ([`super::cmcd_report`]) |
 //! | `/metrics`     | the server's metrics, for allowed clients ([`super::metrics_page`]) |
 //! | `/live/<name>` | live streams: publish (`PUT`/`POST`), watch (`GET`) ([`super::live_route`]) |
 //! | `/<path>`      | the web player and demo page (`www/`)  |
@@ -23,7 +24,7 @@ use super::ip_gate::ClientAddr;
 use super::respond::{self, HttpResponse};
 use super::serve_file::{Mount, serve_file};
 use super::state::AppState;
-use super::{live_route, metrics_page};
+use super::{cmcd_report, live_route, metrics_page};
 use crate::listing;
 use crate::net::connection::ConnectionContext;
 
@@ -43,6 +44,13 @@ pub fn routes(
         .and(warp::method())
         .and(with_state.clone())
         .map(|method, state: Arc<AppState>| live_route::listing(&state, &method));
+    let cmcd_report = warp::path!("api" / "cmcd")
+        .and(warp::method())
+        .and(warp::body::stream())
+        .and(with_state.clone())
+        .then(|method: Method, body, state: Arc<AppState>| async move {
+            cmcd_report::answer(&state, &method, Box::pin(body)).await
+        });
     let metrics = warp::path!("metrics")
         .and(warp::method())
         .and(warp::ext::optional::<ClientAddr>())
@@ -124,6 +132,8 @@ pub fn routes(
         .or(api)
         .unify()
         .or(live_api)
+        .unify()
+        .or(cmcd_report)
         .unify()
         .or(metrics)
         .unify()

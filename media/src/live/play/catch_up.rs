@@ -1,6 +1,8 @@
 //! How a live player holds its distance to the live edge: a little faster
 //! playback while it is somewhat behind its target latency, a jump when it
-//! is far behind. Pure: the numbers in, the decision out.
+//! is far behind, and a little slower while it is ahead of the target (too
+//! thin a buffer, which the next hiccup would empty). Pure: the numbers in,
+//! the decision out.
 
 /// Above the target by more than this (seconds), playback speeds up.
 const SPEED_UP_ABOVE: f64 = 0.1;
@@ -8,6 +10,10 @@ const SPEED_UP_ABOVE: f64 = 0.1;
 const NORMAL_WITHIN: f64 = 0.02;
 /// Extra rate per second of excess latency (0.5 s over: 1.1×).
 const RATE_PER_SECOND: f64 = 0.2;
+/// The slowest rate that rebuilds a buffer thinner than the target:
+/// 5 % slower is not heard (browsers keep the pitch).
+const MIN_RATE: f64 = 0.95;
+
 /// The buffer margin below which playback never speeds up: eating the last
 /// of the buffer to gain a few milliseconds of latency would cause a stall.
 const SPEED_UP_MARGIN: f64 = 0.1;
@@ -66,7 +72,12 @@ impl CatchUp {
                 return Steer::Jump(to);
             }
         }
-        let wanted = if now.ahead <= self.min_ahead + SPEED_UP_MARGIN || excess < NORMAL_WITHIN {
+        let wanted = if excess < -SPEED_UP_ABOVE {
+            let less = (-excess * RATE_PER_SECOND).min(1.0 - MIN_RATE);
+            1.0 - (less * 100.0).round() / 100.0
+        } else if excess.abs() < NORMAL_WITHIN
+            || (excess > 0.0 && now.ahead <= self.min_ahead + SPEED_UP_MARGIN)
+        {
             1.0
         } else if excess > SPEED_UP_ABOVE {
             let extra = (excess * RATE_PER_SECOND).min(self.max_rate - 1.0).max(0.0);
@@ -116,6 +127,15 @@ mod tests {
         // Within the band between the two thresholds the rate in force stays.
         assert_eq!(RULE.steer(&at(0.65, 0.6, 1.05)), Steer::Keep);
         assert_eq!(RULE.steer(&at(0.65, 0.6, 1.0)), Steer::Keep);
+    }
+
+    #[test]
+    fn ahead_of_the_target_plays_slower_to_rebuild_the_buffer() {
+        // 0.25 s behind with a 0.6 s target: 0.35 s short.
+        assert_eq!(RULE.steer(&at(0.25, 0.2, 1.0)), Steer::Rate(0.93_f64.max(0.95)));
+        assert_eq!(RULE.steer(&at(0.45, 0.4, 1.0)), Steer::Rate(0.97));
+        // Back on target: normal speed.
+        assert_eq!(RULE.steer(&at(0.59, 0.55, 0.97)), Steer::Rate(1.0));
     }
 
     #[test]

@@ -34,6 +34,9 @@ const GAP_JUMP: f64 = 3.0;
 const EVICT_STEP: f64 = 2.0;
 /// After a jump, the rule waits this long before judging again, ms.
 const SETTLE_MS: f64 = 1_000.0;
+/// How often the player reports its latency to the server while it
+/// plays (CMCD v2 `ltc`, [`LiveAction::Report`]), ms.
+pub const REPORT_MS: f64 = 10_000.0;
 
 /// The page's options for a live stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +102,14 @@ pub enum LiveAction {
         code: ErrorCode,
         message: String,
     },
+    /// Tell the server how playback goes (one endless body carries no
+    /// later request to put CMCD on): the latency, the buffer, and whether
+    /// it ran dry since the last report.
+    Report {
+        latency_ms: Option<u64>,
+        buffer_ms: u64,
+        stalled: bool,
+    },
 }
 
 /// What the page's `stats()` shows.
@@ -147,6 +158,9 @@ pub struct LivePolicy {
     settle_until: Millis,
     /// The viewer sought back on purpose: no catch-up until near live again.
     pinned: bool,
+    /// When the next [`LiveAction::Report`] is due, once playing.
+    next_report: Option<Millis>,
+    stalled_since_report: bool,
     stats: LiveStats,
 }
 
@@ -174,6 +188,8 @@ impl LivePolicy {
             own_seek: None,
             settle_until: Millis::ZERO,
             pinned: false,
+            next_report: None,
+            stalled_since_report: false,
             stats: LiveStats {
                 rate: 1.0,
                 ..LiveStats::default()
@@ -353,6 +369,7 @@ impl LivePolicy {
             }
         } else if starved || ahead < DRY {
             self.stats.stalls += 1;
+            self.stalled_since_report = true;
             self.stall_since = Some(now);
             self.hold();
             self.set_state(State::Buffering);
@@ -362,6 +379,20 @@ impl LivePolicy {
             self.steer(now, wall_ms, position, ahead, edge);
         }
         self.evict(buffered, position);
+        self.report(now);
+    }
+
+    fn report(&mut self, now: Millis) {
+        let due = self.next_report.get_or_insert(now + REPORT_MS);
+        if now < *due {
+            return;
+        }
+        *due = now + REPORT_MS;
+        self.actions.push_back(LiveAction::Report {
+            latency_ms: self.stats.latency.map(|s| (s * 1e3).round() as u64),
+            buffer_ms: (self.stats.buffer_ahead * 1e3).round() as u64,
+            stalled: std::mem::take(&mut self.stalled_since_report),
+        });
     }
 
     /// The first picture: the point `target latency` from live (no earlier

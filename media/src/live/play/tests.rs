@@ -384,3 +384,68 @@ fn a_publisher_restarted_in_the_same_body_plays_on_after_one_stall() {
     let latency = p.stats().latency.expect("a clock");
     assert!((latency - 0.35).abs() < 1e-6, "{latency}");
 }
+
+#[test]
+fn a_playing_viewer_reports_its_latency_every_ten_seconds_with_the_stalls_between() {
+    let mut p = playing(9.4, 10.0);
+    let reports = |p: &mut LivePolicy| -> Vec<LiveAction> {
+        drain(p)
+            .into_iter()
+            .filter(|a| matches!(a, LiveAction::Report { .. }))
+            .collect()
+    };
+    // The helper's last sample (at 5 s) armed the first report for 15 s.
+    p.handle_playback(
+        at(14_900.0),
+        wall(9.4, 0.6),
+        9.4,
+        &[0.0..10.0],
+        false,
+        false,
+    );
+    assert!(reports(&mut p).is_empty());
+    p.handle_playback(
+        at(15_000.0),
+        wall(9.4, 0.6),
+        9.4,
+        &[0.0..10.0],
+        false,
+        false,
+    );
+    assert_eq!(
+        reports(&mut p),
+        [LiveAction::Report {
+            latency_ms: Some(600),
+            buffer_ms: 600,
+            stalled: false
+        }]
+    );
+    p.handle_playback(
+        at(16_000.0),
+        wall(10.0, 0.1),
+        10.0,
+        &[0.0..10.0],
+        false,
+        true,
+    );
+    p.handle_playback(
+        at(25_000.0),
+        wall(10.0, 9.1),
+        10.0,
+        &[0.0..10.0],
+        false,
+        true,
+    );
+    let sent = reports(&mut p);
+    assert!(
+        matches!(
+            sent[..],
+            [LiveAction::Report {
+                stalled: true,
+                buffer_ms: 0,
+                ..
+            }]
+        ),
+        "{sent:?}"
+    );
+}
