@@ -522,3 +522,72 @@ fn a_recorded_stream_is_the_init_and_every_fragment_and_the_listing_shows_it() {
     splitter.finish().expect("whole");
     assert_eq!(read_back.len(), 1 + fragments.len());
 }
+
+const LIVE_WEBM: &[u8] = include_bytes!("../../media/tests/fixtures/live/live.webm");
+
+/// A WebM publisher (ffmpeg's `-f webm -live 1`): a viewer who joins gets
+/// the WebM header and the stream from the cluster of the last keyframe,
+/// as `video/webm; codecs=…`, then every new block; the HLS playlist says
+/// plainly that HLS carries fragmented MP4 only.
+#[test]
+fn a_webm_stream_fans_out_from_its_last_keyframe_cluster_and_has_no_hls() {
+    let server = TestServer::start(&["--live-open"]);
+    let mut reader = caudal_media::live::LiveReader::new(LiveLimits::default());
+    let items = reader.push(LIVE_WEBM).expect("the fixture reads");
+    let Some(Ingested::Init(init)) = items.first() else {
+        panic!("no init");
+    };
+    let pieces: Vec<(&[u8], bool)> = items[1..]
+        .iter()
+        .filter_map(|i| match i {
+            Ingested::Fragment(f) => Some((&f.bytes[..], f.keyframe)),
+            Ingested::Init(_) => None,
+        })
+        .collect();
+    // Publish up to a little past the second keyframe (1 s in).
+    let keyframes: Vec<usize> = pieces
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.1)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(keyframes.len() >= 2, "{keyframes:?}");
+    let joined_at = keyframes[1] + 10;
+    let mut publisher = Publisher::start(&server, "/live/webcam");
+    let mut sent = init.bytes.clone();
+    for (bytes, _) in &pieces[..joined_at] {
+        sent.extend_from_slice(bytes);
+    }
+    assert!(publisher.send(&sent));
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, mut viewer) = Viewer::start(&server, "webcam");
+    assert_eq!(status, 200);
+    let mut expected = init.bytes.clone();
+    for (bytes, _) in &pieces[keyframes[1]..joined_at] {
+        expected.extend_from_slice(bytes);
+    }
+    viewer.read_until(expected.len(), WAIT);
+    assert!(
+        viewer.body == expected,
+        "the WebM header, then from the last keyframe's cluster"
+    );
+    let mut more = Vec::new();
+    for (bytes, _) in &pieces[joined_at..] {
+        more.extend_from_slice(bytes);
+    }
+    assert!(publisher.send(&more));
+    expected.extend_from_slice(&more);
+    viewer.read_until(expected.len(), WAIT);
+    assert!(viewer.body == expected, "every block after, in order");
+    // The listing and the playlist.
+    let listing = common::raw_get(server.addr, "/api/live");
+    let listing = String::from_utf8_lossy(&listing.body).into_owned();
+    assert!(
+        listing.contains("video/webm; codecs=\\\"vp8,opus\\\""),
+        "{listing}"
+    );
+    let playlist = common::raw_get(server.addr, "/live/webcam.m3u8");
+    assert_eq!(playlist.status, 415);
+    assert!(String::from_utf8_lossy(&playlist.body).contains("fragmented MP4 only"));
+    assert_eq!(publisher.finish().0, 200);
+}

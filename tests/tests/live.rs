@@ -19,6 +19,16 @@ struct Publisher(Child);
 
 impl Publisher {
     fn start(url: &str, seconds: u32) -> Result<Option<Publisher>> {
+        Self::start_as(url, seconds, false)
+    }
+
+    /// The same picture and tone as a live WebM (`-f webm -live 1`:
+    /// VP8 realtime, Opus, 1 s GOPs, 200 ms clusters).
+    fn start_webm(url: &str, seconds: u32) -> Result<Option<Publisher>> {
+        Self::start_as(url, seconds, true)
+    }
+
+    fn start_as(url: &str, seconds: u32, webm: bool) -> Result<Option<Publisher>> {
         let found = Command::new("ffmpeg")
             .arg("-version")
             .stdout(Stdio::null())
@@ -27,37 +37,48 @@ impl Publisher {
         if !found {
             return Ok(None);
         }
-        let child = Command::new("ffmpeg")
+        let mut command = Command::new("ffmpeg");
+        command
             .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
             .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
             .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
             .args(["-t", &seconds.to_string()])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-tune",
-                "zerolatency",
-            ])
-            .args([
-                "-g",
-                "25",
-                "-keyint_min",
-                "25",
-                "-sc_threshold",
-                "0",
-                "-b:v",
-                "300k",
-            ])
-            .args(["-c:a", "aac", "-b:a", "64k"])
-            .args([
-                "-f",
-                "mp4",
-                "-movflags",
-                "empty_moov+default_base_moof+frag_every_frame",
-            ])
-            .args(["-write_prft", "wallclock", "-method", "PUT", url])
+            .args(["-g", "25", "-keyint_min", "25"]);
+        if webm {
+            command
+                .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
+                .args(["-b:v", "300k", "-c:a", "libopus", "-b:a", "64k"])
+                .args(["-f", "webm", "-live", "1", "-cluster_time_limit", "200"]);
+        } else {
+            command
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-tune",
+                    "zerolatency",
+                ])
+                .args([
+                    "-sc_threshold",
+                    "0",
+                    "-b:v",
+                    "300k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                ])
+                .args([
+                    "-f",
+                    "mp4",
+                    "-movflags",
+                    "empty_moov+default_base_moof+frag_every_frame",
+                ])
+                .args(["-write_prft", "wallclock"]);
+        }
+        let child = command
+            .args(["-method", "PUT", url])
             .stdout(Stdio::null())
             .spawn()
             .context("starting ffmpeg")?;
@@ -350,6 +371,59 @@ fn caudal_resumes_on_its_own_after_the_publisher_restarts_with_one_stall() {
             stats.str("state")? == "playing",
             "state {:?}",
             stats.str("state")
+        );
+        Ok(())
+    });
+}
+
+/// A live WebM (ffmpeg `-f webm -live 1`, VP8 + Opus) published to the same
+/// route plays in Caudal's player too: it starts within a GOP of attach,
+/// keeps playing near the live edge (WebM has no wall clock: the distance
+/// is the buffer ahead), with no error.
+#[test]
+fn caudal_plays_a_live_webm_stream() {
+    let name = "caudal_plays_a_live_webm_stream";
+    browser_test(name, secs(90.0), |browser| async move {
+        let stage = Stage::with_media(tempfile::tempdir()?).await?;
+        let live = |path: &str| stage.media_url("x").replace("/media/x", path);
+        let Some(_publisher) = Publisher::start_webm(&live("/live/vp8"), 60)? else {
+            skip::missing_tool(name, "ffmpeg is not installed (it publishes the stream)");
+            return Ok(());
+        };
+        wait_for(&live("/live/vp8"), secs(15.0)).await.ok();
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let page = stage
+            .open(&browser, &[("muted", ""), ("autoplay", "")])
+            .await?;
+        page.attach(&live("/live/vp8"), serde_json::json!({}))
+            .await?;
+        page.wait_until("playback", secs(10.0), "v.currentTime > 0 && !v.paused")
+            .await?;
+        let first = page
+            .js("return v.currentTime;", vec![])
+            .await?
+            .as_f64()
+            .unwrap_or(0.0);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let later = page
+            .js("return v.currentTime;", vec![])
+            .await?
+            .as_f64()
+            .unwrap_or(0.0);
+        let stats = page.stats().await?;
+        caudal_tests::say(&format!(
+            "Caudal on a live WebM: played {:.2} s in 4 s, {:.2} s buffered ahead, stalls {}, state {}",
+            later - first,
+            stats.num("bufferAhead")?,
+            stats.num("stalls")?,
+            stats.str("state")?,
+        ));
+        page.expect_no_errors().await?;
+        ensure!(later - first > 3.0, "stalled: {first} -> {later}");
+        ensure!(
+            stats.num("bufferAhead")? < 2.0,
+            "{} s behind the edge",
+            stats.num("bufferAhead")?
         );
         Ok(())
     });

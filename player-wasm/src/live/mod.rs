@@ -1,8 +1,8 @@
 //! The live shell: performs what the live policy decides
 //! (`caudal_media::live::play::LivePolicy`) for one `GET /live/NAME` — an
-//! endless fragmented-MP4 body. The body's bytes go through
-//! `caudal_media::live::LiveSplitter`, which cuts them into the init
-//! segment and whole fragments; the policy places each on the timeline and
+//! endless fragmented-MP4 (or WebM) body. The body's bytes go through
+//! `caudal_media::live::LiveReader`, which cuts them into the init
+//! segment and whole fragments (WebM: cluster pieces); the policy places each on the timeline and
 //! this shell appends it, then steers playback (hold, rate, seeks) as told.
 //! Like `player.rs`, it owns the browser objects and nothing else.
 //!
@@ -17,7 +17,7 @@ use std::rc::Rc;
 use caudal_media::cmcd::Cmcd;
 use caudal_media::cta::{ObjectType, StreamType, StreamingFormat};
 use caudal_media::live::play::{FragmentMeta, LiveAction, LiveOptions, LivePolicy, Placement};
-use caudal_media::live::{Ingested, LiveLimits, LiveSplitter};
+use caudal_media::live::{Ingested, LiveLimits, LiveReader};
 use caudal_media::policy::{ErrorCode, Millis, OPEN_END, Outcome, RequestId, State};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
@@ -63,8 +63,8 @@ struct Inner {
     /// A Configure that came before `sourceopen`.
     pending_mime: Option<String>,
     ops: VecDeque<Op>,
-    /// Cuts the body of the connection in use.
-    splitter: LiveSplitter,
+    /// Cuts the body of the connection in use (a fragmented MP4 or a WebM).
+    splitter: LiveReader,
     connection: u32,
     controller: Option<AbortController>,
     early: Option<Early>,
@@ -125,7 +125,7 @@ impl Live {
             source_buffer: None,
             pending_mime: None,
             ops: VecDeque::new(),
-            splitter: LiveSplitter::new(LiveLimits::default()),
+            splitter: LiveReader::new(LiveLimits::default()),
             connection: 0,
             controller: None,
             early,
@@ -468,7 +468,7 @@ impl Live {
             }
             inner.connection = id;
             // Each connection's body starts with its own init segment.
-            inner.splitter = LiveSplitter::new(LiveLimits::default());
+            inner.splitter = LiveReader::new(LiveLimits::default());
             let early = inner.early.take();
             let (source, controller) = match early {
                 Some(early) if id == 1 => (Source::Early(early.response), early.controller),

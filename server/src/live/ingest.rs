@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
-use caudal_media::live::{Ingested, LiveError, LiveSplitter};
+use caudal_media::live::{Ingested, LiveError, LiveReader};
 use futures_util::StreamExt;
 use http::StatusCode;
 
@@ -144,7 +144,8 @@ where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
-    let mut splitter = LiveSplitter::new(caudal_media::live::LiveLimits::default());
+    // A fragmented MP4 or a WebM, told by its first bytes.
+    let mut splitter = LiveReader::new(caudal_media::live::LiveLimits::default());
     let mut recording: Option<Recording> = None;
     loop {
         let next = match tokio::time::timeout(registry.config.idle, body.next()).await {
@@ -178,7 +179,12 @@ where
                         let bytes = Bytes::from(init.bytes);
                         recording =
                             registry.config.record.as_deref().and_then(
-                                |dir| match Recording::start(dir, &stream.name, bytes.clone()) {
+                                |dir| match Recording::start(
+                                    dir,
+                                    &stream.name,
+                                    splitter.is_webm(),
+                                    bytes.clone(),
+                                ) {
                                     Ok(recording) => {
                                         tracing::info!(target: "caudal::live", stream = stream.name,
                                         path = %recording.path().display(), "recording");

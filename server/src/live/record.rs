@@ -22,12 +22,13 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Starts `dir/<name>-<time>.mp4` with `init`.
-    pub fn start(dir: &Path, name: &str, init: Bytes) -> std::io::Result<Recording> {
+    /// Starts `dir/<name>-<time>.mp4` (`.webm` for a WebM stream) with `init`.
+    pub fn start(dir: &Path, name: &str, webm: bool, init: Bytes) -> std::io::Result<Recording> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let path = dir.join(format!("{name}-{stamp}.mp4"));
+        let extension = if webm { "webm" } else { "mp4" };
+        let path = dir.join(format!("{name}-{stamp}.{extension}"));
         let mut file = std::io::BufWriter::new(
             std::fs::OpenOptions::new()
                 .write(true)

@@ -196,7 +196,8 @@ impl Stream {
             state.ring.clear();
             state.ring_bytes = 0;
         }
-        let part_done = state.hls.push(&fragment);
+        // HLS carries fragmented MP4 only: a WebM stream has no playlist.
+        let part_done = !is_webm(&state.mime) && state.hls.push(&fragment);
         let len = fragment.bytes.len();
         let mut dropped = 0u64;
         let limits = self.limits;
@@ -299,6 +300,11 @@ impl Stream {
         Some(ViewerFeed { receiver, queued })
     }
 
+    /// Whether the stream is a WebM (which HLS cannot carry).
+    pub fn is_webm(&self) -> bool {
+        is_webm(&self.lock().mime)
+    }
+
     /// The init segment, once it came.
     pub fn init(&self) -> Option<Bytes> {
         self.lock().init.clone()
@@ -334,6 +340,11 @@ impl Stream {
     pub fn ring_seconds(&self) -> f64 {
         self.lock().ring.iter().map(|f| f.duration).sum()
     }
+}
+
+/// A WebM stream's MIME type (`video/webm; codecs=…`, `audio/webm`).
+fn is_webm(mime: &str) -> bool {
+    mime.starts_with("video/webm") || mime.starts_with("audio/webm")
 }
 
 #[cfg(test)]

@@ -172,7 +172,18 @@ async fn playlist(state: &AppState, name: &str, query: Option<&str>) -> HttpResp
         );
     }
     // The first part may be a moment away: held like a blocking reload.
-    hold(&stream, HOLD_MAX, || stream.hls_started()).await;
+    hold(&stream, HOLD_MAX, || {
+        stream.hls_started() || stream.is_webm()
+    })
+    .await;
+    if stream.is_webm() {
+        return respond::text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the live stream {name:?} is WebM: HLS carries fragmented MP4 only; GET /live/{name} plays it\n"
+            ),
+        );
+    }
     let Some(text) = stream.hls_playlist() else {
         return respond::text(
             StatusCode::SERVICE_UNAVAILABLE,
