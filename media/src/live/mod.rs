@@ -17,7 +17,7 @@ mod webm;
 
 pub use prft::ntp_to_unix_ms;
 pub use reader::LiveReader;
-pub use webm::WebmSplitter;
 pub use splitter::{
     Ingested, InitSegment, LiveError, LiveFragment, LiveLimits, LiveSplitter, LiveTrack,
 };
+pub use webm::WebmSplitter;

@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn ahead_of_the_target_plays_slower_to_rebuild_the_buffer() {
         // 0.25 s behind with a 0.6 s target: 0.35 s short.
-        assert_eq!(RULE.steer(&at(0.25, 0.2, 1.0)), Steer::Rate(0.93_f64.max(0.95)));
+        assert_eq!(
+            RULE.steer(&at(0.25, 0.2, 1.0)),
+            Steer::Rate(0.93_f64.max(0.95))
+        );
         assert_eq!(RULE.steer(&at(0.45, 0.4, 1.0)), Steer::Rate(0.97));
         // Back on target: normal speed.
         assert_eq!(RULE.steer(&at(0.59, 0.55, 0.97)), Steer::Rate(1.0));
