@@ -11,12 +11,18 @@
 //! - [`server::many`]: many viewers of one file, caudal against nginx;
 //! - [`pace`]: pacing by the buffer against a real bottleneck, paced
 //!   against unpaced.
+//! - [`live`]: live latency in Chromium, Caudal's player against hls.js
+//!   on the same stream.
+//! - [`live_load`]: many viewers of one live ingest, and one that stops
+//!   reading: CPU, memory, and the spread of each fragment across viewers.
 //!
 //! What they share sits in leaf modules: [`inputs`] (media encoded once
 //! with ffmpeg, pinned npm packages) and [`machine`] (the CPU line of the
 //! reports).
 
 mod inputs;
+mod live;
+mod live_load;
 mod machine;
 mod pace;
 mod qoe;
@@ -77,6 +83,29 @@ pub enum Bench {
     /// flow's retransmissions and RTT (TCP_INFO), the download's throughput,
     /// the ping's latency, stalls and first frame, with the ratios. Root only.
     Pace(pace::Args),
+    /// Live latency in Chromium: caudal's player against hls.js (LL-HLS).
+    ///
+    /// One ffmpeg stream (testsrc2 320x180@25, x264 zerolatency, 1 s GOPs, a
+    /// fragment per frame, prft wall-clock stamps) published to caudal for
+    /// the whole run; each round, Caudal on /live/NAME and hls.js
+    /// (lowLatencyMode) on /live/NAME.m3u8 join it in turn, each in a fresh
+    /// headless Chromium. Prints startup (attach to first frame), the age of
+    /// the frame on screen (now minus its prft stamp) p50/p95 every 250 ms,
+    /// each player's own latency figure, stalls, and the ratios caudal/hls.js;
+    /// writes target/bench-live/results.json.
+    Live(live::Args),
+    /// Many viewers of one live ingest, and one viewer that stops reading.
+    ///
+    /// ffmpeg publishes a real-time stream (testsrc2 640x360@25, x264
+    /// veryfast zerolatency, 1 s GOPs, ~1 Mbit/s + AAC, a fragment per
+    /// frame) to a fresh caudal per N; N viewers (default 200) read
+    /// /live/NAME. Prints caudal's CPU (per second, per viewer) and memory
+    /// (idle, with N, per viewer, peak), ingest and egress rates, and each
+    /// fragment's spread across viewers (arrival less its first arrival)
+    /// p50/p99/max; then again with one more viewer that stops reading
+    /// after the init, until the server cuts it, and how its body ended.
+    /// Writes target/bench-live-load/results.json.
+    LiveLoad(live_load::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -87,5 +116,7 @@ pub fn run(ws: &Workspace, bench: &Bench) -> Result<()> {
         Bench::Qoe(args) => qoe::run(ws, args),
         Bench::Many(args) => server::many::run(ws, args),
         Bench::Pace(args) => pace::run_bench(ws, args),
+        Bench::Live(args) => live::run(ws, args),
+        Bench::LiveLoad(args) => live_load::run(ws, args),
     }
 }
