@@ -27,7 +27,7 @@ export interface CaudalOptions {
   authorize?: (url: string) => string | Promise<string>;
   /**
    * Live streams (`/live/NAME`): the target latency, seconds from the moment a
-   * frame was made (its `prft`) to it being shown. Default 0.6. `data-latency`.
+   * frame was made (its `prft`) to it being shown. Default 0.5; each short stall raises it 0.2 s (at most 1 s over). `data-latency`.
    */
   latency?: number;
   /** Live: the fastest catch-up playback rate when a little behind. Default 1.1. */
@@ -108,6 +108,8 @@ export interface CaudalLiveStats {
   url: string;
   /** Seconds from the moment the frame on screen was made (its `prft`) to now; null without. */
   latency: number | null;
+  /** The latency the player holds: the `latency` option, raised 0.2 s by each short stall (at most 1 s over). */
+  targetLatency: number;
   /** Milliseconds from attach until the first picture played. */
   startupMs: number | null;
   stalls: number;

@@ -38,7 +38,7 @@
  *
  * Live streams (`/live/NAME` of `caudal serve`, or options.live: true):
  * one endless request, each fragment appended as it completes, playback
- * held options.latency seconds (default 0.6) behind the moment each frame
+ * held options.latency seconds (default 0.5) behind the moment each frame
  * was made — by a playback rate up to options.maxRate (1.1) when a little
  * behind, a jump when far behind. stats().latency is that distance, from
  * the stream's `prft` boxes; the duration is Infinity, video.seekable the

@@ -591,6 +591,7 @@ impl Live {
             ("live", JsValue::TRUE),
             ("state", JsValue::from_str(inner.policy.state().as_str())),
             ("latency", js::opt_number(stats.latency)),
+            ("targetLatency", JsValue::from_f64(stats.target_latency)),
             ("startupMs", js::opt_number(stats.startup_ms)),
             ("stalls", JsValue::from_f64(f64::from(stats.stalls))),
             ("stallMs", JsValue::from_f64(stats.stall_ms)),

@@ -63,9 +63,10 @@ struct Cli {
     #[arg(long, value_name = "S", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=600))]
     seconds: u32,
-    /// Caudal's target latency (`Caudal.attach(v, url, {latency})`), seconds.
-    #[arg(long, value_name = "L", default_value_t = 0.6)]
-    latency: f64,
+    /// Caudal's target latency (`Caudal.attach(v, url, {latency})`),
+    /// seconds; without it, the player's default.
+    #[arg(long, value_name = "L")]
+    latency: Option<f64>,
     /// hls.js to load (hls.min.js).
     #[arg(long, value_name = "hls.min.js")]
     hlsjs: PathBuf,
@@ -296,7 +297,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: &Cli, args: &[String]) -> Result<()> {
     let started = Instant::now();
     ensure!(
-        cli.latency.is_finite() && cli.latency > 0.0,
+        cli.latency.is_none_or(|l| l.is_finite() && l > 0.0),
         "--latency must be a positive number of seconds"
     );
     let paths = match browser::availability() {
@@ -417,9 +418,10 @@ async fn run(cli: &Cli, args: &[String]) -> Result<()> {
     println!("browser: {chromium} (headless, a fresh profile per run); hls.js {hlsjs_version}");
     println!(
         "stream: ffmpeg lavfi testsrc2 320x180@25 + sine, libx264 veryfast zerolatency, 1 s GOP, \
-         a fragment per frame, prft wallclock, PUT to caudal; Caudal target latency {} s; \
+         a fragment per frame, prft wallclock, PUT to caudal; Caudal target latency {}; \
          hls.js lowLatencyMode",
         cli.latency
+            .map_or("the player's default".to_owned(), |l| format!("{l} s"))
     );
     println!(
         "{} round(s), players alternating first, {} s of samples every {SAMPLE_MS} ms per run",
@@ -575,11 +577,12 @@ async fn measure(
         Player::Caudal => {
             page.js(
                 "var b = window.__bench; b.attachAt = performance.now(); \
-                 Caudal.attach(v, arguments[0], { latency: arguments[1] }).then( \
+                 var o = arguments[1] === null ? {} : { latency: arguments[1] }; \
+                 Caudal.attach(v, arguments[0], o).then( \
                    function (p) { window.__player = p; }, \
                    function (e) { b.errors.push('attach rejected: ' + e); }); \
                  return true;",
-                vec![Value::from(live_url), Value::from(cli.latency)],
+                vec![Value::from(live_url), json!(cli.latency)],
             )
             .await?;
         }
@@ -816,9 +819,9 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_three_rounds_of_thirty_seconds_at_0_6() -> Result<()> {
+    fn defaults_are_three_rounds_of_thirty_seconds_at_the_players_latency() -> Result<()> {
         let cli = Cli::try_parse_from(["live_bench", "--hlsjs", "hls.min.js"])?;
-        assert_eq!((cli.rounds, cli.seconds, cli.latency), (3, 30, 0.6));
+        assert_eq!((cli.rounds, cli.seconds, cli.latency), (3, 30, None));
         assert!(Cli::try_parse_from(["live_bench", "--hlsjs", "h", "--rounds", "0"]).is_err());
         assert!(Cli::try_parse_from(["live_bench"]).is_err());
         Ok(())

@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, value_name = "S")]
     seconds: Option<u32>,
     /// Caudal's target latency, seconds (`Caudal.attach(v, url, {latency})`)
-    /// [default: 0.6].
+    /// [default: the player's, 0.5].
     #[arg(long, value_name = "L")]
     latency: Option<f64>,
 }

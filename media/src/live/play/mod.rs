@@ -32,6 +32,13 @@ const DRY: f64 = 0.03;
 const GAP_JUMP: f64 = 3.0;
 /// Buffer behind the playhead is evicted in steps of at least this, seconds.
 const EVICT_STEP: f64 = 2.0;
+/// A stall this short, on the connection it began on, was a hiccup the
+/// buffer should have covered (not a publisher gone or a reconnect): the
+/// target latency grows by [`STALL_RAISE`] s, at most [`MOST_RAISE`] s
+/// over the page's — as hls.js grows its target on stalls.
+const HICCUP_MS: f64 = 1_500.0;
+const STALL_RAISE: f64 = 0.2;
+const MOST_RAISE: f64 = 1.0;
 /// After a jump, the rule waits this long before judging again, ms.
 const SETTLE_MS: f64 = 1_000.0;
 /// How often the player reports its latency to the server while it
@@ -57,7 +64,7 @@ pub struct LiveOptions {
 impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
-            latency: 0.6,
+            latency: 0.5,
             max_rate: 1.1,
             jump: 2.0,
             min_ahead: 0.2,
@@ -122,6 +129,9 @@ pub struct LiveStats {
     /// Seconds from the moment the frame on screen was made (its
     /// fragment's `prft`) to now; `None` when the stream carries no clock.
     pub latency: Option<f64>,
+    /// The latency the player holds: the page's target, raised by hiccup
+    /// stalls.
+    pub target_latency: f64,
     /// Seconds buffered ahead of the playhead (to the live edge).
     pub buffer_ahead: f64,
     pub rate: f64,
@@ -152,7 +162,8 @@ pub struct LivePolicy {
     /// Playback is held (startup, a stall).
     held: bool,
     started: bool,
-    stall_since: Option<Millis>,
+    /// When the stall began, and on which connection.
+    stall_since: Option<(Millis, u32)>,
     /// Our own seek in flight, to tell it from the viewer's.
     own_seek: Option<f64>,
     settle_until: Millis,
@@ -192,6 +203,7 @@ impl LivePolicy {
             stalled_since_report: false,
             stats: LiveStats {
                 rate: 1.0,
+                target_latency: options.latency,
                 ..LiveStats::default()
             },
         }
@@ -318,7 +330,7 @@ impl LivePolicy {
         // Far behind the edge on purpose: the viewer watches back; the
         // player stops pulling them to live until they return near it.
         let edge = self.timeline.edge().unwrap_or(to);
-        self.pinned = edge - to > self.options.latency + self.options.jump;
+        self.pinned = edge - to > self.rule.target + self.options.jump;
     }
 
     /// The playhead, the buffered ranges, the wall clock (Unix ms): what
@@ -370,7 +382,7 @@ impl LivePolicy {
         } else if starved || ahead < DRY {
             self.stats.stalls += 1;
             self.stalled_since_report = true;
-            self.stall_since = Some(now);
+            self.stall_since = Some((now, self.connection));
             self.hold();
             self.set_state(State::Buffering);
             self.actions.push_back(LiveAction::Stall { position });
@@ -487,8 +499,14 @@ impl LivePolicy {
     }
 
     fn end_stall(&mut self, now: Millis) {
-        if let Some(since) = self.stall_since.take() {
-            self.stats.stall_ms += now.as_f64() - since.as_f64();
+        if let Some((since, connection)) = self.stall_since.take() {
+            let stalled = now.as_f64() - since.as_f64();
+            self.stats.stall_ms += stalled;
+            if stalled <= HICCUP_MS && connection == self.connection {
+                self.rule.target =
+                    (self.rule.target + STALL_RAISE).min(self.options.latency + MOST_RAISE);
+                self.stats.target_latency = self.rule.target;
+            }
         }
     }
 

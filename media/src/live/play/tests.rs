@@ -4,6 +4,15 @@ const MIME: &str = "video/mp4; codecs=\"avc1.64001f\"";
 /// Unix ms at which the test stream's media time 0 was made.
 const MADE_AT_ZERO: f64 = 1.7e12;
 
+/// The tests' settings: a 0.6 s target, whatever the default.
+const OPTIONS: LiveOptions = LiveOptions {
+    latency: 0.6,
+    max_rate: 1.1,
+    jump: 2.0,
+    min_ahead: 0.2,
+    back_buffer: 10.0,
+};
+
 fn drain(p: &mut LivePolicy) -> Vec<LiveAction> {
     std::iter::from_fn(|| p.poll_action()).collect()
 }
@@ -15,7 +24,7 @@ fn at(ms: f64) -> Millis {
 /// A policy that received the init segment and fragments `from..to`
 /// seconds (25 per second, a keyframe every 2 s), made in real time.
 fn joined(from: f64, to: f64) -> LivePolicy {
-    let mut p = LivePolicy::new(LiveOptions::default());
+    let mut p = LivePolicy::new(OPTIONS);
     p.start(at(0.0));
     p.handle_response(at(5.0), 1, 200, "");
     p.handle_init(MIME);
@@ -182,6 +191,73 @@ fn the_stream_running_dry_is_one_stall_then_playback_resumes_on_the_least_buffer
     let stats = p.stats();
     assert_eq!(stats.stalls, 1);
     assert_eq!(stats.stall_ms, 1_000.0);
+}
+
+/// Runs dry at `from` ms and resumes `for_ms` later, on connection `id`.
+fn stall_for(p: &mut LivePolicy, from: f64, for_ms: f64) {
+    let edge = p.stats().edge.expect("media");
+    p.handle_playback(at(from), wall(edge, 0.1), edge, &[8.0..edge], false, true);
+    feed(p, edge, edge + 0.3);
+    p.handle_playback(
+        at(from + for_ms),
+        wall(edge + 0.3, 0.01),
+        edge,
+        &[8.0..edge + 0.3],
+        false,
+        true,
+    );
+    drain(p);
+}
+
+#[test]
+fn a_short_stall_raises_the_target_latency_and_a_long_one_does_not() {
+    let mut p = playing(9.5, 10.0);
+    assert_eq!(p.stats().target_latency, 0.6);
+    // A hiccup: the buffer ran dry for half a second on the same body.
+    stall_for(&mut p, 6_000.0, 500.0);
+    assert!((p.stats().target_latency - 0.8).abs() < 1e-9);
+    // The publisher gone for 3 s: waiting longer would not have helped.
+    stall_for(&mut p, 8_000.0, 3_000.0);
+    assert!((p.stats().target_latency - 0.8).abs() < 1e-9);
+    // Hiccups raise it to the page's target + 1 s at most.
+    for i in 0..8 {
+        stall_for(&mut p, 12_000.0 + f64::from(i) * 1_000.0, 200.0);
+    }
+    assert!((p.stats().target_latency - 1.6).abs() < 1e-9);
+    assert_eq!(p.stats().stalls, 10);
+}
+
+#[test]
+fn a_stall_across_a_reconnect_keeps_the_target() {
+    let mut p = playing(9.5, 10.0);
+    p.handle_playback(
+        at(6_000.0),
+        wall(10.0, 0.1),
+        10.0,
+        &[8.0..10.0],
+        false,
+        true,
+    );
+    p.handle_end(at(6_010.0), 1);
+    p.handle_timeout(at(6_260.0));
+    p.handle_response(at(6_300.0), 2, 200, "");
+    feed(&mut p, 10.0, 10.3);
+    p.handle_playback(
+        at(6_400.0),
+        wall(10.3, 0.01),
+        10.0,
+        &[8.0..10.3],
+        false,
+        true,
+    );
+    drain(&mut p);
+    assert_eq!(p.stats().stalls, 1);
+    assert_eq!(p.stats().target_latency, 0.6);
+}
+
+#[test]
+fn the_default_target_latency_is_half_a_second() {
+    assert_eq!(LiveOptions::default().latency, 0.5);
 }
 
 #[test]
