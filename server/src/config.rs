@@ -48,6 +48,9 @@ pub struct Config {
     /// Serve connections with Caudal's own HTTP/1.1 loop, which sends file
     /// bodies kernel to socket (`sendfile`); off: hyper serves them all.
     pub zero_copy: bool,
+    /// A `Link` header with the player's modules on site pages that load
+    /// `player.js` ([`crate::preload`]).
+    pub preload_hints: bool,
     /// Event loops, one thread each ([`crate::net::workers`]).
     pub workers: usize,
     /// Bytes of file chunks the shared chunk cache may hold; 0 turns it off.
@@ -78,6 +81,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             metrics: MetricsAccess::default(),
             zero_copy: true,
+            preload_hints: true,
             workers: default_workers(),
             cache_mem: default_cache_mem(),
             pace: crate::pacing::PaceConfig::default(),

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub quiet: Option<bool>,
     /// `false`: hyper serves every connection (no `sendfile`).
     pub zero_copy: Option<bool>,
+    /// `false`: no `Link` preload hints on pages that embed the player.
+    pub preload_hints: Option<bool>,
     /// Event loops (`--workers`).
     pub workers: Option<usize>,
     /// Path prefixes that need a token.

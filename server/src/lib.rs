@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod net;
 pub mod pacing;
 pub mod pipeline;
+pub mod preload;
 pub mod safe_path;
 pub mod server;
 pub mod token_tools;

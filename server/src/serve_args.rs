@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// Send file bodies kernel to socket (sendfile) from Caudal's own HTTP/1.1 loop; off: hyper serves every connection [default: on].
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub zero_copy: Option<bool>,
+    /// A site page that loads player.js gets a Link header naming the player's modules (and the readers its media URLs need), so the browser fetches them beside player.js [default: on].
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub preload_hints: Option<bool>,
     /// Live streams at /live/NAME: publish with PUT or POST (a token whose acl covers the path), watch with GET [default: on].
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub live: Option<bool>,
@@ -285,6 +288,7 @@ pub fn config_from(args: ServeArgs, file: FileConfig) -> Result<Config, String> 
         trusted_proxies,
         metrics,
         zero_copy: args.zero_copy.or(file.zero_copy).unwrap_or(true),
+        preload_hints: args.preload_hints.or(file.preload_hints).unwrap_or(true),
         live: {
             let file_live = file.live.clone().unwrap_or_default();
             caudal_server::live::LiveConfig {

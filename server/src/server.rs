@@ -71,6 +71,7 @@ impl Server {
             cache_control,
             files: Default::default(),
             chunks,
+            preload: config.preload_hints.then(Default::default),
             pacer: Arc::new(crate::pacing::Pacer::new(config.pace, metrics.delivery())),
             live: Arc::new(crate::live::LiveRegistry::new(
                 config.live.clone(),

@@ -435,3 +435,108 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
         },
     );
 }
+
+// --- preload hints ------------------------------------------------------------
+
+/// A site (`player.js`, `pkg/` with its manifest) and `page.html` on the
+/// player's own origin, its video auto-attached to `media` by markup.
+fn same_origin_site(media: &str) -> Result<tempfile::TempDir> {
+    let site = tempfile::tempdir()?;
+    let www = caudal_tests::server::www_dir();
+    std::fs::copy(www.join("player.js"), site.path().join("player.js"))?;
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg)?;
+    for entry in std::fs::read_dir(www.join("pkg"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
+        }
+    }
+    ensure!(
+        pkg.join("manifest.json").is_file(),
+        "the build wrote no pkg/manifest.json: run `cargo xtask build-player`"
+    );
+    let html = caudal_tests::page::test_page_html("/player.js", &[("data-src", media)]);
+    std::fs::write(site.path().join("page.html"), html)?;
+    Ok(site)
+}
+
+/// A page served by `caudal serve` that loads `player.js` comes with a
+/// `Link` header naming the player's modules (and the remuxer, for the
+/// `.mp4` it names): on a 2 Mbit/s, 100 ms link the browser asks for the
+/// main wasm before `player.js` has even arrived (without the hint it could
+/// only once `player.js` ran), and the hint matches what the loader then
+/// fetches — every hashed asset crosses the link exactly once.
+#[test]
+fn a_page_on_the_players_origin_fetches_the_hinted_modules_beside_player_js() {
+    browser_test(
+        "a_page_on_the_players_origin_fetches_the_hinted_modules_beside_player_js",
+        secs(90.0),
+        |browser| async move {
+            let media = media::temp_media(&[(MP4.name, MP4.bytes()?)])?;
+            let path = format!("/media/{}", MP4.name);
+            let mut stage = Stage::with_media_and_www(media, same_origin_site(&path)?).await?;
+            stage
+                .add_link(LinkConfig {
+                    trace: vec![(0.0, 2_000_000)],
+                    rtt: Duration::from_millis(100),
+                })
+                .await?;
+            let link = stage.link()?;
+            let page_url = link.url("/page.html");
+            let (status, headers, _) = get(
+                &reqwest::Client::new(),
+                &stage.server.url("/page.html"),
+                "br",
+                None,
+            )
+            .await?;
+            ensure!(status == 200, "page.html: {status}");
+            let hint = header_of(&headers, &header::LINK)
+                .ok_or_else(|| anyhow!("page.html came without a Link header: {headers:?}"))?
+                .to_owned();
+            ensure!(
+                hint.contains("/pkg/caudal_player-") && hint.contains("/pkg/caudal_remux-"),
+                "the hint names {hint}"
+            );
+            let page = caudal_tests::Page::open(&browser, &page_url).await?;
+            page.wait_until(
+                "the auto-attached player to fetch the file",
+                secs(30.0),
+                "window.Caudal && Caudal.get(v) && Caudal.get(v).stats().bytesFetched > 100000 \
+                 && performance.getEntriesByName('caudal:remux-ready').length > 0",
+            )
+            .await?;
+            let log = link.requests();
+            let find = |what: &str, test: &dyn Fn(&str) -> bool| {
+                log.iter()
+                    .find(|r| test(&r.path))
+                    .ok_or_else(|| anyhow!("no request for {what} in {log:#?}"))
+            };
+            let loader = find("/player.js", &|p| p == "/player.js")?;
+            let loader_end = loader
+                .end_ms
+                .ok_or_else(|| anyhow!("player.js has no end: {loader:?}"))?;
+            let wasm = find("the main wasm", &|p| {
+                p.starts_with("/pkg/caudal_player-") && p.ends_with(".wasm")
+            })?;
+            ensure!(
+                wasm.t_ms < loader_end,
+                "the main wasm was asked for at {:.0} ms, after player.js had arrived \
+                 ({loader_end:.0} ms): the hint did not start it\n  log: {log:#?}",
+                wasm.t_ms
+            );
+            let assets = hashed_asset_requests(&log);
+            let mut once = assets.clone();
+            once.sort();
+            once.dedup();
+            ensure!(
+                once.len() == assets.len() && once.len() >= 4,
+                "hashed assets requested {assets:?}: each exactly once (a hint that does not \
+                 match the loader's request is fetched twice)"
+            );
+            page.expect_no_errors().await?;
+            Ok(())
+        },
+    );
+}

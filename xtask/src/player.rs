@@ -155,6 +155,7 @@ pub fn build(ws: &Workspace) -> Result<Player> {
         live: (live.0.1, live.1.1),
         loader,
     };
+    write_manifest(&out_dir, &player)?;
     let every_page =
         compress_and_report(ws, PLAYER.what, &[&player.wasm, &player.js, &player.loader])?;
     let mut remuxer = 0;
@@ -174,6 +175,22 @@ pub fn build(ws: &Workspace) -> Result<Player> {
     );
     report_budget("a plain MP4", every_page.brotli + remuxer, PLAIN_MP4_BUDGET);
     Ok(player)
+}
+
+/// `pkg/manifest.json`: each module's hashed (js, wasm) names by key
+/// (`player`, `remux`, …, `live`), for the server's preload hints
+/// (`caudal_server::preload`), the names the loader was stamped with.
+fn write_manifest(out_dir: &Path, player: &Player) -> Result<()> {
+    let entry = |js: &Path, wasm: &Path| serde_json::json!({ "js": file_name(js), "wasm": file_name(wasm) });
+    let mut manifest = serde_json::Map::new();
+    manifest.insert("player".into(), entry(&player.js, &player.wasm));
+    for (module, (js, wasm)) in READERS.iter().zip(&player.readers) {
+        let key = module.out_name.trim_start_matches("caudal_");
+        manifest.insert(key.into(), entry(js, wasm));
+    }
+    manifest.insert("live".into(), entry(&player.live.0, &player.live.1));
+    let text = serde_json::to_string_pretty(&manifest)?;
+    assets::write(&out_dir.join("manifest.json"), text.as_bytes())
 }
 
 /// Every module, optimized as for the browser but with their function names,

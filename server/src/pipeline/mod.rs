@@ -24,7 +24,7 @@
 //! the transport's limits).
 //!
 //! A file answer then runs [`serve_file`]'s stages: method, [`path_safety`],
-//! [`content_coding`] (site files only), the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
+//! [`content_coding`] and [`preload_hints`] (site files only), the engine's plan ([`crate::engine`]), [`respond`] (status and body, from
 //! [`crate::body`]) and [`cache_headers`].
 
 use std::convert::Infallible;
@@ -48,6 +48,7 @@ pub mod live_route;
 pub mod metrics_page;
 pub mod pace;
 pub mod path_safety;
+pub mod preload_hints;
 pub mod respond;
 pub mod routes;
 pub mod serve_file;

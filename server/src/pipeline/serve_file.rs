@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use http::Method;
 use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
 
 use super::content_coding::{self, Coding};
 use super::file_request::FileRequestHeaders;
@@ -64,7 +64,15 @@ pub fn serve_file(
     };
     // The type goes by the name on disk, not as spelled in the URL (`a%2Emp4`).
     let content_type = caudal_media::mime::content_type_for(&on_disk.to_string_lossy());
-    // 3. Content coding, site only: a precompressed sidecar the client
+    // 3a. A page that embeds the player names the modules it will load,
+    //     read from the plain page before a coding replaces it.
+    let preload = match (mount, &state.preload) {
+        (Mount::Site, Some(hints)) if content_type.starts_with("text/html") => {
+            hints.hint(root, &state.files, raw_path, &plain)
+        }
+        _ => None,
+    };
+    // 3b. Content coding, site only: a precompressed sidecar the client
     //    accepts replaces the plain file.
     let mut variants = match mount {
         Mount::Media => Vec::new(),
@@ -131,6 +139,11 @@ pub fn serve_file(
         identity.last_modified(),
         cache_control.as_ref(),
     );
+    if let Some(link) = preload
+        && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED)
+    {
+        response.headers_mut().append(header::LINK, link);
+    }
     // (CMSD and pacing: the pace stage, around the router — `super::pace`.)
     response
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub files: FileCache,
     /// File chunks shared by every response; `None` with `--cache-mem 0`.
     pub chunks: Option<Arc<ChunkCache>>,
+    /// `Link` hints for pages that embed the player; `None` when off.
+    pub preload: Option<super::preload_hints::PreloadHints>,
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
