@@ -39,8 +39,12 @@ export interface CaudalOptions {
    * path is `/live/NAME` is live.
    */
   live?: boolean;
-  /** CMCD (CTA-5004) on media requests: "query" (default), "header", or "off" (false too). */
-  cmcd?: "query" | "header" | "off" | false;
+  /**
+   * CMCD (CTA-5004) on media requests: "auto" (default: the CMCD-* headers for a file
+   * on the page's origin, which keep its URL cacheable; the query on another origin,
+   * which needs no preflight), "query", "header", or "off" (false too).
+   */
+  cmcd?: "auto" | "query" | "header" | "off" | false;
   /** CMCD's session id (`sid`); a new UUID per attach by default. */
   sessionId?: string;
 }

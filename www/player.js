@@ -30,8 +30,11 @@
  *
  * CMCD (CTA-5004): every media request tells the server the player's
  * buffer, the media's bit rate, its throughput, startup and stalls, as the
- * `CMCD` query argument (options.cmcd: 'query', the default; 'header' for
- * the CMCD-* headers, which cost a CORS preflight on another origin; 'off').
+ * CMCD-* headers for a file on the page's own origin and as the `CMCD` query
+ * argument for one on another (options.cmcd: 'auto', the default; 'query';
+ * 'header', which costs a CORS preflight on another origin; 'off'). Headers
+ * leave the URL alone: a per-playback `sid` in the query would make every
+ * visit miss the browser's cache.
  * options.sessionId is its `sid` (a new UUID per attach by default). A
  * server that paces by it (`caudal serve`) says so in CMSD-Dynamic, and the
  * player does not take a paced response for a slow link.
@@ -190,6 +193,12 @@
     for (var i = 0; i < 32; i++) hex += Math.floor(Math.random() * 16).toString(16);
     return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-4' + hex.slice(13, 16) + '-' +
       hex.slice(16, 20) + '-' + hex.slice(20);
+  }
+  // Same origin: the CMCD-* headers (no preflight there), so that the URL,
+  // the browser's cache key, is the same on every visit. Another origin:
+  // the query, since headers would cost a CORS preflight per request.
+  function cmcdModeFor(href) {
+    return new URL(href).origin === location.origin ? 'header' : 'query';
   }
   function withCmcd(href, options, live) {
     var headers = { Range: 'bytes=0-' };
@@ -421,6 +430,7 @@
     var href = new URL(url, document.baseURI).href;
     options = Object.assign({}, options || {});
     if (!options.sessionId) options.sessionId = newSessionId();
+    if (options.cmcd === undefined || options.cmcd === 'auto') options.cmcd = cmcdModeFor(href);
     // While the player's code loads, the file's first bytes come already.
     var live = isLive(href, options);
     var early = (live || !wasm) && window.MediaSource ? earlyRequest(href, options, live) : undefined;

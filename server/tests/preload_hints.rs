@@ -49,6 +49,7 @@ async fn a_page_that_loads_player_js_names_the_main_module_and_its_files_reader(
     let reply = request(&client, Method::GET, &url, &[]).await;
     assert_eq!(reply.status, 200);
     let expected = [
+        "</player.js>; rel=preload; as=script".to_owned(),
         wasm_hint(&format!("/pkg/{MAIN_WASM}")),
         format!("</pkg/{MAIN_JS}>; rel=modulepreload"),
         wasm_hint("/pkg/caudal_remux-2222222222222222.wasm"),

@@ -17,13 +17,25 @@ pub mod manifest;
 pub mod page_scan;
 
 pub use manifest::{Manifest, ManifestError};
-pub use page_scan::{PageNeeds, Reader, scan};
+pub use page_scan::{Loader, PageNeeds, Reader, scan};
 
 /// The `Link` field value for a page with `needs`, the modules named by
 /// `manifest`; `None` when the manifest lacks the main module.
 pub fn link_value(needs: &PageNeeds, manifest: &Manifest) -> Option<String> {
     let dir = &needs.loader_dir;
     let main = manifest.module("player")?;
+    // The loader first: it takes the page's connection, free by then,
+    // rather than wait for a new one (a round trip) behind the modules —
+    // and it is what starts the file's first request.
+    let loader = &needs.loader;
+    let mut first = if loader.module {
+        format!("<{}>; rel=modulepreload", loader.path)
+    } else {
+        format!("<{}>; rel=preload; as=script", loader.path)
+    };
+    if let Some(cors) = loader.cors {
+        first.push_str(&format!("; crossorigin={cors}"));
+    }
     let readers = needs
         .readers
         .iter()
@@ -40,7 +52,12 @@ pub fn link_value(needs: &PageNeeds, manifest: &Manifest) -> Option<String> {
             ]
         })
         .collect();
-    Some(links.join(", "))
+    Some(
+        std::iter::once(first)
+            .chain(links)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
 #[cfg(test)]
@@ -59,13 +76,19 @@ mod tests {
     #[test]
     fn the_hint_names_the_main_module_then_each_reader_the_page_needs() {
         let needs = PageNeeds {
+            loader: Loader {
+                path: "/demo/player.js".into(),
+                module: false,
+                cors: Some("anonymous"),
+            },
             loader_dir: "/demo/".into(),
             readers: vec![Reader::Remux, Reader::Webm],
         };
         assert_eq!(
             link_value(&needs, &manifest()).as_deref(),
             Some(
-                "</demo/pkg/p.wasm>; rel=preload; as=fetch; type=\"application/wasm\"; crossorigin=anonymous, \
+                "</demo/player.js>; rel=preload; as=script; crossorigin=anonymous, \
+                 </demo/pkg/p.wasm>; rel=preload; as=fetch; type=\"application/wasm\"; crossorigin=anonymous, \
                  </demo/pkg/p.js>; rel=modulepreload, \
                  </demo/pkg/r.wasm>; rel=preload; as=fetch; type=\"application/wasm\"; crossorigin=anonymous, \
                  </demo/pkg/r.js>; rel=modulepreload"
@@ -78,6 +101,11 @@ mod tests {
     fn without_the_main_module_there_is_no_hint() {
         let only_remux = Manifest::default();
         let needs = PageNeeds {
+            loader: Loader {
+                path: "/player.js".into(),
+                module: false,
+                cors: None,
+            },
             loader_dir: "/".into(),
             readers: vec![],
         };

@@ -49,11 +49,25 @@ impl Reader {
 /// What a page that embeds the player needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageNeeds {
+    /// The loader (`player.js`) as the page's script tag asks for it.
+    pub loader: Loader,
     /// The loader's directory on this server, ending in `/`: its modules
     /// are under `{loader_dir}pkg/`.
     pub loader_dir: String,
     /// The readers its media URLs name, each once, in [`Reader`] order.
     pub readers: Vec<Reader>,
+}
+
+/// The page's `<script>` for the loader: a hint for it must ask for it
+/// the same way, or the browser fetches it twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loader {
+    /// Its path on this server.
+    pub path: String,
+    /// `type=module`.
+    pub module: bool,
+    /// Its `crossorigin` attribute: `anonymous` or `use-credentials`.
+    pub cors: Option<&'static str>,
 }
 
 /// Reads `html`, served at `page_path` (the URL path, from `/`). `None`
@@ -69,15 +83,25 @@ pub fn scan(html: &[u8], page_path: &str) -> Option<PageNeeds> {
     }
     let loader = tag_starts(&lower, "<script").find_map(|at| {
         let tag = &text[at..];
-        let end = tag.find('>')?;
-        let src = attribute(&tag[..end], "src")?;
-        same_origin_path(&src, page_path).filter(|p| is_loader(p))
+        let tag = &tag[..tag.find('>')?];
+        let src = attribute(tag, "src")?;
+        let path = same_origin_path(&src, page_path).filter(|p| is_loader(p))?;
+        let module = attribute(tag, "type").is_some_and(|t| t.eq_ignore_ascii_case("module"));
+        let cors = attribute(tag, "crossorigin").map(|c| {
+            if c.eq_ignore_ascii_case("use-credentials") {
+                "use-credentials"
+            } else {
+                "anonymous"
+            }
+        });
+        Some(Loader { path, module, cors })
     })?;
-    let loader_dir = loader[..=loader.rfind('/')?].to_owned();
-    if !loader_dir.bytes().all(url_safe) {
+    let loader_dir = loader.path[..=loader.path.rfind('/')?].to_owned();
+    if !loader.path.bytes().all(url_safe) {
         return None;
     }
     Some(PageNeeds {
+        loader,
         loader_dir,
         readers: readers_named(&lower),
     })
@@ -113,7 +137,10 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
             if key.is_empty() {
                 return None;
             }
-            continue; // a bare attribute (`async`, `defer`)
+            if key.eq_ignore_ascii_case(name) {
+                return Some(String::new()); // a bare attribute (`crossorigin`)
+            }
+            continue; // another bare attribute (`async`, `defer`)
         }
         i += 1;
         while i < bytes.len() && bytes[i].is_ascii_whitespace() {
@@ -258,6 +285,14 @@ mod tests {
             <script>Caudal.attach(v, '/media/talk.mp4?x=1');</script>"#;
         let n = needs(page, "/index.html").expect("embeds the player");
         assert_eq!(n.loader_dir, "/");
+        assert_eq!(
+            n.loader,
+            Loader {
+                path: "/player.js".into(),
+                module: false,
+                cors: None
+            }
+        );
         assert_eq!(n.readers, [Reader::Remux]);
     }
 
@@ -269,6 +304,25 @@ mod tests {
         assert_eq!(n.loader_dir, "/x/");
         let n = needs("<script type=module\n src = \"./player.js\">", "/p").expect("found");
         assert_eq!(n.loader_dir, "/");
+        assert!(n.loader.module);
+    }
+
+    #[test]
+    fn the_loaders_crossorigin_attribute_is_kept() {
+        let cors = |html: &str| needs(html, "/").expect("found").loader.cors;
+        assert_eq!(
+            cors("<script src=/player.js crossorigin></script>"),
+            Some("anonymous")
+        );
+        assert_eq!(
+            cors("<script crossorigin=\"\" src=/player.js>"),
+            Some("anonymous")
+        );
+        assert_eq!(
+            cors("<script src=/player.js crossorigin=use-credentials>"),
+            Some("use-credentials")
+        );
+        assert_eq!(cors("<script async src=/player.js>"), None);
     }
 
     #[test]
