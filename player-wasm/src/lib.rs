@@ -30,6 +30,7 @@
 // dropped at link time, unused in that build.
 #![cfg_attr(target_family = "wasm", allow(dead_code, unused_imports))]
 
+mod element;
 mod events;
 mod fallback;
 mod fetcher;

@@ -29,6 +29,7 @@ use web_sys::{
     SourceBuffer,
 };
 
+use crate::element::{self, Listener};
 use crate::events::{self, Event};
 use crate::fallback::{self, Mode};
 use crate::fetcher::{self, FetchSink, Source};
@@ -47,13 +48,6 @@ use crate::timer::{self, Alarm, Change, JsTimer};
 /// must be noticed as a stall, and `Policy::handle_playback` cannot ask for
 /// a wake-up of its own.
 const PLAYBACK_TICK_MS: f64 = 200.0;
-
-/// A registered listener, kept to remove it on destroy.
-type Listener = (
-    EventTarget,
-    &'static str,
-    Closure<dyn FnMut(web_sys::Event)>,
-);
 
 struct Inner {
     policy: Policy,
@@ -666,18 +660,12 @@ impl Shared {
         if let Some(early) = inner.early.take() {
             early.controller.abort();
         }
-        for (target, name, closure) in inner.listeners.drain(..) {
-            let _ =
-                target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        }
+        element::remove_listeners(&mut inner.listeners);
         if let Some(alarm_timer) = inner.alarm_timer.as_mut() {
             alarm_timer.stop();
         }
-        if let Some(url) = inner.object_url.take() {
-            let _ = web_sys::Url::revoke_object_url(&url);
-            inner.video.remove_attribute("src").ok();
-            inner.video.load();
-        }
+        let object_url = inner.object_url.take();
+        element::release_source(&inner.video, object_url);
         inner.queue.clear();
         inner.source_buffer = None;
         inner.media_source = None;

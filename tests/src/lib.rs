@@ -37,6 +37,7 @@ pub mod browser;
 pub mod bucket;
 pub mod corpus;
 pub mod dts;
+pub mod machine;
 pub mod media;
 pub mod npm;
 pub mod page;

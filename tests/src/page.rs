@@ -74,6 +74,26 @@ pub fn attr_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A site with the built player (`player.js`, every file of `pkg/`) and
+/// `page.html`, a test page that loads it from the site's own origin with
+/// these video attributes.
+pub fn same_origin_site(video_attrs: &[(&str, &str)]) -> Result<tempfile::TempDir> {
+    let site = tempfile::tempdir()?;
+    let www = crate::server::www_dir();
+    std::fs::copy(www.join("player.js"), site.path().join("player.js"))?;
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg)?;
+    for entry in std::fs::read_dir(www.join("pkg"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
+        }
+    }
+    let html = test_page_html("/player.js", video_attrs);
+    std::fs::write(site.path().join("page.html"), html)?;
+    Ok(site)
+}
+
 /// The HTML of a test page loading `player_js` with one `<video id="v">`
 /// carrying `video_attrs` (e.g. `data-src`, `data-goal`).
 pub fn test_page_html(player_js: &str, video_attrs: &[(&str, &str)]) -> String {

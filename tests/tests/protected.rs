@@ -125,25 +125,6 @@ async fn answer_asks(page: &Page, base: &str, ttl: u64) -> Result<u64> {
     Ok(pending)
 }
 
-/// A site with the built player (`player.js`, `pkg/`) and a test page
-/// `page.html` that loads it from its own origin.
-fn same_origin_site() -> Result<tempfile::TempDir> {
-    let site = tempfile::tempdir()?;
-    let www = caudal_tests::server::www_dir();
-    std::fs::copy(www.join("player.js"), site.path().join("player.js"))?;
-    let pkg = site.path().join("pkg");
-    std::fs::create_dir(&pkg)?;
-    for entry in std::fs::read_dir(www.join("pkg"))? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
-        }
-    }
-    let html = caudal_tests::page::test_page_html("/player.js", &[]);
-    std::fs::write(site.path().join("page.html"), html)?;
-    Ok(site)
-}
-
 /// Attaches `url` with a 3 s goal and plays it past 6 s through MSE with
 /// no error and no refusal; returns the media requests (several, with that
 /// goal).
@@ -198,7 +179,12 @@ fn a_signed_url_plays_cross_origin_with_its_token_on_every_range_request() {
 /// cookie on every range request, with no token in any URL.
 async fn plays_by_cookie(browser: Browser) -> Result<()> {
     let dir = media::temp_media(&[(SAMPLE.name, SAMPLE.bytes()?)])?;
-    let mut stage = Stage::protected_with_www(dir, same_origin_site()?, protection()?).await?;
+    let mut stage = Stage::protected_with_www(
+        dir,
+        caudal_tests::page::same_origin_site(&[])?,
+        protection()?,
+    )
+    .await?;
     stage.add_link(slow_link()).await?;
     let page = Page::open(&browser, &stage.link()?.url("/page.html")).await?;
     let plain = stage.linked_media_url(SAMPLE.name)?;
@@ -254,8 +240,12 @@ fn a_signed_url_plays_on_the_media_own_origin_with_its_token_on_every_range_requ
         secs(90.0),
         |browser| async move {
             let dir = media::temp_media(&[(SAMPLE.name, SAMPLE.bytes()?)])?;
-            let mut stage =
-                Stage::protected_with_www(dir, same_origin_site()?, protection()?).await?;
+            let mut stage = Stage::protected_with_www(
+                dir,
+                caudal_tests::page::same_origin_site(&[])?,
+                protection()?,
+            )
+            .await?;
             stage.add_link(slow_link()).await?;
             let page = Page::open(&browser, &stage.link()?.url("/page.html")).await?;
             plays_a_signed_url_on(&page, &stage.linked_media_url(SAMPLE.name)?).await

@@ -438,29 +438,6 @@ fn the_first_media_request_leaves_before_the_wasm_has_loaded() {
 
 // --- preload hints ------------------------------------------------------------
 
-/// A site (`player.js`, `pkg/` with its manifest) and `page.html` on the
-/// player's own origin, its video auto-attached to `media` by markup.
-fn same_origin_site(media: &str) -> Result<tempfile::TempDir> {
-    let site = tempfile::tempdir()?;
-    let www = caudal_tests::server::www_dir();
-    std::fs::copy(www.join("player.js"), site.path().join("player.js"))?;
-    let pkg = site.path().join("pkg");
-    std::fs::create_dir(&pkg)?;
-    for entry in std::fs::read_dir(www.join("pkg"))? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), pkg.join(entry.file_name()))?;
-        }
-    }
-    ensure!(
-        pkg.join("manifest.json").is_file(),
-        "the build wrote no pkg/manifest.json: run `cargo xtask build-player`"
-    );
-    let html = caudal_tests::page::test_page_html("/player.js", &[("data-src", media)]);
-    std::fs::write(site.path().join("page.html"), html)?;
-    Ok(site)
-}
-
 /// A page served by `caudal serve` that loads `player.js` comes with a
 /// `Link` header naming the player's modules (and the remuxer, for the
 /// `.mp4` it names): on a 2 Mbit/s, 100 ms link the browser asks for the
@@ -475,7 +452,14 @@ fn a_page_on_the_players_origin_fetches_the_hinted_modules_beside_player_js() {
         |browser| async move {
             let media = media::temp_media(&[(MP4.name, MP4.bytes()?)])?;
             let path = format!("/media/{}", MP4.name);
-            let mut stage = Stage::with_media_and_www(media, same_origin_site(&path)?).await?;
+            let mut stage = {
+                let site = caudal_tests::page::same_origin_site(&[("data-src", &path)])?;
+                ensure!(
+                    site.path().join("pkg/manifest.json").is_file(),
+                    "the build wrote no pkg/manifest.json: run `cargo xtask build-player`"
+                );
+                Stage::with_media_and_www(media, site).await?
+            };
             stage
                 .add_link(LinkConfig {
                     trace: vec![(0.0, 2_000_000)],

@@ -27,6 +27,7 @@ use web_sys::{
     SourceBuffer,
 };
 
+use crate::element::{self, Listener};
 use crate::events::{self, Event};
 use crate::fetcher::{self, FetchSink, Source};
 use crate::js;
@@ -36,11 +37,6 @@ use crate::timer::{self, Alarm, Change, JsTimer};
 /// How often playback is sampled, ms: the catch-up rule and the stall
 /// watch need it between media events.
 const TICK_MS: f64 = 100.0;
-type Listener = (
-    EventTarget,
-    &'static str,
-    Closure<dyn FnMut(web_sys::Event)>,
-);
 
 /// A SourceBuffer step.
 enum Op {
@@ -624,18 +620,12 @@ impl Live {
         if let Some(early) = inner.early.take() {
             early.controller.abort();
         }
-        for (target, name, closure) in inner.listeners.drain(..) {
-            let _ =
-                target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        }
+        element::remove_listeners(&mut inner.listeners);
         if let Some(timer) = inner.timer.as_mut() {
             timer.stop();
         }
-        if let Some(url) = inner.object_url.take() {
-            let _ = web_sys::Url::revoke_object_url(&url);
-            inner.video.remove_attribute("src").ok();
-            inner.video.load();
-        }
+        let object_url = inner.object_url.take();
+        element::release_source(&inner.video, object_url);
         inner.ops.clear();
         inner.source_buffer = None;
         inner.media_source = None;

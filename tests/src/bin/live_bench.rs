@@ -414,7 +414,11 @@ async fn run(cli: &Cli, args: &[String]) -> Result<()> {
         .collect();
 
     println!();
-    println!("machine: {} CPUs, {}", cpu_count(), cpu_model());
+    println!(
+        "machine: {} CPUs, {}",
+        caudal_tests::machine::cpu_count(),
+        caudal_tests::machine::cpu_model()
+    );
     println!("browser: {chromium} (headless, a fresh profile per run); hls.js {hlsjs_version}");
     println!(
         "stream: ffmpeg lavfi testsrc2 320x180@25 + sine, libx264 veryfast zerolatency, 1 s GOP, \
@@ -453,7 +457,7 @@ async fn run(cli: &Cli, args: &[String]) -> Result<()> {
 
     let results = json!({
         "command": command,
-        "machine": { "cpus": cpu_count(), "cpu_model": cpu_model() },
+        "machine": { "cpus": caudal_tests::machine::cpu_count(), "cpu_model": caudal_tests::machine::cpu_model() },
         "browser": chromium,
         "hlsjs_version": cli.hlsjs_version,
         "options": { "rounds": cli.rounds, "seconds": cli.seconds, "latency": cli.latency,
@@ -789,22 +793,6 @@ fn quantile(values: &[f64], q: f64) -> Option<f64> {
     sorted.sort_by(f64::total_cmp);
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(sorted[rank - 1])
-}
-
-fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
 #[cfg(test)]

@@ -241,7 +241,11 @@ async fn run(options: &Options, args: &[String]) -> Result<()> {
         .unwrap_or_else(|| "unknown".to_owned());
     let elapsed = started.elapsed().as_secs_f64();
     println!();
-    println!("machine: {} CPUs, {}", cpu_count(), cpu_model());
+    println!(
+        "machine: {} CPUs, {}",
+        caudal_tests::machine::cpu_count(),
+        caudal_tests::machine::cpu_model()
+    );
     println!(
         "browser: {chromium} (headless, fresh profile per run, then a second visit in it); hls.js {}",
         options
@@ -288,7 +292,7 @@ async fn run(options: &Options, args: &[String]) -> Result<()> {
 
     let context = json!({
         "command": command,
-        "machine": { "cpus": cpu_count(), "cpu_model": cpu_model() },
+        "machine": { "cpus": caudal_tests::machine::cpu_count(), "cpu_model": caudal_tests::machine::cpu_model() },
         "browser": chromium,
         "hlsjs_version": options.hlsjs_version,
         "media": {
@@ -368,22 +372,6 @@ async fn one_run(
         ),
     }
     result
-}
-
-fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
 #[cfg(test)]
