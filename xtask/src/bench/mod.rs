@@ -25,6 +25,7 @@ mod live;
 mod live_load;
 mod machine;
 mod pace;
+mod proc_stat;
 mod qoe;
 mod remux;
 mod server;

@@ -34,6 +34,7 @@ use anyhow::{Context, Result, ensure};
 use self::client::{Shared, StalledLog, ViewerLog};
 use self::procs::{Caudal, Encode, LiveFigures, STREAM};
 use self::report::{Run, Stall, Window};
+use super::proc_stat;
 use crate::bench::server::files::ScratchDir;
 use crate::tools;
 use crate::workspace::Workspace;
@@ -84,7 +85,7 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<()> {
     let bin = ws.build_release_bin("caudal-server", "caudal")?;
     let out_dir = ws.target_dir.join("bench-live-load");
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let ticks = procs::clock_ticks()?;
+    let ticks = proc_stat::clock_ticks()?;
     let mut runs = Vec::new();
     for &viewers in &args.viewers {
         let paths = Paths {
@@ -121,7 +122,7 @@ impl Mark {
     fn take(caudal: &Caudal, shared: &Shared) -> Result<Mark> {
         Ok(Mark {
             at: Instant::now(),
-            cpu_ticks: procs::cpu_ticks(caudal.process.pid())?,
+            cpu_ticks: proc_stat::cpu_ticks(&[caudal.process.pid()])?,
             live: procs::live_figures(caudal.addr)?,
             wire_bytes: shared.wire_bytes.load(Ordering::Relaxed),
         })

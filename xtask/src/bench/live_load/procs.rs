@@ -135,37 +135,6 @@ pub fn start_ffmpeg(ffmpeg: &Path, url: &str, encode: Encode, log: &Path) -> Res
     })
 }
 
-/// Clock ticks per second, the unit of `/proc/PID/stat` times.
-pub fn clock_ticks() -> Result<f64> {
-    let out = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("running getconf CLK_TCK")?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("getconf CLK_TCK printed no number")
-}
-
-/// User + system ticks of `pid`, all its threads (`/proc/PID/stat`).
-pub fn cpu_ticks(pid: u32) -> Result<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // utime and stime are fields 14 and 15; after the name, 12th and 13th.
-    let mut total = 0;
-    for at in [11, 12] {
-        total += fields
-            .get(at)
-            .and_then(|f| f.parse::<u64>().ok())
-            .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
-    }
-    Ok(total)
-}
-
 /// A `/proc/PID/status` line in KiB: `VmRSS` (now) or `VmHWM` (peak).
 pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))

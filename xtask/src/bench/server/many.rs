@@ -24,6 +24,7 @@ use super::files::{FILE_NAME, FILE_SIZE, ScratchDir};
 use super::options::ServerKind;
 use super::process::{self, RunningServer};
 use super::{check, nginx};
+use crate::bench::proc_stat::{clock_ticks, cpu_ticks, stat_fields};
 use crate::tools;
 use crate::workspace::Workspace;
 
@@ -255,40 +256,6 @@ fn server_pids(pid: u32) -> Vec<u32> {
         }
     }
     pids
-}
-
-/// The fields of `/proc/PID/stat` after the command name: state, ppid, ...
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = stat.rsplit_once(')')?.1;
-    Some(after_name.split_whitespace().map(str::to_owned).collect())
-}
-
-/// User + system clock ticks of `pids`.
-fn cpu_ticks(pids: &[u32]) -> Result<u64> {
-    let mut total = 0;
-    for pid in pids {
-        let fields = stat_fields(*pid).with_context(|| format!("reading /proc/{pid}/stat"))?;
-        // utime and stime are the 14th and 15th fields: 12th and 13th here.
-        for at in [11, 12] {
-            total += fields
-                .get(at)
-                .and_then(|f| f.parse::<u64>().ok())
-                .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
-        }
-    }
-    Ok(total)
-}
-
-fn clock_ticks() -> Result<f64> {
-    let out = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("running getconf CLK_TCK")?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("getconf CLK_TCK printed no number")
 }
 
 fn ms(value: Option<f64>) -> String {
