@@ -1,6 +1,7 @@
 //! `mp4::normalise`: fragmented MP4s that MSE would misread — absolute base
 //! data offsets (ffmpeg's default fragmenting), no `tfdt` (GPAC `-frag`,
-//! Bento4 `--no-tfdt`) — are found by the player's main reader, handed to
+//! Bento4 `--no-tfdt`; Smooth Streaming's, which give the time in a `tfxd`
+//! instead) — are found by the player's main reader, handed to
 //! the rewriting reader, and come out as fragments with decode times and
 //! moof-relative offsets that carry exactly the samples of the file.
 
@@ -17,6 +18,9 @@ use fmp4::{movie, samples, top_boxes};
 const BASE_OFFSET: &[u8] = include_bytes!("fixtures/rechunk/base-offset.mp4");
 /// The same encode with default-base-is-moof: what MSE takes as it is.
 const BFRAMES: &[u8] = include_bytes!("fixtures/rechunk/bframes.mp4");
+/// The same encode as Smooth Streaming (ffmpeg `-f ismv`): no `tfdt`, a
+/// `tfxd` (`uuid`) with each fragment's time, one track per `moof`.
+const ISMV: &[u8] = include_bytes!("fixtures/rechunk/ismv.mp4");
 
 /// `file` (default-base-is-moof fragments) without its `tfdt`s: each
 /// `traf` loses the box, sizes shrink and `trun` data offsets follow.
@@ -172,6 +176,47 @@ fn fragments_without_tfdt_get_the_running_decode_times() {
     let (init, stream) = normalised(&stripped, 0);
     every_traf_is_self_contained(&stream, &init, 2);
     assert_eq!(samples(&stream, &init), samples(BFRAMES, BFRAMES));
+}
+
+#[test]
+fn smooth_streaming_fragments_with_tfxd_boxes_are_rewritten_with_running_decode_times() {
+    let err = Fmp4Indexer::new().feed(0, ISMV, Some(ISMV.len() as u64));
+    assert!(
+        matches!(err, Err(MediaError::NeedsRewrite { why }) if why.contains("tfdt")),
+        "{err:?}"
+    );
+    let (init, stream) = normalised(ISMV, 0);
+    // Four one-track fragments (2 s of video, then of audio, twice).
+    every_traf_is_self_contained(&stream, &init, 4);
+    let rewritten = samples(&stream, &init);
+    // Every sample of the file, its bytes unchanged; each track's decode
+    // times run on from 0 across its fragments (the second video
+    // fragment's keyframe at 2 s, timescale 10 MHz).
+    let frames = |track: u32| rewritten.iter().filter(|s| s.0 == track).count();
+    assert_eq!(
+        (frames(1), frames(2)),
+        (100, 189),
+        "video and audio samples (ffprobe counts the same)"
+    );
+    let keyframes: Vec<u64> = rewritten
+        .iter()
+        .filter(|s| s.0 == 1 && s.3 & 0x0001_0000 == 0)
+        .map(|s| s.1)
+        .collect();
+    assert_eq!(keyframes, [0, 20_000_000], "keyframe decode times");
+    for track in [1, 2] {
+        let times: Vec<(u64, u32)> = rewritten
+            .iter()
+            .filter(|s| s.0 == track)
+            .map(|s| (s.1, s.2))
+            .collect();
+        assert!(
+            times
+                .windows(2)
+                .all(|w| w[0].0 + u64::from(w[0].1) == w[1].0),
+            "track {track}: each sample starts where the one before ended"
+        );
+    }
 }
 
 #[test]

@@ -96,6 +96,8 @@ pub struct Boxes<'a> {
 pub struct Child<'a> {
     pub header: BoxHeader,
     pub payload: &'a [u8],
+    /// A `uuid` box's extended type (which `uuid` box it is).
+    pub user_type: Option<[u8; 16]>,
     depth: u8,
 }
 
@@ -150,9 +152,16 @@ impl<'a> Boxes<'a> {
             .get(usize::from(header.header_len)..size)
             .ok_or_else(|| malformed(offset, "box size smaller than its header"))?;
         self.pos = self.pos.saturating_add(size);
+        let user_type = (&header.kind == b"uuid")
+            .then(|| {
+                let end = usize::from(header.header_len);
+                rest.get(end - 16..end)?.try_into().ok()
+            })
+            .flatten();
         Ok(Some(Child {
             header,
             payload,
+            user_type,
             depth: self.depth,
         }))
     }
@@ -179,6 +188,7 @@ impl<'a> Child<'a> {
         Child {
             header,
             payload,
+            user_type: None,
             depth: 0,
         }
     }

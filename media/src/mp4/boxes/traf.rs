@@ -5,7 +5,8 @@
 //!
 //! `None` is "a fragment this reader does not describe completely"
 //! (malformed; sample encryption, `sdtp`, sample groups, any box it does
-//! not know in a `traf`; empty durations): the caller then leaves the
+//! not know in a `traf` — Smooth Streaming's `tfxd`/`tfrf` it knows and
+//! skips; empty durations): the caller then leaves the
 //! fragment as it is, so no error needs telling apart. Fields are read
 //! with [`Fields`], not [`Cursor`](super::Cursor): the player's main
 //! module carries this code, and building `MediaError`s at every field
@@ -29,6 +30,13 @@ const DURATION_IS_EMPTY: u32 = 0x01_0000;
 const DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
 
 use super::moof::trun_flags::*;
+/// Smooth Streaming's `uuid` box types in a `traf`: `tfxd`, `tfrf`.
+const SMOOTH_TFXD: [u8; 16] = [
+    0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
+];
+const SMOOTH_TFRF: [u8; 16] = [
+    0xd4, 0x80, 0x7e, 0xf2, 0xca, 0x39, 0x46, 0x95, 0x8e, 0x54, 0x26, 0xcb, 0x9e, 0x46, 0xa7, 0x9f,
+];
 
 /// One sample of a fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +188,13 @@ fn traf(
                 };
                 out.has_tfdt = true;
             }
+            // Smooth Streaming's (PIFF, ffmpeg's `-f ismv`): `tfxd` (the
+            // fragment's time and duration) and `tfrf` (the times of the
+            // fragments to come, for live). Neither is a `tfdt`: ffmpeg writes
+            // a negative `tfxd` for audio that starts early, which no decode
+            // time can be; the fragment's time is then the running one, as
+            // for any fragment without a `tfdt`, and as native players take it.
+            b"uuid" if matches!(child.user_type, Some(SMOOTH_TFXD | SMOOTH_TFRF)) => {}
             b"trun" => {
                 if truns > 0 && version != out.version {
                     return None;
