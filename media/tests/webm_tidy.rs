@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "common/fmp4.rs"]
+mod fmp4;
+
 use caudal_media::index::{ContainerIndexer, Handover, MediaIndex, Step};
 use caudal_media::webm::WebmIndexer;
 use caudal_media::webm::ebml::{self, Children};
@@ -235,6 +238,44 @@ fn h264_aac_matroska_is_remuxed_to_fragmented_mp4_that_the_fmp4_reader_takes() {
         mdat_bytes < frame_bytes + 64 * original.len(),
         "moof overhead"
     );
+}
+
+#[test]
+fn ffmpeg_matroska_b_frames_keep_their_own_presentation_times() {
+    // ffmpeg's Clusters open with the audio ahead of the keyframe, and its
+    // x264 reorders by a B-pyramid. Each video frame must be presented at
+    // its Matroska time (25 fps from 21 ms), decode times the Cluster's
+    // times sorted, with no delay for the player to take off again: a
+    // delay of 3+ frames lost a whole GOP in Chromium's MSE.
+    let file = fixture("ffmpeg-h264-aac.mkv");
+    let asked = Rc::new(Cell::new(false));
+    let mut main = main_reader(asked.clone());
+    assert_eq!(index(&mut main, &file), Step::Replay { from: 0 });
+    assert_eq!(index(&mut main, &file), Step::Ready);
+    assert_eq!(main.presentation(), None, "no presentation delay");
+    let (_, out) = tidy(&file, 4096);
+    let init_end = fmp4::top_boxes(&out)
+        .into_iter()
+        .find(|(kind, _)| kind == b"moof")
+        .map(|(_, r)| r.start)
+        .unwrap();
+    let video: Vec<fmp4::Seen> = fmp4::samples(&out, &out[..init_end])
+        .into_iter()
+        .filter(|s| s.0 == 1)
+        .collect();
+    let mut shown: Vec<i64> = video.iter().map(|s| s.1 as i64 + s.4).collect();
+    shown.sort_unstable();
+    let expected: Vec<i64> = (0..75).map(|k| 21 + 40 * k).collect();
+    assert_eq!(shown, expected, "presentation times (ms)");
+    // B-frames decode after they are shown (signed offsets), the
+    // keyframes when they are shown.
+    assert!(video.iter().any(|s| s.4 < 0), "some negative offsets");
+    let keys: Vec<i64> = video
+        .iter()
+        .filter(|s| s.3 & 0x0001_0000 == 0)
+        .map(|s| s.4)
+        .collect();
+    assert_eq!(keys, [0, 0, 0], "keyframes: no composition offset");
 }
 
 #[test]

@@ -7,10 +7,12 @@
 //!
 //! Matroska stores presentation times in decode order. A video frame's
 //! decode time is the Cluster's presentation times sorted (the i-th frame
-//! decodes at the i-th earliest time); so that no frame decodes after it
-//! is shown, presentation is delayed by [`reorder_shift`] ticks, and the
-//! reader tells the player to take it off again
-//! ([`Presentation::offset`](crate::index::Presentation)).
+//! decodes at the i-th earliest time), its composition offset the signed
+//! difference (`trun` version 1): a B-frame decodes a little after it is
+//! shown, as CMAF allows. Presentation is not delayed to keep the offsets
+//! positive: Chromium's MSE then lost frames (a whole GOP of ffmpeg's
+//! Matroska, whose Clusters open with audio ahead of the keyframe, with a
+//! delay of three frames or more; measured in headless Chromium 148).
 
 use super::cluster::Frame;
 use crate::index::TrackKind;
@@ -177,23 +179,6 @@ fn opus_dops(head: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(table.get(..2 + usize::from(*channels))?);
     }
     Some(out)
-}
-
-/// Ticks presentation is delayed by, so that every video frame decodes no
-/// later than it shows: four frames (x264's deepest default reordering is
-/// two), 160 ms at the 1 ms default ticks when the frame rate is unknown.
-pub fn reorder_shift(tracks: &[Mp4Track], scale: u64) -> i64 {
-    let Some(video) = tracks.iter().find(|t| t.kind == TrackKind::Video) else {
-        return 0;
-    };
-    // H.264 Baseline (MediaRecorder's) has no B-frames: nothing reorders.
-    if &video.entry == b"avc1" && video.private.get(1) == Some(&66) {
-        return 0;
-    }
-    match video.frame_ticks {
-        Some(ticks) => 4 * i64::from(ticks),
-        None => i64::try_from(160_000_000 / scale.max(1)).unwrap_or(160),
-    }
 }
 
 /// `ftyp` + `moov` with a timescale of one Matroska tick.
@@ -387,7 +372,6 @@ fn descriptor(w: &mut Writer, tag: u8, len: usize) {
 #[derive(Debug, Clone)]
 pub struct Fragmenter {
     tracks: Vec<Mp4Track>,
-    shift: i64,
     sequence: u32,
     /// Per track: the last frame's duration, for the last frame of the next
     /// fragment when the track has no DefaultDuration.
@@ -403,11 +387,10 @@ struct Sample<'a> {
 }
 
 impl Fragmenter {
-    pub fn new(tracks: Vec<Mp4Track>, shift: i64) -> Self {
+    pub fn new(tracks: Vec<Mp4Track>) -> Self {
         let last_duration = vec![0; tracks.len()];
         Fragmenter {
             tracks,
-            shift,
             sequence: 0,
             last_duration,
         }
@@ -429,7 +412,7 @@ impl Fragmenter {
                 sorted.sort_unstable();
                 sorted
             } else {
-                pts.iter().map(|p| p + self.shift).collect()
+                pts.clone()
             };
             let last = self.last_duration.get(i).copied().unwrap_or(0);
             let fallback = t.frame_ticks.unwrap_or(last);
@@ -444,7 +427,7 @@ impl Fragmenter {
                     };
                     Sample {
                         duration,
-                        offset: i32::try_from(pts + self.shift - dts_n).unwrap_or(0),
+                        offset: i32::try_from(pts - dts_n).unwrap_or(0),
                         key: f.key || t.kind != TrackKind::Video,
                         data: if t.annex_b && super::annexb::is_annex_b(f.data) {
                             std::borrow::Cow::Owned(super::annexb::length_prefixed(f.data))

@@ -11,7 +11,7 @@ use super::fmp4::{self, Fragmenter, Mp4Track};
 use super::init::init_segment;
 use super::stream::TidyStream;
 use crate::index::{
-    Container, ContainerIndexer, MediaError, MediaIndex, Presentation, Repackager, Step, TrackKind,
+    Container, ContainerIndexer, MediaError, MediaIndex, Repackager, Step, TrackKind,
 };
 use crate::webm::WebmIndexer;
 use crate::webm::info;
@@ -24,9 +24,9 @@ pub struct TidyReader {
     index: Option<MediaIndex>,
     file_len: Option<u64>,
     taken: bool,
-    /// H.264/HEVC + AAC: written as fragmented MP4, with this presentation
-    /// delay (ticks); decided once the index is first there.
-    mp4: Option<Option<(Vec<Mp4Track>, i64)>>,
+    /// H.264/HEVC + AAC: written as fragmented MP4 of these tracks;
+    /// decided once the index is first there.
+    mp4: Option<Option<Vec<Mp4Track>>>,
     /// H.264 without CodecPrivate (Chromium's MediaRecorder): the `avcC`
     /// made from the first keyframe's in-band SPS and PPS, once seen.
     in_band: Option<Vec<u8>>,
@@ -67,20 +67,18 @@ impl TidyReader {
             .map_or(info::DEFAULT_TIMECODE_SCALE, |i| i.timecode_scale)
     }
 
-    /// The fMP4 output's tracks and delay, when the kept tracks all are
+    /// The fMP4 output's tracks, when the kept tracks all are
     /// H.264, HEVC, AAC or Opus (not all Opus) and a tick maps to an MP4
     /// timescale.
-    fn mp4_output(&self, keep: &[u64]) -> Option<(Vec<Mp4Track>, i64)> {
+    fn mp4_output(&self, keep: &[u64]) -> Option<Vec<Mp4Track>> {
         let scale = self.timecode_scale();
         mp4_timescale(scale)?;
-        let tracks = fmp4::tracks(
+        fmp4::tracks(
             &self.inner.kept()?.tracks,
             keep,
             scale,
             self.in_band.as_deref(),
-        )?;
-        let shift = fmp4::reorder_shift(&tracks, scale);
-        Some((tracks, shift))
+        )
     }
 
     /// The output is not decided yet, and it would be fragmented MP4 if an
@@ -188,9 +186,9 @@ impl ContainerIndexer for TidyReader {
         let scale = self.timecode_scale();
         let keep: Vec<u64> = index.tracks.iter().map(|t| t.id).collect();
         let (init, fragmenter) = match (&self.mp4, mp4_timescale(scale)) {
-            (Some(Some((tracks, shift))), Some(timescale)) => (
+            (Some(Some(tracks)), Some(timescale)) => (
                 fmp4::init_segment(tracks, timescale),
-                Some(Fragmenter::new(tracks.clone(), *shift)),
+                Some(Fragmenter::new(tracks.clone())),
             ),
             _ => (
                 init_segment(scale, index.duration, &kept.tracks, 0, &keep).ok()?,
@@ -206,16 +204,6 @@ impl ContainerIndexer for TidyReader {
         let rewriter = Rewriter::new(scale, keep, kept.default_durations.clone());
         self.taken = true;
         Some(Box::new(TidyStream::new(init, rewriter, fragmenter, end)))
-    }
-
-    fn presentation(&self) -> Option<Presentation> {
-        let (_, shift) = self.mp4.as_ref()?.as_ref()?;
-        let end = self.index.as_ref()?.duration?;
-        let scale = self.timecode_scale() as f64;
-        (*shift > 0).then(|| Presentation {
-            offset: -(*shift as f64) * scale / 1e9,
-            end,
-        })
     }
 
     fn wants(&self) -> Option<std::ops::Range<u64>> {
