@@ -254,12 +254,8 @@ fn ffmpeg_matroska_b_frames_keep_their_own_presentation_times() {
     assert_eq!(index(&mut main, &file), Step::Ready);
     assert_eq!(main.presentation(), None, "no presentation delay");
     let (_, out) = tidy(&file, 4096);
-    let init_end = fmp4::top_boxes(&out)
-        .into_iter()
-        .find(|(kind, _)| kind == b"moof")
-        .map(|(_, r)| r.start)
-        .unwrap();
-    let video: Vec<fmp4::Seen> = fmp4::samples(&out, &out[..init_end])
+    // The output's own init segment (its `moov`) describes the fragments.
+    let video: Vec<fmp4::Seen> = fmp4::samples(&out, &out)
         .into_iter()
         .filter(|s| s.0 == 1)
         .collect();
